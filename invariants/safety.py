@@ -1,0 +1,133 @@
+"""Safety properties of embodiment 1: predicates that must hold in every reachable state.
+
+Each returns None when it holds, or a sentence naming the LU, block and controllers
+involved. Compound properties are split so a failure names the part that broke.
+The order of ``SAFETY`` is the order a state is checked in, so it decides which property
+a state breaking several is reported under: the most fundamental come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.actions import Model, admissible_values
+from model.scenario import lun_map_problem
+from model.state import Row, World, active_controllers, jobs_for, visible_value
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    description: str
+    check: Callable[[Model, World], str | None]
+
+
+def single_active_controller(m: Model, w: World) -> str | None:
+    """No LU is ever in the charge of two controllers at once."""
+    for lu in range(m.lus):
+        active = active_controllers(w, lu)
+        if len(active) > 1:
+            return f"LU{lu} is in the charge of controllers {active} at once"
+    return None
+
+
+def no_acknowledged_write_lost(m: Model, w: World) -> str | None:
+    """Every block, as seen through the LU's controller (its cache, else the disk), holds
+    the last acknowledged write or the write now in flight to it."""
+    for lu in range(m.lus):
+        owners: list[int | None] = list(active_controllers(w, lu)) or [None]
+        for block in range(m.blocks[lu]):
+            allowed = admissible_values(m, w, lu, block)
+            for c in owners:
+                value = visible_value(w, c, lu, block)
+                if value not in allowed:
+                    through = f"controller {c}" if c is not None else "the disk (no controller in charge)"
+                    return (
+                        f"LU{lu} block {block} reads {value} through {through}, but the last "
+                        f"acknowledged write there was {w.ghost.acked[lu][block]}"
+                    )
+    return None
+
+
+def reads_return_written_data(m: Model, w: World) -> str | None:
+    """Every read returns the last acknowledged write or the write in flight to the block."""
+    if w.ghost.bad_read:
+        lu, block, value, c = w.ghost.bad_read
+        return (
+            f"a read of LU{lu} block {block} through controller {c} returned {value}, "
+            "a value no write had acknowledged or was writing"
+        )
+    return None
+
+
+def no_stale_cache(m: Model, w: World) -> str | None:
+    """A controller holds cache lines only of LUs it is in charge of: the source purges
+    before it stops (804), so a controller taking an LU (back) finds no old lines."""
+    for c, ctl in enumerate(w.controllers):
+        for line in ctl.cache:
+            if line.lu not in ctl.active:
+                state = "dirty" if line.dirty else "clean"
+                return (
+                    f"controller {c} holds a {state} line of LU{line.lu} block {line.block} "
+                    f"(value {line.value}) but is not in charge of LU{line.lu}"
+                )
+    return None
+
+
+def tables_agree(m: Model, w: World) -> str | None:
+    """Outside a take-over of an LU, every controller's row of it equals the disk's copy."""
+    for lu in range(m.lus):
+        if jobs_for(w, lu):
+            continue
+        on_disk = w.disk.table[lu]
+        for c, ctl in enumerate(w.controllers):
+            if ctl.table[lu] != on_disk:
+                return (
+                    f"controller {c}'s row of LU{lu} is {_row(ctl.table[lu])} but the disk's "
+                    f"copy is {_row(on_disk)}"
+                )
+    return None
+
+
+def path_routes_to_owner(m: Model, w: World) -> str | None:
+    """While an LU's path is not suspended, its frames go to the controller in charge."""
+    for lu, path in enumerate(w.paths):
+        if path.suspended:
+            continue
+        active = active_controllers(w, lu)
+        if path.route not in active:
+            owner = f"controller {active[0]}" if active else "no controller"
+            return (
+                f"LU{lu}'s frames go to controller {path.route}, but {owner} is in charge "
+                "and the path is not suspended"
+            )
+    return None
+
+
+def lun_map_well_formed(m: Model, w: World) -> str | None:
+    """No two LUs share a (controller, port, external LUN) in the disk's table, and when
+    no take-over is in progress every port presents external LUNs 0..n-1 with no gap."""
+    addresses = {lu: (row.current, row.port, row.ext_lun) for lu, row in enumerate(w.disk.table)}
+    unique = len(set(addresses.values())) == len(addresses)
+    if w.jobs and unique:
+        return None  # a port may have a gap while its LUs are on their way
+    return lun_map_problem(addresses)
+
+
+def _row(r: Row) -> str:
+    return f"(port {r.port}, external LUN {r.ext_lun}, default {r.default}, current {r.current})"
+
+
+SAFETY: tuple[Property, ...] = tuple(
+    Property(fn.__name__, " ".join((fn.__doc__ or "").split()), fn)
+    for fn in (
+        single_active_controller,
+        no_acknowledged_write_lost,
+        reads_return_written_data,
+        no_stale_cache,
+        path_routes_to_owner,
+        tables_agree,
+        lun_map_well_formed,
+    )
+)

@@ -1,0 +1,129 @@
+"""Reachability witnesses and liveness obligations of embodiment 1.
+
+A witness is something that must *sometimes* happen: a run of the checker in which a
+witness is never reached fails, because a model whose guards forbid everything would
+otherwise satisfy every safety property. Witnesses are predicates over one transition
+(state before, action label, state after), so they need no history in the state.
+
+Liveness is stated as obligations: each state owes a set of things (a take-over to finish,
+a path to resume, a request to answer); under weak fairness every obligation must be
+discharged. The explicit checker finds fair cycles and dead ends that keep one pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from model.actions import Model
+from model.protocol import Step
+from model.state import Op, World
+
+
+@dataclass(frozen=True)
+class Witness:
+    name: str
+    description: str
+    applies: Callable[[Model], bool]
+    reached: Callable[[Model, World, str, World], bool]
+
+
+def _takeover_completes(m: Model, before: World, label: str, after: World) -> bool:
+    return len(after.jobs) < len(before.jobs)
+
+
+def _write_acked_during_destage(m: Model, before: World, label: str, after: World) -> bool:
+    if not label.startswith("complete "):
+        return False
+    h = int(label.split("host")[1])
+    request = before.hosts[h]
+    if request is None or request.op is not Op.WRITE:
+        return False
+    for job in before.jobs:
+        done = m.order[: job.done]
+        if job.lu == request.lu and Step.BEGIN_DESTAGE in done and Step.STOP_SOURCE not in done:
+            return True
+    return False
+
+
+def _concurrent_takeovers(m: Model, before: World, label: str, after: World) -> bool:
+    return len({job.lu for job in after.jobs}) >= 2
+
+
+def _has_writes(m: Model) -> bool:
+    return m.scenario.writes_per_block > 0 and any(w is not None for w in m.writer)
+
+
+def _may_move_two(m: Model) -> bool:
+    s = m.scenario
+    if s.mode == "any":
+        return s.budget >= 2 and m.lus >= 2
+    return any(len(b.lus) >= 2 for b in s.batches)
+
+
+WITNESSES: tuple[Witness, ...] = (
+    Witness("takeover_completes", "a take-over runs through Step 809", lambda m: True, _takeover_completes),
+    Witness(
+        "write_acked_during_destage",
+        "a write is acknowledged while its LU is being de-staged (Steps 804-808)",
+        _has_writes,
+        _write_acked_during_destage,
+    ),
+    Witness(
+        "concurrent_takeovers", "two LUs are being taken over at once", _may_move_two, _concurrent_takeovers
+    ),
+)
+
+
+# --- liveness --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Liveness:
+    name: str
+    description: str
+    pending: Callable[[World], frozenset[Hashable]]
+
+
+def _takeovers_pending(w: World) -> frozenset[Hashable]:
+    return frozenset(("takeover", job.lu, job.source, job.destination) for job in w.jobs)
+
+
+def _suspended_paths(w: World) -> frozenset[Hashable]:
+    return frozenset(("path", lu) for lu, path in enumerate(w.paths) if path.suspended)
+
+
+def _unanswered_requests(w: World) -> frozenset[Hashable]:
+    return frozenset(
+        ("request", h, r.op, r.lu, r.block, r.value if r.op is Op.WRITE else 0)
+        for h, r in enumerate(w.hosts)
+        if r is not None
+    )
+
+
+LIVENESS: tuple[Liveness, ...] = (
+    Liveness("takeovers_complete", "every take-over designated at Step 801 completes", _takeovers_pending),
+    Liveness("paths_resumed", "every path suspended at Step 806 is resumed", _suspended_paths),
+    Liveness("requests_answered", "every host request is eventually answered", _unanswered_requests),
+)
+
+
+def obligations(w: World) -> frozenset[Hashable]:
+    """Everything ``w`` owes, tagged so each key names the liveness property it belongs to."""
+    return _takeovers_pending(w) | _suspended_paths(w) | _unanswered_requests(w)
+
+
+def liveness_of(key: Hashable) -> Liveness:
+    """The liveness property an obligation key belongs to."""
+    assert isinstance(key, tuple), key
+    return {"takeover": LIVENESS[0], "path": LIVENESS[1], "request": LIVENESS[2]}[key[0]]
+
+
+def describe_obligation(key: Hashable) -> str:
+    assert isinstance(key, tuple)
+    if key[0] == "takeover":
+        return f"the take-over of LU{key[1]} from controller {key[2]} to controller {key[3]} never completes"
+    if key[0] == "path":
+        return f"the path of LU{key[1]} stays suspended forever"
+    op = "write" if key[2] is Op.WRITE else "read"
+    return f"host{key[1]}'s {op} of LU{key[3]} block {key[4]} is never answered"

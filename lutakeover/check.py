@@ -1,0 +1,103 @@
+"""`lutakeover check`: the model, its properties and the explicit checker, put together.
+
+This is the one place that binds the generic engine to the disk-array model: it turns
+properties over (model, state) into the engine's predicates over states, picks the
+symmetry reduction the scenario allows, and turns the engine's record into a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from invariants import LIVENESS, SAFETY, WITNESSES, obligations
+from invariants.witnesses import describe_obligation, liveness_of
+from model.actions import Model
+from model.protocol import Protocol
+from model.scenario import Scenario
+from model.state import World
+from model.symmetry import canonicalizer, permutation_group
+from proofs.explicit import Counterexample, Search, explore
+
+EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+@dataclass
+class Check:
+    """A finished run of the explicit checker on one scenario and variant."""
+
+    model: Model
+    search: Search[World]
+    symmetry: int  # size of the symmetry group used (1: no reduction)
+    witnesses: dict[str, int | None]  # applicable witnesses -> depth reached, None if never
+
+    @property
+    def verdict(self) -> str:
+        if self.search.violations:
+            return "violated"
+        if not self.search.complete:
+            return "incomplete"
+        if any(depth is None for depth in self.witnesses.values()):
+            return "vacuous"  # a witness was never reached: the model forbids too much
+        return "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return {
+            "ok": EXIT_OK,
+            "violated": EXIT_VIOLATED,
+            "vacuous": EXIT_VIOLATED,
+            "incomplete": EXIT_INCOMPLETE,
+        }[self.verdict]
+
+    def violation_sentence(self, v: Counterexample[World]) -> str:
+        """The property's name and why it fails, for liveness read off the obligation."""
+        if v.kind == "safety":
+            return v.message
+        key = v.obligation
+        where = "the run stops" if v.kind == "deadlock" else "the run can loop forever, fairly"
+        return f"{describe_obligation(key)}: {where}"
+
+    def property_name(self, v: Counterexample[World]) -> str:
+        return v.property if v.kind == "safety" else liveness_of(v.obligation).name
+
+
+def run_check(
+    scenario: Scenario,
+    protocol: Protocol,
+    *,
+    symmetry: bool = True,
+    max_states: int | None = None,
+    keep_going: bool = False,
+    liveness: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Check:
+    model = Model(scenario, protocol)
+    canonical = canonicalizer(scenario) if symmetry else None
+    applicable = [w for w in WITNESSES if w.applies(model)]
+    search = explore(
+        [model.initial()],
+        model.successors,
+        invariants=[(p.name, _bind(p.check, model)) for p in SAFETY],
+        witnesses=[(w.name, _bind_witness(w.reached, model)) for w in applicable],
+        obligations=obligations if liveness else None,
+        canonical=canonical,
+        max_states=max_states,
+        keep_going=keep_going,
+        progress=progress,
+    )
+    group = len(permutation_group(scenario)) if canonical is not None else 1
+    return Check(model, search, group, dict(search.witnesses))
+
+
+def _bind(check: Callable[[Model, World], str | None], model: Model) -> Callable[[World], str | None]:
+    return lambda w: check(model, w)
+
+
+def _bind_witness(
+    reached: Callable[[Model, World, str, World], bool], model: Model
+) -> Callable[[World, str, World], bool]:
+    return lambda before, label, after: reached(model, before, label, after)
+
+
+ALL_PROPERTIES = [p.name for p in SAFETY] + [p.name for p in LIVENESS]

@@ -1,0 +1,176 @@
+"""The `lutakeover` command: check a scenario, list scenarios and variants.
+
+Exit codes, the same for every verb: 0 every property holds, 1 a property is violated (or
+a witness was never reached), 2 bad input, 3 incomplete (a limit stopped the search).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lutakeover.check import EXIT_BAD_INPUT, EXIT_OK, run_check
+from lutakeover.itf import write_trace
+from lutakeover.report import check_json, dumps, format_check
+from model.protocol import VARIANTS, variant
+from model.scenario import Scenario, ScenarioError, builtin, builtin_names, load
+
+
+class BadInput(Exception):
+    """Input the command refuses: reported on stderr, exit code 2, nothing written."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lutakeover",
+        description="Model checker for taking logical units over between disk-array "
+        "controllers with dedicated write-back caches.",
+        epilog="Exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete.",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    check = verbs.add_parser(
+        "check",
+        help="explore every reachable state of a scenario and check every property",
+        description="Breadth-first search of every reachable state: shortest "
+        "counterexamples, liveness under weak fairness, reachability witnesses.",
+    )
+    check.add_argument(
+        "scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: the built-in fig5)"
+    )
+    check.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    check.add_argument(
+        "--variant",
+        metavar="NAME",
+        default="correct",
+        help="the protocol: correct (default) or a seeded bug (see `variants`)",
+    )
+    check.add_argument(
+        "--no-symmetry", action="store_true", help="explore every state, without symmetry reduction"
+    )
+    check.add_argument(
+        "--no-liveness",
+        action="store_true",
+        help="skip the liveness check (saves the memory of the state graph)",
+    )
+    check.add_argument(
+        "--max-states",
+        type=_positive,
+        metavar="N",
+        help="stop after N states with verdict incomplete (exit 3)",
+    )
+    check.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="after a violation, go on to find every property's shortest counterexample",
+    )
+    check.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    check.add_argument("--trace-out", metavar="FILE", help="write the counterexample as an ITF JSON trace")
+    check.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    verbs.add_parser("scenarios", help="list the built-in scenarios")
+    verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
+    return parser
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    if args.scenario and args.builtin:
+        raise BadInput("give a scenario file or --builtin, not both")
+    try:
+        if args.scenario:
+            return load(args.scenario)
+        return builtin(args.builtin or "fig5")
+    except ScenarioError as e:
+        raise BadInput(str(e)) from None
+
+
+def _check_writable(path: str) -> None:
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise BadInput(f"--trace-out {path}: is a directory")
+    if not folder.is_dir():
+        raise BadInput(f"--trace-out {path}: directory {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"--trace-out {path}: directory {folder} is not writable")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    scenario = _scenario(args)
+    try:
+        protocol = variant(args.variant)
+    except KeyError as e:
+        raise BadInput(str(e.args[0])) from None
+    if args.trace_out:
+        _check_writable(args.trace_out)
+
+    def progress(line: str) -> None:
+        print(f"lutakeover: {line}", file=sys.stderr, flush=True)
+
+    result = run_check(
+        scenario,
+        protocol,
+        symmetry=not args.no_symmetry,
+        max_states=args.max_states,
+        keep_going=args.keep_going,
+        liveness=not args.no_liveness,
+        progress=None if args.quiet else progress,
+    )
+    print(dumps(check_json(result)) if args.json else format_check(result))
+    if args.trace_out:
+        if result.search.violations:
+            v = result.search.violations[0]
+            write_trace(
+                args.trace_out,
+                v,
+                f"lutakeover check {scenario.name}",
+                f"{result.property_name(v)} violated by variant {protocol.name}",
+            )
+            if not args.quiet:
+                print(f"lutakeover: trace written to {args.trace_out}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    for name in builtin_names():
+        s = builtin(name)
+        print(f"{name:<12} {s.description}")
+    return EXIT_OK
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    for name, what in VARIANTS.items():
+        print(f"{name:<26} {what}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        args = parser.parse_args(["check", *(argv or [])])
+    handlers = {"check": cmd_check, "scenarios": cmd_scenarios, "variants": cmd_variants}
+    try:
+        return handlers[args.verb](args)
+    except BadInput as e:
+        print(f"lutakeover: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("lutakeover: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

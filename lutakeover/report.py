@@ -1,0 +1,223 @@
+"""Counterexamples as stories: a numbered step table, the broken property's sentence, JSON.
+
+Each state is flattened into named fields with short readable values (``c0.cache``,
+``path.LU2``, ``host0``); a step shows only the fields its action changed, starred.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lutakeover.check import Check
+from model.actions import ACTIONS_BY_NAME, Model
+from model.state import Job, Op, Request, Row, Where, World
+from proofs.explicit import Counterexample
+
+
+def fields(m: Model, w: World) -> dict[str, str]:
+    """The state as named, readable fields, in a stable order."""
+    out: dict[str, str] = {}
+    for lu in range(m.lus):
+        out[f"disk.LU{lu}"] = _blocks(w.disk.blocks[lu])
+        out[f"disk.table.LU{lu}"] = row_text(w.disk.table[lu])
+    for c, ctl in enumerate(w.controllers):
+        out[f"c{c}.active"] = " ".join(f"LU{lu}" for lu in ctl.active) or "-"
+        out[f"c{c}.write_through"] = " ".join(f"LU{lu}" for lu in ctl.write_through) or "-"
+        out[f"c{c}.cache"] = (
+            " ".join(f"LU{x.lu}.{x.block}={x.value}{'*dirty' if x.dirty else ''}" for x in ctl.cache) or "-"
+        )
+        for lu in range(m.lus):
+            out[f"c{c}.table.LU{lu}"] = row_text(ctl.table[lu])
+    for lu, path in enumerate(w.paths):
+        out[f"path.LU{lu}"] = f"route c{path.route}" + (", suspended" if path.suspended else "")
+    for h, request in enumerate(w.hosts):
+        out[f"host{h}"] = request_text(request)
+    seen: dict[int, int] = {}
+    for job in w.jobs:
+        seen[job.lu] = seen.get(job.lu, 0) + 1
+        suffix = f"#{seen[job.lu]}" if seen[job.lu] > 1 else ""
+        out[f"job.LU{job.lu}{suffix}"] = job_text(m, job)
+    if m.scenario.mode == "any":
+        out["budget"] = str(w.budget)
+    else:
+        out["batches"] = f"{w.batches} of {len(m.scenario.batches)} designated"
+    for lu in range(m.lus):
+        out[f"acked.LU{lu}"] = _blocks(w.ghost.acked[lu])
+    return out
+
+
+def row_text(r: Row) -> str:
+    return f"port {r.port} ext {r.ext_lun} default {r.default} current {r.current}"
+
+
+def request_text(r: Request | None) -> str:
+    if r is None:
+        return "idle"
+    what = f"write LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"read LU{r.lu}.{r.block}"
+    if r.at >= 0:
+        return f"{what} in c{r.at} inbox"
+    if r.at == Where.PATH:
+        return f"{what} at path controller"
+    if r.at == Where.REPLIED:
+        got = "" if r.op is Op.WRITE else f" (got {r.value})"
+        return f"{what} replied{got}"
+    return f"{what} refused NOT READY"
+
+
+def job_text(m: Model, job: Job) -> str:
+    step = m.next_step(job)
+    nxt = f"next {step.number} {step.action}" if step is not None else "done"
+    return f"c{job.source}->c{job.destination} port {job.port} ext {job.ext_lun}, {nxt}"
+
+
+def _blocks(values: tuple[int, ...]) -> str:
+    return "[" + " ".join(str(v) for v in values) + "]"
+
+
+def step_rows(m: Model, v: Counterexample[World]) -> list[dict[str, Any]]:
+    """One record per step: number, component, action, patent step, changed fields."""
+    rows = []
+    before = fields(m, v.trace[0].state)
+    rows.append(
+        {"step": 0, "component": "-", "action": "initial state", "patent_step": "", "changes": before}
+    )
+    for n, step in enumerate(v.trace[1:], start=1):
+        prev_state = v.trace[n - 1].state
+        after = fields(m, step.state)
+        name = step.label.split(" ")[0]
+        action = ACTIONS_BY_NAME[name]
+        transition = next(t for t in m.transitions(prev_state) if t.label(prev_state) == step.label)
+        rows.append(
+            {
+                "step": n,
+                "component": action.component(prev_state, transition.args),
+                "action": step.label,
+                "patent_step": action.step.number if action.step is not None else "",
+                "changes": _changes(before, after),
+            }
+        )
+        before = after
+    return rows
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
+    """Fields that differ, as "old -> new"; a field that appears or vanishes shows "-"."""
+    keys = list(after) + [k for k in before if k not in after]
+    return {k: f"{before.get(k, '-')} -> {after.get(k, '-')}" for k in keys if before.get(k) != after.get(k)}
+
+
+def format_table(m: Model, v: Counterexample[World]) -> str:
+    """The counterexample as a numbered step table, ready to print."""
+    rows = step_rows(m, v)
+    width_c = max(len("component"), *(len(r["component"]) for r in rows))
+    width_a = max(len("action"), *(len(r["action"]) + len(r["patent_step"]) + 3 for r in rows))
+    lines = [f"{'#':>3}  {'component':<{width_c}}  {'action':<{width_a}}  changed fields (*)"]
+    for r in rows:
+        action = r["action"] + (f" ({r['patent_step']})" if r["patent_step"] else "")
+        changes = list(r["changes"].items())
+        if r["step"] == 0:
+            first = "the state below"
+            lines.append(f"{r['step']:>3}  {r['component']:<{width_c}}  {action:<{width_a}}  {first}")
+            for key, value in changes:
+                lines.append(f"{'':>3}  {'':<{width_c}}  {'':<{width_a}}    {key}: {value}")
+            continue
+        marker = "  <- loops back here" if v.loop_start is not None and r["step"] == v.loop_start else ""
+        head = f"{r['step']:>3}  {r['component']:<{width_c}}  {action:<{width_a}}"
+        if not changes:
+            lines.append(head + "  (nothing visible)" + marker)
+        for i, (key, value) in enumerate(changes):
+            prefix = head if i == 0 else f"{'':>3}  {'':<{width_c}}  {'':<{width_a}}"
+            lines.append(f"{prefix}  *{key}: {value}" + (marker if i == 0 else ""))
+    if v.loop_start is not None:
+        lines.append(f"{'':>3}  ... and from here the run returns to step {v.loop_start}, forever")
+    return "\n".join(lines)
+
+
+def format_check(check: Check) -> str:
+    """The human-readable report of a check: statistics, verdict, counterexamples."""
+    m, s = check.model, check.search
+    lines = [
+        f"scenario {m.scenario.name}, variant {m.protocol.name}: {check.verdict.upper()}",
+        f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
+        f"{s.seconds:.2f} s ({s.states_per_second:,.0f} states/s)"
+        + (f", symmetry reduction over {check.symmetry} permutations" if check.symmetry > 1 else ""),
+    ]
+    if not s.complete and not s.violations:
+        lines.append("  incomplete: the state limit stopped the search; nothing is proved")
+    broken = {check.property_name(v) for v in s.violations}
+    from invariants import LIVENESS, SAFETY
+
+    for p in SAFETY:
+        status = "VIOLATED" if p.name in broken else ("holds" if s.complete else "no violation found")
+        lines.append(f"  {status:<18} {p.name}: {p.description}")
+    for live in LIVENESS:
+        if live.name in broken:
+            status = "VIOLATED"
+        elif s.liveness_checked:
+            status = "holds"
+        else:
+            status = "not checked"
+        lines.append(f"  {status:<18} {live.name}: {live.description}")
+    for name, depth in check.witnesses.items():
+        status = f"reached at depth {depth}" if depth is not None else "NEVER REACHED"
+        lines.append(f"  witness {name}: {status}")
+    for v in s.violations:
+        lines.append("")
+        kind = {"safety": "", "deadlock": " (liveness: dead end)", "cycle": " (liveness: fair cycle)"}[v.kind]
+        lines.append(f"{check.property_name(v)} is violated{kind} after {len(v.trace) - 1} steps:")
+        lines.append(format_table(m, v))
+        lines.append(f"=> {check.violation_sentence(v)}")
+    return "\n".join(lines)
+
+
+def check_json(check: Check) -> dict[str, Any]:
+    """The whole result as JSON-ready data."""
+    from invariants import LIVENESS, SAFETY
+
+    m, s = check.model, check.search
+    by_property = {check.property_name(v): v for v in s.violations}
+    properties: dict[str, Any] = {}
+    for kind, props in (("safety", SAFETY), ("liveness", LIVENESS)):
+        for p in props:
+            v = by_property.get(p.name)
+            checked = s.complete if kind == "safety" else s.liveness_checked
+            properties[p.name] = {
+                "kind": kind,
+                "description": p.description,
+                "holds": None if v is None and not checked else v is None,
+                "message": check.violation_sentence(v) if v is not None else None,
+                "trace_length": len(v.trace) - 1 if v is not None else None,
+            }
+    return {
+        "scenario": m.scenario.name,
+        "variant": m.protocol.name,
+        "verdict": check.verdict,
+        "exit_code": check.exit_code,
+        "complete": s.complete,
+        "states": s.states,
+        "transitions": s.transitions,
+        "depth": s.depth,
+        "seconds": round(s.seconds, 3),
+        "states_per_second": round(s.states_per_second),
+        "symmetry_permutations": check.symmetry,
+        "liveness_checked": s.liveness_checked,
+        "properties": properties,
+        "witnesses": {
+            name: {"reached": depth is not None, "depth": depth} for name, depth in check.witnesses.items()
+        },
+        "counterexamples": [
+            {
+                "property": check.property_name(v),
+                "kind": v.kind,
+                "message": check.violation_sentence(v),
+                "loop_start": v.loop_start,
+                "steps": step_rows(m, v),
+            }
+            for v in s.violations
+        ],
+    }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=False)

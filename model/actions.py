@@ -1,0 +1,579 @@
+"""The next-state relation: one function per protocol step, plus host I/O in four parts.
+
+Each action is ``action(m, w, *args) -> World | None``: guard first (``None`` means the
+action is not enabled), then the effect on a copy. ``ACTIONS`` lists them all with the
+component that performs each, the patent step it implements and the arguments it can take
+in a state; the explicit checker, the trace printer and the diagrams all read that list.
+
+Host I/O is split so a take-over can overtake a frame at every point of its life:
+``send_*`` (host to path controller), ``deliver`` (path controller to the routed controller,
+which accepts it only if it is in charge of the LU), ``process`` (the controller performs it
+in its cache or on disk), ``complete`` (the reply reaches the host) and ``retry`` (after a
+NOT READY refusal, as SCSI hosts do during an ALUA transition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from model.protocol import CORRECT, Protocol, Step
+from model.scenario import Scenario, initial_world, lun_map_problem
+from model.state import (
+    Controller,
+    Job,
+    Line,
+    Op,
+    Request,
+    Row,
+    Where,
+    World,
+    find_line,
+    replace_at,
+)
+
+
+class Model:
+    """A scenario and a protocol variant: everything that stays fixed during a run."""
+
+    def __init__(self, scenario: Scenario, protocol: Protocol = CORRECT) -> None:
+        self.scenario = scenario
+        self.protocol = protocol
+        self.order: tuple[Step, ...] = protocol.order()
+        self.lus = len(scenario.lus)
+        self.blocks = tuple(spec.blocks for spec in scenario.lus)
+        self.writer = tuple(scenario.writer(lu) for lu in range(self.lus))
+
+    def initial(self) -> World:
+        return initial_world(self.scenario)
+
+    def next_step(self, job: Job) -> Step | None:
+        return self.order[job.done] if job.done < len(self.order) else None
+
+    def transitions(self, w: World) -> Iterator[Transition]:
+        """Every enabled action instance of ``w`` and the state it leads to."""
+        for action in ACTIONS:
+            for args in action.arguments(self, w):
+                after = action.apply(self, w, *args)
+                if after is not None:
+                    yield Transition(action, args, after)
+
+    def successors(self, w: World) -> list[tuple[str, World]]:
+        """(label, next state) pairs: the generic explicit checker's view of the model."""
+        return [(t.label(w), t.after) for t in self.transitions(w)]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    step: Step | None  # the patent step it implements; None for host I/O
+    component: Callable[[World, tuple[int, ...]], str]
+    arguments: Callable[[Model, World], Iterator[tuple[int, ...]]]
+    apply: Callable[..., World | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    args: tuple[int, ...]
+    after: World
+
+    def label(self, before: World) -> str:
+        return describe(self.action, before, self.args)
+
+
+def describe(action: Action, w: World, args: tuple[int, ...]) -> str:
+    """A label naming the action instance, stable across states (fairness keys on it)."""
+    if action.name in _JOB_ACTIONS:
+        job = w.jobs[args[0]]
+        extra = f" block {args[1]}" if len(args) > 1 else ""
+        return f"{action.name} LU{job.lu} c{job.source}->c{job.destination}{extra}"
+    if action.name in ("send_write", "send_read"):
+        return f"{action.name} host{args[0]} LU{args[1]} block {args[2]}"
+    if action.name == "designate":
+        return f"designate LU{args[0]} to c{args[1]}"
+    if action.name == "designate_batch":
+        return f"designate_batch {args[0]}"
+    return f"{action.name} host{args[0]}"
+
+
+# --- small helpers on tuples of tuples -----------------------------------------------------
+
+
+def _set_block(
+    grid: tuple[tuple[int, ...], ...], lu: int, block: int, value: int
+) -> tuple[tuple[int, ...], ...]:
+    return replace_at(grid, lu, replace_at(grid[lu], block, value))
+
+
+def _with_line(ctl: Controller, line: Line) -> Controller:
+    kept = [x for x in ctl.cache if (x.lu, x.block) != (line.lu, line.block)]
+    return ctl._replace(cache=tuple(sorted([*kept, line])))
+
+
+def _without_line(ctl: Controller, lu: int, block: int) -> Controller:
+    return ctl._replace(cache=tuple(x for x in ctl.cache if (x.lu, x.block) != (lu, block)))
+
+
+def _add(items: tuple[int, ...], x: int) -> tuple[int, ...]:
+    return items if x in items else tuple(sorted((*items, x)))
+
+
+def _remove(items: tuple[int, ...], x: int) -> tuple[int, ...]:
+    return tuple(i for i in items if i != x)
+
+
+def _set_controller(w: World, c: int, ctl: Controller) -> World:
+    return w._replace(controllers=replace_at(w.controllers, c, ctl))
+
+
+def _set_write_through(w: World, c: int, lu: int, on: bool) -> World:
+    ctl = w.controllers[c]
+    lus = _add(ctl.write_through, lu) if on else _remove(ctl.write_through, lu)
+    return _set_controller(w, c, ctl._replace(write_through=lus))
+
+
+def _set_path(w: World, lu: int, route: int | None = None, suspended: bool | None = None) -> World:
+    path = w.paths[lu]
+    path = path._replace(
+        route=path.route if route is None else route,
+        suspended=path.suspended if suspended is None else suspended,
+    )
+    return w._replace(paths=replace_at(w.paths, lu, path))
+
+
+# --- host I/O ------------------------------------------------------------------------------
+
+
+def send_write(m: Model, w: World, h: int, lu: int, block: int) -> World | None:
+    """A host writes the next value to a block of an LU it writes (one request at a time)."""
+    if w.hosts[h] is not None or m.writer[lu] != h:
+        return None
+    n = w.ghost.writes[lu][block]
+    if n >= m.scenario.writes_per_block:
+        return None
+    request = Request(Op.WRITE, lu, block, n + 1, Where.PATH)
+    ghost = w.ghost._replace(writes=_set_block(w.ghost.writes, lu, block, n + 1))
+    return w._replace(hosts=replace_at(w.hosts, h, request), ghost=ghost)
+
+
+def send_read(m: Model, w: World, h: int, lu: int, block: int) -> World | None:
+    """A host reads a block of an LU it reads."""
+    if w.hosts[h] is not None or lu not in m.scenario.hosts[h].reads:
+        return None
+    n = w.ghost.reads[lu][block]
+    if n >= m.scenario.reads_per_block:
+        return None
+    request = Request(Op.READ, lu, block, -1, Where.PATH)
+    ghost = w.ghost._replace(reads=_set_block(w.ghost.reads, lu, block, n + 1))
+    return w._replace(hosts=replace_at(w.hosts, h, request), ghost=ghost)
+
+
+def deliver(m: Model, w: World, h: int) -> World | None:
+    """The path controller forwards a frame to the LU's routed controller, unless the LU is
+    suspended (806-809: the frame is held). A controller not in charge refuses it."""
+    request = w.hosts[h]
+    if request is None or request.at != Where.PATH or w.paths[request.lu].suspended:
+        return None
+    c = w.paths[request.lu].route
+    at = c if request.lu in w.controllers[c].active else Where.NOT_READY
+    return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=at)))
+
+
+def process(m: Model, w: World, h: int) -> World | None:
+    """A controller performs a request it accepted. It finishes what it accepted even if it
+    has stopped controlling the LU since: that is why Step 808 drains first."""
+    request = w.hosts[h]
+    if request is None or request.at < 0:
+        return None
+    c, lu, block = request.at, request.lu, request.block
+    ctl = w.controllers[c]
+    if request.op is Op.WRITE:
+        if lu in ctl.write_through:
+            w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, lu, block, request.value)))
+            ctl = _without_line(ctl, lu, block)
+        else:
+            ctl = _with_line(ctl, Line(lu, block, request.value, True))
+        reply = request._replace(at=Where.REPLIED)
+    else:
+        line = find_line(ctl, lu, block)
+        value = line.value if line is not None else w.disk.blocks[lu][block]
+        if line is None and lu not in ctl.write_through:
+            ctl = _with_line(ctl, Line(lu, block, value, False))
+        if not w.ghost.bad_read and value not in admissible_values(m, w, lu, block):
+            w = w._replace(ghost=w.ghost._replace(bad_read=(lu, block, value, c)))
+        reply = request._replace(value=value, at=Where.REPLIED)
+    w = _set_controller(w, c, ctl)
+    return w._replace(hosts=replace_at(w.hosts, h, reply))
+
+
+def complete(m: Model, w: World, h: int) -> World | None:
+    """The reply reaches the host: a write is now acknowledged."""
+    request = w.hosts[h]
+    if request is None or request.at != Where.REPLIED:
+        return None
+    if request.op is Op.WRITE:
+        acked = _set_block(w.ghost.acked, request.lu, request.block, request.value)
+        w = w._replace(ghost=w.ghost._replace(acked=acked))
+    return w._replace(hosts=replace_at(w.hosts, h, None))
+
+
+def retry(m: Model, w: World, h: int) -> World | None:
+    """The host got NOT READY and sends the same request again."""
+    request = w.hosts[h]
+    if request is None or request.at != Where.NOT_READY:
+        return None
+    return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=Where.PATH)))
+
+
+def admissible_values(m: Model, w: World, lu: int, block: int) -> tuple[int, ...]:
+    """Values a block may hold or a read may return: the last acknowledged write, or the
+    write to it now in flight (its one writer has at most one)."""
+    writer = m.writer[lu]
+    pending = w.hosts[writer] if writer is not None else None
+    acked = w.ghost.acked[lu][block]
+    if pending is not None and pending.op is Op.WRITE and (pending.lu, pending.block) == (lu, block):
+        return (acked, pending.value)
+    return (acked,)
+
+
+# --- Step 801: designation by the operator at the management console ----------------------
+
+
+def _final_layout(w: World, extra: list[Job]) -> dict[int, tuple[int, int, int]]:
+    """Every LU's address once all take-overs in progress (and ``extra``) are done."""
+    layout = {lu: (row.current, row.port, row.ext_lun) for lu, row in enumerate(w.disk.table)}
+    for job in (*w.jobs, *extra):
+        layout[job.lu] = (job.destination, job.port, job.ext_lun)
+    return layout
+
+
+def _create_jobs(m: Model, w: World, jobs: list[Job]) -> World | None:
+    """Accept a designation, or refuse it (None) as the management utility would."""
+    for job in jobs:
+        if job.source == job.destination:
+            return None
+        if not m.protocol.concurrent_same_lu and any(j.lu == job.lu for j in w.jobs):
+            return None  # a second request for an LU already moving is refused
+    # The new addresses must be free now and in the final layout, and leave no gap.
+    now = {(row.current, row.port, row.ext_lun) for row in w.disk.table}
+    if any((j.destination, j.port, j.ext_lun) in now for j in jobs):
+        return None
+    if lun_map_problem(_final_layout(w, jobs)) is not None:
+        return None
+    # Sorted by LU; jobs of one LU (only a buggy utility makes two) in designation order,
+    # which decides whose address wins, whatever the controllers are called.
+    return w._replace(jobs=tuple(sorted((*w.jobs, *jobs), key=_job_lu)))
+
+
+def _job_lu(job: Job) -> int:
+    return job.lu
+
+
+def designate(m: Model, w: World, lu: int, destination: int) -> World | None:
+    """801 ("any" mode): the operator moves one LU to another controller, on the scenario's
+    take-over port, under the lowest external LUN free there."""
+    if w.budget <= 0:
+        return None
+    row = w.disk.table[lu]
+    port = m.scenario.takeover_port
+    taken = {address for address in _final_layout(w, []).values()}
+    taken |= {(r.current, r.port, r.ext_lun) for r in w.disk.table}
+    ext = next(n for n in range(m.lus + 1) if (destination, port, n) not in taken)
+    job = Job(lu, row.current, destination, port, ext, done=1)
+    after = _create_jobs(m, w, [job])
+    return after._replace(budget=w.budget - 1) if after is not None else None
+
+
+def designate_batch(m: Model, w: World, index: int) -> World | None:
+    """801 ("scripted" mode): the next batch of the script (Fig. 5: LU2 and LU3 to
+    controller 1 on port 0), all its LUs designated together."""
+    if index != w.batches or index >= len(m.scenario.batches):
+        return None
+    batch = m.scenario.batches[index]
+    jobs = []
+    for i, lu in enumerate(batch.lus):
+        row = w.disk.table[lu]
+        port = batch.port if batch.port is not None else row.port
+        ext = batch.ext_luns[i] if batch.ext_luns is not None else row.ext_lun
+        jobs.append(Job(lu, row.current, batch.destination, port, ext, done=1))
+    after = _create_jobs(m, w, jobs)
+    return after._replace(batches=w.batches + 1) if after is not None else None
+
+
+# --- Steps 802-809: one job's progress -------------------------------------------------------
+
+
+def _advance(m: Model, w: World, k: int) -> World:
+    """Mark the job's next step done; a job whose last step is done is over."""
+    job = w.jobs[k]
+    if job.done + 1 == len(m.order):
+        return w._replace(jobs=w.jobs[:k] + w.jobs[k + 1 :])
+    return w._replace(jobs=replace_at(w.jobs, k, job._replace(done=job.done + 1)))
+
+
+def _job_at(m: Model, w: World, k: int, step: Step) -> Job | None:
+    """The job ``k`` if its next step is ``step``, else None (the guard of every step)."""
+    job = w.jobs[k]
+    return job if m.next_step(job) is step else None
+
+
+def instruct(m: Model, w: World, k: int) -> World | None:
+    """802: the management utility sends the take-over instruction to the array."""
+    if _job_at(m, w, k, Step.INSTRUCT) is None:
+        return None
+    return _advance(m, w, k)
+
+
+def write_row(m: Model, w: World, k: int) -> World | None:
+    """803: the source writes the LU's row, with the new port, external LUN and controller
+    numbers (Fig. 5B), into its table and at the disk's predetermined position."""
+    job = _job_at(m, w, k, Step.WRITE_ROW)
+    if job is None:
+        return None
+    row = Row(job.ext_lun, job.port, default=job.destination, current=job.destination)
+    source = w.controllers[job.source]
+    w = _set_controller(w, job.source, source._replace(table=replace_at(source.table, job.lu, row)))
+    w = w._replace(disk=w.disk._replace(table=replace_at(w.disk.table, job.lu, row)))
+    return _advance(m, w, k)
+
+
+def read_row(m: Model, w: World, k: int) -> World | None:
+    """803: the destination, and every other controller keeping all rows (the patent's
+    simplifying assumption), read the migrated row from the disk."""
+    job = _job_at(m, w, k, Step.READ_ROW)
+    if job is None:
+        return None
+    row = w.disk.table[job.lu]
+    for c, ctl in enumerate(w.controllers):
+        if c == job.source or (c == job.destination and m.protocol.stale_config_row):
+            continue
+        w = _set_controller(w, c, ctl._replace(table=replace_at(ctl.table, job.lu, row)))
+    return _advance(m, w, k)
+
+
+def begin_destage(m: Model, w: World, k: int) -> World | None:
+    """804: the source makes every write to the LU write-through from now until 808."""
+    job = _job_at(m, w, k, Step.BEGIN_DESTAGE)
+    if job is None:
+        return None
+    if not m.protocol.no_write_through:
+        w = _set_write_through(w, job.source, job.lu, True)
+    return _advance(m, w, k)
+
+
+def destage_line(m: Model, w: World, k: int, block: int) -> World | None:
+    """804: the source writes one dirty line of the LU to disk and marks it clean."""
+    job = _job_at(m, w, k, Step.PURGE)
+    if job is None:
+        return None
+    source = w.controllers[job.source]
+    line = find_line(source, job.lu, block)
+    if line is None or not line.dirty:
+        return None
+    w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
+    return _set_controller(w, job.source, _with_line(source, line._replace(dirty=False)))
+
+
+def purge(m: Model, w: World, k: int) -> World | None:
+    """804: with no dirty line of the LU left, the source removes all its lines of the LU."""
+    job = _job_at(m, w, k, Step.PURGE)
+    if job is None:
+        return None
+    source = w.controllers[job.source]
+    if any(line.lu == job.lu and line.dirty for line in source.cache):
+        return None
+    if not m.protocol.keep_clean_lines:
+        cache = tuple(line for line in source.cache if line.lu != job.lu)
+        w = _set_controller(w, job.source, source._replace(cache=cache))
+    return _advance(m, w, k)
+
+
+def notify(m: Model, w: World, k: int) -> World | None:
+    """805: the source notifies de-stage completion; the utility orders the path switch."""
+    job = _job_at(m, w, k, Step.NOTIFY)
+    if job is None:
+        return None
+    if m.protocol.write_back_after_destage:
+        w = _set_write_through(w, job.source, job.lu, False)
+    return _advance(m, w, k)
+
+
+def suspend(m: Model, w: World, k: int) -> World | None:
+    """806: the path controller holds every new frame to the LU."""
+    job = _job_at(m, w, k, Step.SUSPEND)
+    if job is None:
+        return None
+    w = _set_path(w, job.lu, suspended=True)
+    return _advance(m, w, k)
+
+
+def switch_path(m: Model, w: World, k: int) -> World | None:
+    """807: the path controller routes the LU's frames to the destination."""
+    job = _job_at(m, w, k, Step.SWITCH_PATH)
+    if job is None:
+        return None
+    w = _set_path(w, job.lu, route=job.destination)
+    return _advance(m, w, k)
+
+
+def stop_source(m: Model, w: World, k: int) -> World | None:
+    """808: the source stops controlling the LU once it has finished every request it
+    accepted for it; its write-through period ends."""
+    job = _job_at(m, w, k, Step.STOP_SOURCE)
+    if job is None:
+        return None
+    if not m.protocol.stop_without_drain and any(
+        r is not None and r.at == job.source and r.lu == job.lu for r in w.hosts
+    ):
+        return None
+    source = w.controllers[job.source]
+    source = source._replace(
+        active=_remove(source.active, job.lu),
+        write_through=_remove(source.write_through, job.lu),
+    )
+    return _advance(m, _set_controller(w, job.source, source), k)
+
+
+def start_destination(m: Model, w: World, k: int) -> World | None:
+    """808: the destination starts controlling the LU."""
+    job = _job_at(m, w, k, Step.START_DESTINATION)
+    if job is None:
+        return None
+    destination = w.controllers[job.destination]
+    w = _set_controller(w, job.destination, destination._replace(active=_add(destination.active, job.lu)))
+    return _advance(m, w, k)
+
+
+def resume(m: Model, w: World, k: int) -> World | None:
+    """809: the path controller releases the LU's held frames; the take-over is complete."""
+    job = _job_at(m, w, k, Step.RESUME)
+    if job is None:
+        return None
+    w = _set_path(w, job.lu, suspended=False)
+    return _advance(m, w, k)
+
+
+# --- the list of actions ----------------------------------------------------------------------
+
+
+def _hosts_idle(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    for h, request in enumerate(w.hosts):
+        if request is None:
+            host = m.scenario.hosts[h]
+            for lu in host.writes:
+                for block in range(m.blocks[lu]):
+                    yield (h, lu, block)
+
+
+def _hosts_idle_reads(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    if m.scenario.reads_per_block == 0:
+        return
+    for h, request in enumerate(w.hosts):
+        if request is None:
+            for lu in m.scenario.hosts[h].reads:
+                for block in range(m.blocks[lu]):
+                    yield (h, lu, block)
+
+
+def _hosts_at(where: int) -> Callable[[Model, World], Iterator[tuple[int, ...]]]:
+    """Hosts whose request is at ``where`` (any controller's inbox for a non-negative value):
+    only they can take the action, so the guard of no other host need be tried."""
+
+    def hosts(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+        for h, request in enumerate(w.hosts):
+            if request is not None and (request.at == where or (where >= 0 and request.at >= 0)):
+                yield (h,)
+
+    return hosts
+
+
+def _designations(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    if m.scenario.mode == "any" and w.budget > 0:
+        for lu in range(m.lus):
+            for c in range(m.scenario.controllers):
+                yield (lu, c)
+
+
+def _next_batch(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    if w.batches < len(m.scenario.batches):
+        yield (w.batches,)
+
+
+def _jobs_at(step: Step) -> Callable[[Model, World], Iterator[tuple[int, ...]]]:
+    """Jobs whose next step is ``step``: the only ones that step's action can advance."""
+
+    def jobs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+        order = m.order
+        for k, job in enumerate(w.jobs):
+            if job.done < len(order) and order[job.done] is step:
+                yield (k,)
+
+    return jobs
+
+
+def _dirty_lines_of_destaging_jobs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    for k, job in enumerate(w.jobs):
+        if m.next_step(job) is Step.PURGE:
+            for line in w.controllers[job.source].cache:
+                if line.lu == job.lu and line.dirty:
+                    yield (k, line.block)
+
+
+def _host(w: World, args: tuple[int, ...]) -> str:
+    return f"host{args[0]}"
+
+
+def _path(w: World, args: tuple[int, ...]) -> str:
+    return "path controller"
+
+
+def _utility(w: World, args: tuple[int, ...]) -> str:
+    return "management utility"
+
+
+def _source(w: World, args: tuple[int, ...]) -> str:
+    return f"controller {w.jobs[args[0]].source}"
+
+
+def _destination(w: World, args: tuple[int, ...]) -> str:
+    return f"controller {w.jobs[args[0]].destination}"
+
+
+def _accepting_controller(w: World, args: tuple[int, ...]) -> str:
+    request = w.hosts[args[0]]
+    return f"controller {request.at}" if request is not None else "controller"
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("send_write", None, _host, _hosts_idle, send_write),
+    Action("send_read", None, _host, _hosts_idle_reads, send_read),
+    Action("deliver", None, _path, _hosts_at(Where.PATH), deliver),
+    Action("process", None, _accepting_controller, _hosts_at(0), process),
+    Action("complete", None, _host, _hosts_at(Where.REPLIED), complete),
+    Action("retry", None, _host, _hosts_at(Where.NOT_READY), retry),
+    Action("designate", Step.DESIGNATE, _utility, _designations, designate),
+    Action("designate_batch", Step.DESIGNATE, _utility, _next_batch, designate_batch),
+    Action("instruct", Step.INSTRUCT, _utility, _jobs_at(Step.INSTRUCT), instruct),
+    Action("write_row", Step.WRITE_ROW, _source, _jobs_at(Step.WRITE_ROW), write_row),
+    Action("read_row", Step.READ_ROW, _destination, _jobs_at(Step.READ_ROW), read_row),
+    Action("begin_destage", Step.BEGIN_DESTAGE, _source, _jobs_at(Step.BEGIN_DESTAGE), begin_destage),
+    Action("destage_line", Step.PURGE, _source, _dirty_lines_of_destaging_jobs, destage_line),
+    Action("purge", Step.PURGE, _source, _jobs_at(Step.PURGE), purge),
+    Action("notify", Step.NOTIFY, _source, _jobs_at(Step.NOTIFY), notify),
+    Action("suspend", Step.SUSPEND, _path, _jobs_at(Step.SUSPEND), suspend),
+    Action("switch_path", Step.SWITCH_PATH, _path, _jobs_at(Step.SWITCH_PATH), switch_path),
+    Action("stop_source", Step.STOP_SOURCE, _source, _jobs_at(Step.STOP_SOURCE), stop_source),
+    Action(
+        "start_destination",
+        Step.START_DESTINATION,
+        _destination,
+        _jobs_at(Step.START_DESTINATION),
+        start_destination,
+    ),
+    Action("resume", Step.RESUME, _path, _jobs_at(Step.RESUME), resume),
+)
+
+_JOB_ACTIONS = {a.name for a in ACTIONS if a.step is not None and a.step is not Step.DESIGNATE}
+
+ACTIONS_BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

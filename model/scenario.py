@@ -1,0 +1,402 @@
+"""Scenarios: the array, its hosts, their workload and the take-overs that may happen.
+
+A scenario is data, read from a TOML file (schema in ``docs/scenarios.md``) or built in
+Python. Loading validates everything and names the file, the field and the problem, so a
+typo never turns into a silently different model.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from model.state import Controller, Disk, Ghost, Row, World
+from model.state import Path as PathState
+
+
+class ScenarioError(ValueError):
+    """A scenario file or object that does not describe a valid array."""
+
+
+@dataclass(frozen=True)
+class LuSpec:
+    """One LU (121x) and the static fields of its configuration row (Fig. 2)."""
+
+    lu: int  # internal LUN
+    controller: int  # current controller number at the start
+    default: int  # default controller number at the start
+    port: int
+    ext_lun: int
+    blocks: int = 1
+    raid_group: int = 0
+    raid_level: int = 5
+    physical_address: int = 0
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A computer (2x): the LUs it writes and the LUs it reads."""
+
+    name: str
+    writes: tuple[int, ...] = ()
+    reads: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One designation of Step 801: LUs to move together, where to, under which address."""
+
+    lus: tuple[int, ...]
+    destination: int
+    port: int | None = None  # None: each LU keeps its port
+    ext_luns: tuple[int, ...] | None = None  # None: each LU keeps its external LUN
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    controllers: int
+    ports: int  # ports per controller
+    lus: tuple[LuSpec, ...]
+    hosts: tuple[HostSpec, ...]
+    writes_per_block: int = 1
+    reads_per_block: int = 0
+    mode: str = "scripted"  # "scripted": the batches below; "any": any LU to any controller
+    batches: tuple[Batch, ...] = ()
+    budget: int = 0  # "any" mode: how many take-overs may be designated in all
+    takeover_port: int = 0  # "any" mode: the port a moved LU uses on its destination
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def writer(self, lu: int) -> int | None:
+        """The one host that writes ``lu`` (concurrent writes to a block have no order)."""
+        for h, host in enumerate(self.hosts):
+            if lu in host.writes:
+                return h
+        return None
+
+    @property
+    def symmetric_controllers(self) -> bool:
+        """Whether renaming controllers maps runs to runs: no step names a controller."""
+        return self.mode == "any"
+
+    def lu_classes(self) -> list[list[int]]:
+        """LUs that behave alike (same blocks, same writer and readers): renaming one as
+        another maps runs to runs in "any" mode. Scripted batches name LUs, so none there."""
+        if self.mode != "any":
+            return [[spec.lu] for spec in self.lus]
+        classes: dict[tuple[object, ...], list[int]] = {}
+        for spec in self.lus:
+            readers = tuple(h for h, host in enumerate(self.hosts) if spec.lu in host.reads)
+            key = (spec.blocks, self.writer(spec.lu), readers)
+            classes.setdefault(key, []).append(spec.lu)
+        return list(classes.values())
+
+
+def validate(s: Scenario) -> None:
+    """Raise ScenarioError naming the first field that does not describe a valid array."""
+    if s.controllers < 1:
+        raise ScenarioError(f"array.controllers: {s.controllers} must be at least 1")
+    if s.ports < 1:
+        raise ScenarioError(f"array.ports: {s.ports} must be at least 1")
+    if not s.lus:
+        raise ScenarioError("lu: the array needs at least one LU")
+    for i, spec in enumerate(s.lus):
+        where = f"lu[{i}]"
+        if spec.lu != i:
+            raise ScenarioError(
+                f"{where}.id: {spec.lu} should be {i}; internal LUNs are serial numbers from 0"
+            )
+        _controller(s, spec.controller, f"{where}.controller")
+        _controller(s, spec.default, f"{where}.default")
+        _port(s, spec.port, f"{where}.port")
+        if spec.ext_lun < 0:
+            raise ScenarioError(f"{where}.ext_lun: {spec.ext_lun} must not be negative")
+        if spec.blocks < 1:
+            raise ScenarioError(f"{where}.blocks: {spec.blocks} must be at least 1")
+    problem = lun_map_problem({spec.lu: (spec.controller, spec.port, spec.ext_lun) for spec in s.lus})
+    if problem:
+        raise ScenarioError(f"lu: {problem}")
+    writers: dict[int, str] = {}
+    for i, host in enumerate(s.hosts):
+        for field, lus in (("writes", host.writes), ("reads", host.reads)):
+            for lu in lus:
+                if not 0 <= lu < len(s.lus):
+                    raise ScenarioError(
+                        f"host[{i}].{field}: LU{lu} does not exist (LUs are 0-{len(s.lus) - 1})"
+                    )
+        for lu in host.writes:
+            if lu in writers:
+                raise ScenarioError(
+                    f"host[{i}].writes: LU{lu} is already written by {writers[lu]}; "
+                    "give each LU one writer (concurrent writes to a block have no order)"
+                )
+            writers[lu] = host.name
+    if s.writes_per_block < 0:
+        raise ScenarioError(f"workload.writes_per_block: {s.writes_per_block} is negative")
+    if s.reads_per_block < 0:
+        raise ScenarioError(f"workload.reads_per_block: {s.reads_per_block} is negative")
+    if s.mode not in ("scripted", "any"):
+        raise ScenarioError(f"takeovers.mode: {s.mode!r} is neither 'scripted' nor 'any'")
+    if s.mode == "any":
+        if s.budget < 0:
+            raise ScenarioError(f"takeovers.budget: {s.budget} is negative")
+        if s.batches:
+            raise ScenarioError("takeovers.batch: batches belong to mode 'scripted'")
+        _port(s, s.takeover_port, "takeovers.port")
+    for i, batch in enumerate(s.batches):
+        where = f"takeovers.batch[{i}]"
+        if not batch.lus:
+            raise ScenarioError(f"{where}.lus: a batch moves at least one LU")
+        if len(set(batch.lus)) != len(batch.lus):
+            raise ScenarioError(f"{where}.lus: {list(batch.lus)} names an LU twice")
+        for lu in batch.lus:
+            if not 0 <= lu < len(s.lus):
+                raise ScenarioError(f"{where}.lus: LU{lu} does not exist")
+        _controller(s, batch.destination, f"{where}.destination")
+        if batch.port is not None:
+            _port(s, batch.port, f"{where}.port")
+        if batch.ext_luns is not None and len(batch.ext_luns) != len(batch.lus):
+            raise ScenarioError(f"{where}.ext_luns: {len(batch.ext_luns)} numbers for {len(batch.lus)} LUs")
+
+
+def _controller(s: Scenario, c: int, where: str) -> None:
+    if not 0 <= c < s.controllers:
+        raise ScenarioError(f"{where}: controller {c} does not exist (0-{s.controllers - 1})")
+
+
+def _port(s: Scenario, port: int, where: str) -> None:
+    if not 0 <= port < s.ports:
+        raise ScenarioError(f"{where}: port {port} does not exist (0-{s.ports - 1})")
+
+
+def lun_map_problem(addresses: dict[int, tuple[int, int, int]]) -> str | None:
+    """Why a map LU -> (controller, port, external LUN) is not well formed, or None.
+
+    Well formed: no two LUs share an address, and on every (controller, port) the external
+    LUNs run 0..n-1 with no hole, since hosts scan from LUN 0 and may stop at a gap.
+    """
+    seen: dict[tuple[int, int, int], int] = {}
+    per_target: dict[tuple[int, int], list[int]] = {}
+    for lu, address in sorted(addresses.items()):
+        if address in seen:
+            c, port, ext = address
+            return (
+                f"LU{seen[address]} and LU{lu} are both external LUN {ext} on port {port} of controller {c}"
+            )
+        seen[address] = lu
+        per_target.setdefault(address[:2], []).append(address[2])
+    for (c, port), luns in sorted(per_target.items()):
+        if sorted(luns) != list(range(len(luns))):
+            return (
+                f"port {port} of controller {c} presents external LUNs {sorted(luns)}, "
+                "not 0..n-1 without a gap"
+            )
+    return None
+
+
+# --- TOML -------------------------------------------------------------------------------
+
+_TOP_KEYS = {"name", "description", "array", "lu", "host", "workload", "takeovers"}
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; errors name the file, the field and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read: {e.strerror or e}") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, origin: str = "<scenario>") -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{origin}: not valid TOML: {e}") from None
+    try:
+        return from_dict(data)
+    except ScenarioError as e:
+        raise ScenarioError(f"{origin}: {e}") from None
+
+
+def from_dict(data: dict[str, Any]) -> Scenario:
+    _keys(data, _TOP_KEYS, "")
+    array = _table(data, "array")
+    _keys(array, {"controllers", "ports"}, "array.")
+    controllers = _int(array, "controllers", "array.")
+    lus = []
+    for i, row in enumerate(_list_of_tables(data, "lu")):
+        where = f"lu[{i}]."
+        _keys(
+            row,
+            {
+                "id",
+                "controller",
+                "default",
+                "port",
+                "ext_lun",
+                "blocks",
+                "raid_group",
+                "raid_level",
+                "physical_address",
+            },
+            where,
+        )
+        controller = _int(row, "controller", where)
+        lus.append(
+            LuSpec(
+                lu=_int(row, "id", where, i),
+                controller=controller,
+                default=_int(row, "default", where, controller),
+                port=_int(row, "port", where, 0),
+                ext_lun=_int(row, "ext_lun", where),
+                blocks=_int(row, "blocks", where, 1),
+                raid_group=_int(row, "raid_group", where, 0),
+                raid_level=_int(row, "raid_level", where, 5),
+                physical_address=_int(row, "physical_address", where, 0),
+            )
+        )
+    hosts = []
+    for i, row in enumerate(_list_of_tables(data, "host")):
+        where = f"host[{i}]."
+        _keys(row, {"name", "writes", "reads"}, where)
+        hosts.append(
+            HostSpec(
+                name=_str(row, "name", where, f"host{i}"),
+                writes=_ints(row, "writes", where),
+                reads=_ints(row, "reads", where),
+            )
+        )
+    workload = _table(data, "workload", required=False)
+    _keys(workload, {"writes_per_block", "reads_per_block"}, "workload.")
+    takeovers = _table(data, "takeovers", required=False)
+    _keys(takeovers, {"mode", "budget", "port", "batch"}, "takeovers.")
+    batches = []
+    for i, row in enumerate(_list_of_tables(takeovers, "batch", "takeovers.")):
+        where = f"takeovers.batch[{i}]."
+        _keys(row, {"lus", "destination", "port", "ext_luns"}, where)
+        batches.append(
+            Batch(
+                lus=_ints(row, "lus", where),
+                destination=_int(row, "destination", where),
+                port=_int(row, "port", where) if "port" in row else None,
+                ext_luns=_ints(row, "ext_luns", where) if "ext_luns" in row else None,
+            )
+        )
+    return Scenario(
+        name=_str(data, "name", ""),
+        description=_str(data, "description", "", ""),
+        controllers=controllers,
+        ports=_int(array, "ports", "array.", 1),
+        lus=tuple(lus),
+        hosts=tuple(hosts),
+        writes_per_block=_int(workload, "writes_per_block", "workload.", 1),
+        reads_per_block=_int(workload, "reads_per_block", "workload.", 0),
+        mode=_str(takeovers, "mode", "takeovers.", "scripted" if batches else "any"),
+        batches=tuple(batches),
+        budget=_int(takeovers, "budget", "takeovers.", 0),
+        takeover_port=_int(takeovers, "port", "takeovers.", 0),
+    )
+
+
+_MISSING = object()
+
+
+def _keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ScenarioError(f"{where}{key}: unknown field; expected one of {', '.join(sorted(allowed))}")
+
+
+def _table(data: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:
+    value = data.get(key, _MISSING)
+    if value is _MISSING:
+        if required:
+            raise ScenarioError(f"{key}: missing table [{key}]")
+        return {}
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{key}: expected a table, found {type(value).__name__}")
+    return value
+
+
+def _list_of_tables(data: dict[str, Any], key: str, where: str = "") -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ScenarioError(f"{where}{key}: expected an array of tables [[{where}{key}]]")
+    return value
+
+
+def _int(data: dict[str, Any], key: str, where: str, default: object = _MISSING) -> int:
+    value = data.get(key, default)
+    if value is _MISSING:
+        raise ScenarioError(f"{where}{key}: missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"{where}{key}: expected an integer, found {value!r}")
+    return value
+
+
+def _ints(data: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ScenarioError(f"{where}{key}: expected a list of integers, found {value!r}")
+    return tuple(value)
+
+
+def _str(data: dict[str, Any], key: str, where: str, default: object = _MISSING) -> str:
+    value = data.get(key, default)
+    if value is _MISSING:
+        raise ScenarioError(f"{where}{key}: missing")
+    if not isinstance(value, str):
+        raise ScenarioError(f"{where}{key}: expected a string, found {value!r}")
+    return value
+
+
+# --- built-in scenarios ------------------------------------------------------------------
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("model") / "scenarios"
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def builtin(name: str) -> Scenario:
+    names = builtin_names()
+    if name not in names:
+        raise ScenarioError(f"no built-in scenario {name!r}; built-ins: {', '.join(names)}")
+    text = (resources.files("model") / "scenarios" / f"{name}.toml").read_text(encoding="utf-8")
+    return parse(text, f"built-in {name}")
+
+
+# --- the initial state -------------------------------------------------------------------
+
+
+def initial_world(s: Scenario) -> World:
+    """Fig. 4A / 5A: every controller's table and the disk copy agree; caches are empty."""
+    table = tuple(Row(spec.ext_lun, spec.port, spec.default, spec.controller) for spec in s.lus)
+    zeros = tuple((0,) * spec.blocks for spec in s.lus)
+    controllers = tuple(
+        Controller(
+            active=tuple(spec.lu for spec in s.lus if spec.controller == c),
+            write_through=(),
+            cache=(),
+            table=table,
+        )
+        for c in range(s.controllers)
+    )
+    return World(
+        controllers=controllers,
+        disk=Disk(blocks=zeros, table=table),
+        paths=tuple(PathState(route=spec.controller, suspended=False) for spec in s.lus),
+        hosts=(None,) * len(s.hosts),
+        jobs=(),
+        budget=s.budget if s.mode == "any" else 0,
+        batches=0,
+        ghost=Ghost(acked=zeros, writes=zeros, reads=zeros, bad_read=()),
+    )

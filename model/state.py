@@ -1,0 +1,163 @@
+"""The state of the array: immutable, hashable records, one per component.
+
+Every record is a ``NamedTuple``: a plain tuple underneath, so hashing and comparison run
+at C speed in the explicit checker, while code and traces still read fields by name.
+Identifiers are small integers: controller ``c`` is the patent's 11x, LU ``l`` its internal
+LUN (121x), host ``h`` a computer 2x. Per-LU data is kept in tuples indexed by internal LUN,
+per-block data in tuples indexed by block number inside the LU.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple, TypeVar
+
+T = TypeVar("T")
+
+
+class Op(IntEnum):
+    """What a host request asks for."""
+
+    READ = 0
+    WRITE = 1
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Where(IntEnum):
+    """Where a host request is when it is not in a controller's inbox.
+
+    A request in controller ``c``'s inbox has ``at == c`` (a non-negative number); the
+    negative values below are the other places a frame can be.
+    """
+
+    PATH = -1  # sent by the host, held by the path controller (31) until delivered
+    REPLIED = -2  # processed; the reply is on its way back to the host
+    NOT_READY = -3  # refused by a controller not in charge of the LU; the host will retry
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Row(NamedTuple):
+    """The fields of a configuration information table row (Fig. 2) that a take-over changes.
+
+    Internal LUN is the row's index; block count, RAID group, RAID level and physical
+    address never change (Figs. 5A/5B omit them for that reason) and live in the scenario.
+    """
+
+    ext_lun: int
+    port: int
+    default: int  # default controller number: who should take charge of the LU
+    current: int  # current controller number: who takes charge of it now
+
+
+class Line(NamedTuple):
+    """One line of a dedicated cache (111x): a block of an LU, its value, its dirty bit."""
+
+    lu: int
+    block: int
+    value: int
+    dirty: bool
+
+
+class Controller(NamedTuple):
+    """A controller (11x) with its dedicated cache (111x) and configuration table (1121x)."""
+
+    active: tuple[int, ...]  # sorted LUs this controller is in charge of (accepts I/O for)
+    write_through: tuple[int, ...]  # sorted LUs whose writes bypass the cache (Step 804)
+    cache: tuple[Line, ...]  # sorted by (lu, block)
+    table: tuple[Row, ...]  # indexed by internal LUN
+
+
+class Disk(NamedTuple):
+    """The disk apparatus (12x): the LUs' blocks and the table at its predetermined position."""
+
+    blocks: tuple[tuple[int, ...], ...]  # [lu][block] -> value
+    table: tuple[Row, ...]  # rows written at Step 803, indexed by internal LUN
+
+
+class Path(NamedTuple):
+    """The path change means (31) for one LU: where its frames go, and whether they are held."""
+
+    route: int  # controller that receives the LU's frames
+    suspended: bool  # Step 806 .. 809: frames are held at the path controller
+
+
+class Request(NamedTuple):
+    """A host's one outstanding request, and where its frame is now."""
+
+    op: Op
+    lu: int
+    block: int
+    value: int  # the value written, or the value read once processed (-1 before)
+    at: int  # a controller number (in its inbox), or a ``Where`` value
+
+
+class Job(NamedTuple):
+    """A take-over of one LU, as the management utility (41) tracks it."""
+
+    lu: int
+    source: int
+    destination: int
+    port: int  # port the LU will use on the destination (Step 801 may change it)
+    ext_lun: int  # external LUN the LU will use there
+    done: int  # how many steps of the protocol's step order are done
+
+
+class Ghost(NamedTuple):
+    """Variables no component can see; they exist only to state the properties."""
+
+    acked: tuple[tuple[int, ...], ...]  # [lu][block] -> value of the last acknowledged write
+    writes: tuple[tuple[int, ...], ...]  # [lu][block] -> writes issued so far (= last value)
+    reads: tuple[tuple[int, ...], ...]  # [lu][block] -> reads issued so far
+    bad_read: tuple[int, ...]  # (lu, block, value, controller) of the first read that
+    # returned a value no write had acknowledged or was writing; () while none did
+
+
+class World(NamedTuple):
+    """The whole array at one instant: the explicit checker's state."""
+
+    controllers: tuple[Controller, ...]
+    disk: Disk
+    paths: tuple[Path, ...]  # indexed by internal LUN
+    hosts: tuple[Request | None, ...]  # each host's outstanding request
+    jobs: tuple[Job, ...]  # take-overs in progress, sorted
+    budget: int  # take-overs the operator may still designate ("any" mode)
+    batches: int  # scripted batches designated so far ("scripted" mode)
+    ghost: Ghost
+
+
+def active_controllers(w: World, lu: int) -> list[int]:
+    """The controllers in charge of ``lu`` (the correct protocol keeps at most one)."""
+    return [c for c, ctl in enumerate(w.controllers) if lu in ctl.active]
+
+
+def find_line(ctl: Controller, lu: int, block: int) -> Line | None:
+    for line in ctl.cache:
+        if line.lu == lu and line.block == block:
+            return line
+    return None
+
+
+def visible_value(w: World, c: int | None, lu: int, block: int) -> int:
+    """What a read of the block would return through controller ``c``: its cache, else disk.
+
+    With ``c`` None (no controller in charge, the instant between the two halves of
+    Step 808) the disk alone holds the LU.
+    """
+    if c is not None:
+        line = find_line(w.controllers[c], lu, block)
+        if line is not None:
+            return line.value
+    return w.disk.blocks[lu][block]
+
+
+def jobs_for(w: World, lu: int) -> list[Job]:
+    return [job for job in w.jobs if job.lu == lu]
+
+
+def replace_at(items: tuple[T, ...], index: int, item: T) -> tuple[T, ...]:
+    """A copy of ``items`` with ``items[index]`` replaced: the one way tuples are updated."""
+    return (*items[:index], item, *items[index + 1 :])

@@ -1,0 +1,364 @@
+"""Exhaustive explicit-state search: breadth first, so every counterexample is a shortest one.
+
+The engine knows nothing about disk arrays. It takes initial states, a successor function
+returning (label, state) pairs, invariants, witnesses and liveness obligations, and returns
+a ``Search`` record. States are stored only as 64-bit fingerprints with a parent link (hash
+compaction, as TLC does); a trace is rebuilt by replaying the successor function along the
+recorded fingerprints, so the frontier is the only place whole states live.
+
+With a ``canonical`` function (symmetry reduction) the search explores one representative
+per orbit; replay still follows concrete states, so traces are real runs of the model.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+S = TypeVar("S", bound=Hashable)
+
+Successors = Callable[[S], Iterable[tuple[str, S]]]
+Invariant = Callable[[S], "str | None"]
+WitnessCheck = Callable[[S, str, S], bool]
+Obligations = Callable[[S], frozenset[Hashable]]
+
+
+@dataclass
+class Step(Generic[S]):
+    """One step of a concrete trace: the label of the action taken and the state after it."""
+
+    label: str
+    state: S
+
+
+@dataclass
+class Counterexample(Generic[S]):
+    property: str
+    kind: str  # "safety", "deadlock" or "cycle"
+    message: str
+    trace: list[Step[S]]  # trace[0] is the initial state (label "initial")
+    loop_start: int | None = None  # for a cycle: the index the run returns to
+    obligation: Hashable = None  # for liveness: the obligation left pending
+
+
+@dataclass
+class Search(Generic[S]):
+    """What a search found, and the statistics of the run."""
+
+    states: int = 0
+    transitions: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+    complete: bool = False  # False when --max-states stopped it
+    violations: list[Counterexample[S]] = field(default_factory=list)
+    witnesses: dict[str, int | None] = field(default_factory=dict)  # name -> depth reached
+    liveness_checked: bool = False
+
+    @property
+    def states_per_second(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress:
+    """Reports progress to a callback every ``every`` seconds, after ``after`` seconds."""
+
+    def __init__(self, report: Callable[[str], None] | None, after: float = 3.0, every: float = 2.0):
+        self.report, self.every = report, every
+        self.start = time.monotonic()
+        self.next = self.start + after
+
+    def tick(self, states: int, depth: int, queued: int) -> None:
+        if self.report is None:
+            return
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + self.every
+            seconds = now - self.start
+            self.report(
+                f"{states:,} states, depth {depth}, {queued:,} queued, {seconds:.0f} s, "
+                f"{states / seconds:,.0f} states/s"
+            )
+
+
+def explore(
+    initial: Sequence[S],
+    successors: Successors[S],
+    invariants: Sequence[tuple[str, Invariant[S]]] = (),
+    witnesses: Sequence[tuple[str, WitnessCheck[S]]] = (),
+    obligations: Obligations[S] | None = None,
+    canonical: Callable[[S], S] | None = None,
+    max_states: int | None = None,
+    keep_going: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Search[S]:
+    """Breadth-first search of every state reachable from ``initial``.
+
+    Stops at the first invariant violation unless ``keep_going``, in which case it records
+    the shortest counterexample of every property it can break. With ``obligations`` it
+    keeps the whole graph (as integer arrays) and afterwards looks for fair cycles and dead
+    ends that leave an obligation pending (liveness under weak fairness).
+    """
+    canon = canonical or (lambda s: s)
+    started = time.monotonic()
+    result: Search[S] = Search(witnesses={name: None for name, _ in witnesses})
+    index: dict[int, int] = {}
+    fingerprints = array("q")
+    parents = array("q")
+    # The graph, kept only for liveness: edges as three parallel arrays, labels interned.
+    edge_src, edge_dst, edge_label = array("I"), array("I"), array("I")
+    labels: dict[str, int] = {}
+    pending_of = array("I")
+    pending_sets: dict[frozenset[Hashable], int] = {}
+    broken: dict[str, int] = {}  # property -> state index of its first violation
+    open_witnesses = list(witnesses)
+    progress_meter = Progress(progress)
+
+    def add(state: S, parent: int) -> int | None:
+        fp = hash(state)
+        if fp in index:
+            return None
+        i = len(fingerprints)
+        index[fp] = i
+        fingerprints.append(fp)
+        parents.append(parent)
+        if obligations is not None:
+            pending_of.append(pending_sets.setdefault(obligations(state), len(pending_sets)))
+        return i
+
+    def check(state: S, i: int) -> bool:
+        """Record violations in ``state``; True when the search should stop."""
+        for name, invariant in invariants:
+            if name not in broken and invariant(state) is not None:
+                broken[name] = i
+                if not keep_going:
+                    return True
+        return keep_going and len(broken) == len(invariants)
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # the search allocates millions of tuples and frees none: no cycles to find
+    try:
+        queue: deque[tuple[S, int, int]] = deque()
+        stop = False
+        for s in initial:
+            s = canon(s)
+            i = add(s, -1)
+            if i is not None:
+                queue.append((s, i, 0))
+                stop = stop or check(s, i)
+        while queue and not stop:
+            state, i, depth = queue.popleft()
+            result.depth = max(result.depth, depth)
+            for label, nxt in successors(state):
+                result.transitions += 1
+                if open_witnesses:
+                    for w in [w for w in open_witnesses if w[1](state, label, nxt)]:
+                        result.witnesses[w[0]] = depth + 1
+                        open_witnesses.remove(w)
+                nxt = canon(nxt)
+                j = add(nxt, i)
+                if obligations is not None:
+                    target = j if j is not None else index[hash(nxt)]
+                    edge_src.append(i)
+                    edge_dst.append(target)
+                    edge_label.append(labels.setdefault(label, len(labels)))
+                if j is None:
+                    continue
+                result.depth = max(result.depth, depth + 1)
+                if check(nxt, j):
+                    stop = True
+                    break
+                if max_states is not None and len(fingerprints) >= max_states:
+                    stop = True
+                    break
+                queue.append((nxt, j, depth + 1))
+            progress_meter.tick(len(fingerprints), depth, len(queue))
+        hit_limit = max_states is not None and len(fingerprints) >= max_states
+        # A violation found is a final verdict even with states left; the limit is not.
+        result.complete = not hit_limit and (not queue or bool(broken))
+    finally:
+        if was_enabled:
+            gc.enable()
+
+    result.states = len(fingerprints)
+    for name, invariant in invariants:
+        if name in broken:
+            trace = replay(initial, successors, canon, _path(parents, fingerprints, broken[name]))
+            message = invariant(trace[-1].state) or "(violated in the canonical state only)"
+            result.violations.append(Counterexample(name, "safety", message, trace))
+    if obligations is not None and result.complete and not result.violations:
+        result.liveness_checked = True
+        graph = Graph(len(fingerprints), edge_src, edge_dst, edge_label)
+        for key, node, loop in find_liveness_violations(graph, pending_of, pending_sets):
+            path = _path(parents, fingerprints, node)
+            if loop is not None:
+                path = path + [fingerprints[n] for n in loop[1:]]
+            trace = replay(initial, successors, canon, path)
+            kind = "cycle" if loop is not None else "deadlock"
+            loop_start = len(path) - len(loop) if loop is not None else None
+            result.violations.append(Counterexample(repr(key), kind, "", trace, loop_start, key))
+            if not keep_going:
+                break
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _path(parents: array[int], fingerprints: array[int], i: int) -> list[int]:
+    """The fingerprints from an initial state to state ``i``, following parent links."""
+    path = []
+    while i >= 0:
+        path.append(fingerprints[i])
+        i = parents[i]
+    return path[::-1]
+
+
+def replay(
+    initial: Sequence[S], successors: Successors[S], canon: Callable[[S], S], path: list[int]
+) -> list[Step[S]]:
+    """Rebuild the concrete run whose canonical states have the fingerprints ``path``."""
+    state = next(s for s in initial if hash(canon(s)) == path[0])
+    trace = [Step("initial", state)]
+    for fp in path[1:]:
+        for label, nxt in successors(state):
+            if hash(canon(nxt)) == fp:
+                state = nxt
+                trace.append(Step(label, nxt))
+                break
+        else:  # pragma: no cover - only a fingerprint collision can get here
+            raise RuntimeError("trace replay failed: the successor function is not deterministic")
+    return trace
+
+
+# --- liveness: strongly connected components under weak fairness -------------------------
+
+
+@dataclass
+class Graph:
+    nodes: int
+    src: array[int]
+    dst: array[int]
+    label: array[int]
+
+    def adjacency(self) -> list[list[tuple[int, int]]]:
+        out: list[list[tuple[int, int]]] = [[] for _ in range(self.nodes)]
+        for s, d, lab in zip(self.src, self.dst, self.label, strict=True):
+            out[s].append((d, lab))
+        return out
+
+
+def strongly_connected_components(
+    nodes: list[int], out: list[list[tuple[int, int]]], inside: set[int] | None
+) -> list[list[int]]:
+    """Tarjan's algorithm, iterative, over the subgraph induced by ``inside`` (None: all)."""
+    counter = 0
+    number: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    components: list[list[int]] = []
+    for root in nodes:
+        if root in number:
+            continue
+        work = [(root, 0)]
+        number[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, k = work[-1]
+            edges = out[v]
+            if k < len(edges):
+                work[-1] = (v, k + 1)
+                w = edges[k][0]
+                if inside is not None and w not in inside:
+                    continue
+                if w not in number:
+                    number[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, 0))
+                elif w in on_stack:
+                    low[v] = min(low[v], number[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == number[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                components.append(component)
+    return components
+
+
+def find_liveness_violations(
+    graph: Graph,
+    pending_of: array[int],
+    pending_sets: dict[frozenset[Hashable], int],
+) -> list[tuple[Hashable, int, list[int] | None]]:
+    """For each obligation, a dead end or a weakly fair cycle along which it stays pending.
+
+    Returns (obligation, state, cycle) triples; the cycle lists states from ``state`` back to
+    it, None for a dead end. A cycle is weakly fair when every action enabled in all of its
+    states is taken on it; the whole component is the fairest cycle, so it suffices to test
+    components of the subgraph where the obligation is pending.
+    """
+    out = graph.adjacency()
+    sets = {i: s for s, i in pending_sets.items()}
+    everything = list(range(graph.nodes))
+    # Any cycle lies inside a non-trivial component of the whole graph: find those once,
+    # so a graph without cycles (the correct protocol's) costs one pass.
+    cyclic: list[int] = []
+    for component in strongly_connected_components(everything, out, None):
+        if len(component) > 1 or any(d == component[0] for d, _ in out[component[0]]):
+            cyclic.extend(component)
+    found: list[tuple[Hashable, int, list[int] | None]] = []
+    reported: set[Hashable] = set()
+    for v in everything:  # dead ends, in BFS order: the first is the shallowest
+        if not out[v]:
+            for key in sorted(sets[pending_of[v]] - reported, key=repr):
+                found.append((key, v, None))
+                reported.add(key)
+    keys = sorted({k for i in {pending_of[v] for v in cyclic} for k in sets[i]} - reported, key=repr)
+    for key in keys:
+        nodes = [v for v in cyclic if key in sets[pending_of[v]]]
+        members_of_key = set(nodes)
+        for component in strongly_connected_components(nodes, out, members_of_key):
+            members = set(component)
+            entry = min(component)  # lowest index = first reached by the BFS
+            if len(component) == 1 and not any(d == entry for d, _ in out[entry]):
+                continue
+            always_enabled = set.intersection(*({lab for _, lab in out[v]} for v in component))
+            taken = {lab for v in component for d, lab in out[v] if d in members}
+            if always_enabled <= taken:
+                found.append((key, entry, _cycle(entry, out, members)))
+                break
+    found.sort(key=lambda f: f[1])
+    return found
+
+
+def _cycle(entry: int, out: list[list[tuple[int, int]]], members: set[int]) -> list[int]:
+    """A shortest cycle from ``entry`` back to itself inside the component."""
+    parent = {entry: entry}
+    queue = deque([entry])
+    while queue:
+        v = queue.popleft()
+        for d, _ in out[v]:
+            if d == entry:
+                path = [v]
+                while path[-1] != entry:
+                    path.append(parent[path[-1]])
+                return [*path[::-1], entry]
+            if d in members and d not in parent:
+                parent[d] = v
+                queue.append(d)
+    raise AssertionError("a component with more than one state has a cycle")

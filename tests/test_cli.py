@@ -1,0 +1,135 @@
+"""The `lutakeover` command as a user runs it: exit codes, JSON, ITF traces, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lutakeover.cli import main
+from lutakeover.itf import ItfError, read_trace
+from model.actions import Model
+from model.protocol import variant
+from model.scenario import builtin
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lutakeover.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_default_check_is_fig5_and_passes() -> None:
+    r = run("check", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "scenario fig5, variant correct: OK" in r.stdout
+    assert "7,958 states" in r.stdout
+    assert "holds              no_acknowledged_write_lost" in r.stdout
+
+
+def test_violation_exits_1_with_a_step_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--variant", "start-before-stop", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "single_active_controller is violated after 10 steps:" in out
+    assert "start_destination LU2 c0->c1 (808)" in out
+    assert "*c1.active: - -> LU2" in out
+    assert out.rstrip().endswith("=> LU2 is in the charge of controllers [0, 1] at once")
+
+
+def test_json_result(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--builtin", "ping-pong", "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "ok" and data["exit_code"] == 0
+    assert (data["states"], data["depth"], data["symmetry_permutations"]) == (2575, 52, 2)
+    assert data["properties"]["no_acknowledged_write_lost"]["holds"] is True
+    assert data["properties"]["takeovers_complete"]["kind"] == "liveness"
+    assert all(w["reached"] for w in data["witnesses"].values())
+    assert {"transitions", "seconds", "states_per_second", "counterexamples"} <= set(data)
+
+
+def test_json_counterexample(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--variant", "no-suspend", "--json", "--quiet"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    (cex,) = data["counterexamples"]
+    assert cex["property"] == "path_routes_to_owner" and len(cex["steps"]) == 9
+    assert cex["steps"][8]["patent_step"] == "807"
+    assert data["properties"]["path_routes_to_owner"]["holds"] is False
+
+
+def test_trace_out_writes_an_itf_trace_that_replays(tmp_path: Path) -> None:
+    path = tmp_path / "trace.itf.json"
+    assert main(["check", "--variant", "skip-destage", "--trace-out", str(path), "--quiet"]) == 1
+    doc = json.loads(path.read_text())
+    assert doc["#meta"]["format"] == "ITF" and "controllers" in doc["vars"]
+    assert doc["states"][1]["disk"]["blocks"][0][0] == {"#bigint": "0"}
+    steps = read_trace(path)
+    assert len(steps) == 13
+    m = Model(builtin("fig5"), variant("skip-destage"))
+    assert steps[0][1] == m.initial()
+    for (_, before), (label, after) in itertools.pairwise(steps):
+        assert (label, after) in m.successors(before)
+
+
+def test_liveness_counterexample(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--variant", "no-resume", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "paths_resumed is violated (liveness: dead end) after 22 steps" in out
+    assert "the path of LU" in out and "stays suspended forever: the run stops" in out
+
+
+def test_max_states_is_incomplete() -> None:
+    r = run("check", "--max-states", "500", "--quiet", "--json")
+    assert r.returncode == 3
+    data = json.loads(r.stdout)
+    assert data["verdict"] == "incomplete" and data["states"] == 500
+    assert data["properties"]["single_active_controller"]["holds"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["check", "--builtin", "fig6"],
+            "no built-in scenario 'fig6'; built-ins: fig5, ping-pong, three-way",
+        ),
+        (["check", "--variant", "skip_destage"], "unknown variant 'skip_destage'"),
+        (["check", "x.toml", "--builtin", "fig5"], "give a scenario file or --builtin, not both"),
+        (["check", "/no/such.toml"], "/no/such.toml: cannot read"),
+        (["check", "--trace-out", "/no/such/dir/t.json"], "directory /no/such/dir does not exist"),
+    ],
+)
+def test_bad_input_exits_2_and_says_why(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_numbers_exit_2() -> None:
+    r = run("check", "--max-states", "-5")
+    assert r.returncode == 2 and "-5 must be at least 1" in r.stderr
+
+
+def test_listing_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenarios"]) == 0
+    assert "fig5" in capsys.readouterr().out
+    assert main(["variants"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("correct") and "skip-destage" in out
+
+
+def test_progress_lines_on_stderr_for_long_runs() -> None:
+    r = run("check", "--builtin", "three-way", "--no-liveness")
+    assert r.returncode == 0
+    assert "lutakeover: " in r.stderr and "states/s" in r.stderr
+
+
+def test_read_trace_refuses_other_files(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"states": [{"x": 1}]}')
+    with pytest.raises(ItfError, match="not a state of this model"):
+        read_trace(path)

@@ -1,0 +1,128 @@
+"""The generic explicit-state engine on small hand-made systems whose answers are known."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from proofs.explicit import explore
+
+
+def counter(limit: int, step: int = 1) -> object:
+    """States 0..limit; from n one may add 1 or ``step``."""
+
+    def successors(n: int) -> Iterable[tuple[str, int]]:
+        if n + 1 <= limit:
+            yield ("inc", n + 1)
+        if step > 1 and n + step <= limit:
+            yield (f"jump{step}", n + step)
+
+    return successors
+
+
+def test_bfs_counts_states_transitions_and_depth() -> None:
+    result = explore([0], counter(10, 3))
+    assert (result.states, result.transitions, result.depth) == (11, 18, 4)
+    assert result.complete and not result.violations
+
+
+def test_counterexample_is_a_shortest_replayable_trace() -> None:
+    result = explore([0], counter(20, 5), invariants=[("below 12", lambda n: "12" if n == 12 else None)])
+    (v,) = result.violations
+    assert len(v.trace) - 1 == 4  # 12 = 5 + 5 + 1 + 1 in some order: no shorter run exists
+    assert [s.state for s in v.trace] == [0, 1, 2, 7, 12]  # successors are tried in order
+    assert [s.label for s in v.trace] == ["initial", "inc", "inc", "jump5", "jump5"]
+    assert v.message == "12"
+
+
+def test_keep_going_finds_each_property_once() -> None:
+    props = [("no 3", lambda n: "3" if n == 3 else None), ("no 7", lambda n: "7" if n == 7 else None)]
+    first = explore([0], counter(9), invariants=props)
+    assert [v.property for v in first.violations] == ["no 3"]
+    every = explore([0], counter(9), invariants=props, keep_going=True)
+    assert {v.property: len(v.trace) - 1 for v in every.violations} == {"no 3": 3, "no 7": 7}
+
+
+def test_max_states_gives_an_incomplete_result() -> None:
+    result = explore([0], counter(1000), max_states=50)
+    assert result.states == 50 and not result.complete
+
+
+def test_witness_records_the_depth_first_reached() -> None:
+    result = explore(
+        [0],
+        counter(10, 4),
+        witnesses=[("reach 8", lambda a, label, b: b == 8), ("never", lambda a, label, b: b > 100)],
+    )
+    assert result.witnesses == {"reach 8": 2, "never": None}
+
+
+def test_canonical_function_merges_states() -> None:
+    result = explore([0], counter(10), canonical=lambda n: min(n, 5))  # 5..10 look alike
+    assert result.states == 6
+
+
+# --- liveness ---------------------------------------------------------------------------------
+
+
+def graph(edges: dict[int, list[tuple[str, int]]]) -> object:
+    return lambda n: edges.get(n, [])
+
+
+def pending_unless_done(done: set[int]) -> object:
+    return lambda n: frozenset() if n in done else frozenset({"job"})
+
+
+def test_dead_end_with_pending_obligation_is_a_violation() -> None:
+    g = graph({0: [("a", 1), ("b", 2)]})
+    result = explore([0], g, obligations=pending_unless_done({2}))
+    (v,) = result.violations
+    assert v.kind == "deadlock" and v.obligation == "job" and [s.state for s in v.trace] == [0, 1]
+
+
+def test_fair_cycle_keeping_an_obligation_is_a_violation() -> None:
+    g = graph({0: [("spin", 1)], 1: [("spin back", 0)]})  # nothing else is ever enabled
+    (v,) = explore([0], g, obligations=pending_unless_done(set())).violations
+    assert v.kind == "cycle" and v.loop_start == 0
+    assert [s.state for s in v.trace] == [0, 1, 0]
+
+
+def test_weak_fairness_excludes_a_cycle_that_ignores_an_enabled_exit() -> None:
+    # 0 <-> 1 loops, but "finish" is enabled in both states: a fair run must take it.
+    g = graph({0: [("spin", 1), ("finish", 2)], 1: [("spin back", 0), ("finish", 2)]})
+    result = explore([0], g, obligations=pending_unless_done({2}))
+    assert result.liveness_checked and result.violations == []
+
+
+def test_weak_fairness_allows_a_cycle_where_the_exit_is_not_always_enabled() -> None:
+    # "finish" is enabled only in state 0, so a run can loop 0 -> 1 -> 0 forever, fairly.
+    g = graph({0: [("spin", 1), ("finish", 2)], 1: [("spin back", 0)]})
+    (v,) = explore([0], g, obligations=pending_unless_done({2})).violations
+    assert v.kind == "cycle"
+
+
+def test_terminal_state_without_obligation_is_fine() -> None:
+    result = explore([0], counter(3), obligations=lambda n: frozenset())
+    assert result.liveness_checked and not result.violations
+
+
+@pytest.mark.parametrize("scenario", ["fig5", "ping-pong"])
+def test_fingerprints_lose_no_state_of_the_builtins(scenario: str) -> None:
+    """States are stored as 64-bit hashes: on the built-ins no two states collide."""
+    from model.actions import Model
+    from model.scenario import builtin
+
+    m = Model(builtin(scenario))
+    seen = {m.initial()}
+    frontier = [m.initial()]
+    while frontier:
+        nxt = []
+        for w in frontier:
+            for _, n in m.successors(w):
+                if n not in seen:
+                    seen.add(n)
+                    nxt.append(n)
+        frontier = nxt
+    assert len({hash(w) for w in seen}) == len(seen)
+    assert explore([m.initial()], m.successors).states == len(seen)

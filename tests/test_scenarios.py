@@ -1,0 +1,93 @@
+"""Scenario files: the built-ins load, and every kind of bad file is refused with a message
+naming the file, the field and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.scenario import ScenarioError, builtin, builtin_names, load, parse
+
+GOOD = """
+name = "tiny"
+[array]
+controllers = 2
+ports = 1
+[[lu]]
+id = 0
+controller = 0
+port = 0
+ext_lun = 0
+[[host]]
+writes = [0]
+[takeovers]
+mode = "any"
+budget = 1
+"""
+
+
+def test_builtins() -> None:
+    assert builtin_names() == ["fig5", "ping-pong", "three-way"]
+    fig5 = builtin("fig5")
+    assert (fig5.controllers, len(fig5.lus), fig5.mode) == (2, 4, "scripted")
+    assert fig5.batches[0].lus == (2, 3) and fig5.batches[0].destination == 1
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(GOOD)
+    s = load(path)
+    assert (s.name, s.controllers, s.budget, s.hosts[0].name) == ("tiny", 2, 1, "host0")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("ports = 1", "ports = 0"), "array.ports: 0 must be at least 1"),
+        (("ext_lun = 0", "ext_lun = 1"), "port 0 of controller 0 presents external LUNs [1]"),
+        (("controller = 0", "controller = 5"), "lu[0].controller: controller 5 does not exist (0-1)"),
+        (("id = 0", "id = 3"), "lu[0].id: 3 should be 0"),
+        (("writes = [0]", "writes = [4]"), "host[0].writes: LU4 does not exist"),
+        (("writes = [0]", "writes = [0]\nreeds = [0]"), "host[0].reeds: unknown field"),
+        (("budget = 1", "budget = -1"), "takeovers.budget: -1 is negative"),
+        (("budget = 1", "budget = 'two'"), "takeovers.budget: expected an integer, found 'two'"),
+        (('mode = "any"', 'mode = "sometimes"'), "takeovers.mode: 'sometimes' is neither"),
+        (("[array]", "[arrays]"), "arrays: unknown field"),
+        (("controllers = 2", "controllers = true"), "array.controllers: expected an integer, found True"),
+        (('name = "tiny"', "name = "), "not valid TOML"),
+    ],
+)
+def test_bad_files_are_refused_by_name(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace(*change, 1))
+    with pytest.raises(ScenarioError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+
+
+def test_two_writers_of_one_lu_are_refused() -> None:
+    text = GOOD.replace("writes = [0]", "writes = [0]\n[[host]]\nname = 'other'\nwrites = [0]")
+    with pytest.raises(ScenarioError, match=r"host\[1\]\.writes: LU0 is already written by host0"):
+        parse(text, "x.toml")
+
+
+def test_duplicate_addresses_are_refused() -> None:
+    second_lu = "[[lu]]\nid = 1\ncontroller = 0\nport = 0\next_lun = 0\n[takeovers]"
+    text = GOOD.replace("[takeovers]", second_lu, 1)
+    with pytest.raises(ScenarioError, match="LU0 and LU1 are both external LUN 0 on port 0 of controller 0"):
+        parse(text, "x.toml")
+
+
+def test_batch_checks() -> None:
+    scripted = GOOD.replace(
+        'mode = "any"\nbudget = 1', 'mode = "scripted"\n[[takeovers.batch]]\nlus = [0, 0]\ndestination = 1'
+    )
+    with pytest.raises(ScenarioError, match=r"takeovers.batch\[0\].lus: \[0, 0\] names an LU twice"):
+        parse(scripted)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ScenarioError, match=r"nowhere\.toml: cannot read"):
+        load("/nowhere.toml")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from invariants import LIVENESS, SAFETY
 from lutakeover.check import Check
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, Request, Row, Where, World
@@ -146,8 +147,6 @@ def format_check(check: Check) -> str:
     if not s.complete and not s.violations:
         lines.append("  incomplete: the state limit stopped the search; nothing is proved")
     broken = {check.property_name(v) for v in s.violations}
-    from invariants import LIVENESS, SAFETY
-
     for p in SAFETY:
         status = "VIOLATED" if p.name in broken else ("holds" if s.complete else "no violation found")
         lines.append(f"  {status:<18} {p.name}: {p.description}")
@@ -173,8 +172,6 @@ def format_check(check: Check) -> str:
 
 def check_json(check: Check) -> dict[str, Any]:
     """The whole result as JSON-ready data."""
-    from invariants import LIVENESS, SAFETY
-
     m, s = check.model, check.search
     by_property = {check.property_name(v): v for v in s.violations}
     properties: dict[str, Any] = {}

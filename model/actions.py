@@ -43,6 +43,9 @@ class Model:
         self.lus = len(scenario.lus)
         self.blocks = tuple(spec.blocks for spec in scenario.lus)
         self.writer = tuple(scenario.writer(lu) for lu in range(self.lus))
+        # Job steps are dispatched on each job's next step, so no other step's guard runs.
+        self._unbound = [a for a in ACTIONS if a.per_job is None]
+        self._by_step = {step: [a for a in ACTIONS if a.per_job and a.step is step] for step in Step}
 
     def initial(self) -> World:
         return initial_world(self.scenario)
@@ -52,11 +55,20 @@ class Model:
 
     def transitions(self, w: World) -> Iterator[Transition]:
         """Every enabled action instance of ``w`` and the state it leads to."""
-        for action in ACTIONS:
+        for action in self._unbound:
             for args in action.arguments(self, w):
                 after = action.apply(self, w, *args)
                 if after is not None:
                     yield Transition(action, args, after)
+        order = self.order
+        for k, job in enumerate(w.jobs):
+            if job.done < len(order):
+                for action in self._by_step[order[job.done]]:
+                    assert action.per_job is not None
+                    for args in action.per_job(self, w, k):
+                        after = action.apply(self, w, *args)
+                        if after is not None:
+                            yield Transition(action, args, after)
 
     def successors(self, w: World) -> list[tuple[str, World]]:
         """(label, next state) pairs: the generic explicit checker's view of the model."""
@@ -70,6 +82,7 @@ class Action:
     component: Callable[[World, tuple[int, ...]], str]
     arguments: Callable[[Model, World], Iterator[tuple[int, ...]]]
     apply: Callable[..., World | None]
+    per_job: Callable[[Model, World, int], Iterator[tuple[int, ...]]] | None = None  # job steps
 
 
 @dataclass(frozen=True)
@@ -500,24 +513,32 @@ def _next_batch(m: Model, w: World) -> Iterator[tuple[int, ...]]:
         yield (w.batches,)
 
 
-def _jobs_at(step: Step) -> Callable[[Model, World], Iterator[tuple[int, ...]]]:
-    """Jobs whose next step is ``step``: the only ones that step's action can advance."""
+def _the_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
+    yield (k,)
 
-    def jobs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
-        order = m.order
+
+def _dirty_lines_of_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
+    job = w.jobs[k]
+    for line in w.controllers[job.source].cache:
+        if line.lu == job.lu and line.dirty:
+            yield (k, line.block)
+
+
+def _step(
+    name: str,
+    step: Step,
+    component: Callable[[World, tuple[int, ...]], str],
+    apply: Callable[..., World | None],
+    per_job: Callable[[Model, World, int], Iterator[tuple[int, ...]]] = _the_job,
+) -> Action:
+    """An action advancing one job: it applies to the jobs whose next step is ``step``."""
+
+    def arguments(m: Model, w: World) -> Iterator[tuple[int, ...]]:
         for k, job in enumerate(w.jobs):
-            if job.done < len(order) and order[job.done] is step:
-                yield (k,)
+            if m.next_step(job) is step:
+                yield from per_job(m, w, k)
 
-    return jobs
-
-
-def _dirty_lines_of_destaging_jobs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
-    for k, job in enumerate(w.jobs):
-        if m.next_step(job) is Step.PURGE:
-            for line in w.controllers[job.source].cache:
-                if line.lu == job.lu and line.dirty:
-                    yield (k, line.block)
+    return Action(name, step, component, arguments, apply, per_job)
 
 
 def _host(w: World, args: tuple[int, ...]) -> str:
@@ -554,26 +575,20 @@ ACTIONS: tuple[Action, ...] = (
     Action("retry", None, _host, _hosts_at(Where.NOT_READY), retry),
     Action("designate", Step.DESIGNATE, _utility, _designations, designate),
     Action("designate_batch", Step.DESIGNATE, _utility, _next_batch, designate_batch),
-    Action("instruct", Step.INSTRUCT, _utility, _jobs_at(Step.INSTRUCT), instruct),
-    Action("write_row", Step.WRITE_ROW, _source, _jobs_at(Step.WRITE_ROW), write_row),
-    Action("read_row", Step.READ_ROW, _destination, _jobs_at(Step.READ_ROW), read_row),
-    Action("begin_destage", Step.BEGIN_DESTAGE, _source, _jobs_at(Step.BEGIN_DESTAGE), begin_destage),
-    Action("destage_line", Step.PURGE, _source, _dirty_lines_of_destaging_jobs, destage_line),
-    Action("purge", Step.PURGE, _source, _jobs_at(Step.PURGE), purge),
-    Action("notify", Step.NOTIFY, _source, _jobs_at(Step.NOTIFY), notify),
-    Action("suspend", Step.SUSPEND, _path, _jobs_at(Step.SUSPEND), suspend),
-    Action("switch_path", Step.SWITCH_PATH, _path, _jobs_at(Step.SWITCH_PATH), switch_path),
-    Action("stop_source", Step.STOP_SOURCE, _source, _jobs_at(Step.STOP_SOURCE), stop_source),
-    Action(
-        "start_destination",
-        Step.START_DESTINATION,
-        _destination,
-        _jobs_at(Step.START_DESTINATION),
-        start_destination,
-    ),
-    Action("resume", Step.RESUME, _path, _jobs_at(Step.RESUME), resume),
+    _step("instruct", Step.INSTRUCT, _utility, instruct),
+    _step("write_row", Step.WRITE_ROW, _source, write_row),
+    _step("read_row", Step.READ_ROW, _destination, read_row),
+    _step("begin_destage", Step.BEGIN_DESTAGE, _source, begin_destage),
+    _step("destage_line", Step.PURGE, _source, destage_line, _dirty_lines_of_job),
+    _step("purge", Step.PURGE, _source, purge),
+    _step("notify", Step.NOTIFY, _source, notify),
+    _step("suspend", Step.SUSPEND, _path, suspend),
+    _step("switch_path", Step.SWITCH_PATH, _path, switch_path),
+    _step("stop_source", Step.STOP_SOURCE, _source, stop_source),
+    _step("start_destination", Step.START_DESTINATION, _destination, start_destination),
+    _step("resume", Step.RESUME, _path, resume),
 )
 
-_JOB_ACTIONS = {a.name for a in ACTIONS if a.step is not None and a.step is not Step.DESIGNATE}
+_JOB_ACTIONS = {a.name for a in ACTIONS if a.per_job is not None}
 
 ACTIONS_BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

@@ -236,53 +236,63 @@ def replay(
 # --- liveness: strongly connected components under weak fairness -------------------------
 
 
-@dataclass
 class Graph:
-    nodes: int
-    src: array[int]
-    dst: array[int]
-    label: array[int]
+    """The state graph in compressed sparse rows: the edges of state ``v`` are
+    ``dst[off[v]:off[v + 1]]`` with their action labels in ``label``. The search appends
+    edges in the order it expands states, so the rows come out sorted for free."""
 
-    def adjacency(self) -> list[list[tuple[int, int]]]:
-        out: list[list[tuple[int, int]]] = [[] for _ in range(self.nodes)]
-        for s, d, lab in zip(self.src, self.dst, self.label, strict=True):
-            out[s].append((d, lab))
-        return out
+    def __init__(self, nodes: int, src: array[int], dst: array[int], label: array[int]) -> None:
+        self.nodes, self.dst, self.label = nodes, dst, label
+        self.off = array("I", [0]) * (nodes + 1)
+        for v in src:
+            self.off[v + 1] += 1
+        for v in range(nodes):
+            self.off[v + 1] += self.off[v]
+
+    def successors(self, v: int) -> array[int]:
+        return self.dst[self.off[v] : self.off[v + 1]]
+
+    def labels(self, v: int) -> array[int]:
+        return self.label[self.off[v] : self.off[v + 1]]
+
+    def has_self_loop(self, v: int) -> bool:
+        return v in self.successors(v)
 
 
 def strongly_connected_components(
-    nodes: list[int], out: list[list[tuple[int, int]]], inside: set[int] | None
+    graph: Graph, nodes: Iterable[int], inside: set[int] | None
 ) -> list[list[int]]:
     """Tarjan's algorithm, iterative, over the subgraph induced by ``inside`` (None: all)."""
     counter = 0
-    number: dict[int, int] = {}
-    low: dict[int, int] = {}
+    # Arrays rather than dicts: this runs over every state of the graph.
+    number = array("q", [-1]) * graph.nodes
+    low = array("q", [0]) * graph.nodes
+    on_stack = bytearray(graph.nodes)
     stack: list[int] = []
-    on_stack: set[int] = set()
     components: list[list[int]] = []
+    off, dst = graph.off, graph.dst
     for root in nodes:
-        if root in number:
+        if number[root] >= 0:
             continue
-        work = [(root, 0)]
+        work = [(root, off[root])]
         number[root] = low[root] = counter
         counter += 1
         stack.append(root)
-        on_stack.add(root)
+        on_stack[root] = 1
         while work:
-            v, k = work[-1]
-            edges = out[v]
-            if k < len(edges):
-                work[-1] = (v, k + 1)
-                w = edges[k][0]
+            v, e = work[-1]
+            if e < off[v + 1]:
+                work[-1] = (v, e + 1)
+                w = dst[e]
                 if inside is not None and w not in inside:
                     continue
-                if w not in number:
+                if number[w] < 0:
                     number[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, 0))
-                elif w in on_stack:
+                    on_stack[w] = 1
+                    work.append((w, off[w]))
+                elif on_stack[w]:
                     low[v] = min(low[v], number[w])
                 continue
             work.pop()
@@ -292,7 +302,7 @@ def strongly_connected_components(
                 component = []
                 while True:
                     w = stack.pop()
-                    on_stack.discard(w)
+                    on_stack[w] = 0
                     component.append(w)
                     if w == v:
                         break
@@ -312,47 +322,50 @@ def find_liveness_violations(
     states is taken on it; the whole component is the fairest cycle, so it suffices to test
     components of the subgraph where the obligation is pending.
     """
-    out = graph.adjacency()
     sets = {i: s for s, i in pending_sets.items()}
-    everything = list(range(graph.nodes))
+    everything = range(graph.nodes)
     # Any cycle lies inside a non-trivial component of the whole graph: find those once,
     # so a graph without cycles (the correct protocol's) costs one pass.
     cyclic: list[int] = []
-    for component in strongly_connected_components(everything, out, None):
-        if len(component) > 1 or any(d == component[0] for d, _ in out[component[0]]):
+    for component in strongly_connected_components(graph, everything, None):
+        if len(component) > 1 or graph.has_self_loop(component[0]):
             cyclic.extend(component)
     found: list[tuple[Hashable, int, list[int] | None]] = []
     reported: set[Hashable] = set()
     for v in everything:  # dead ends, in BFS order: the first is the shallowest
-        if not out[v]:
+        if graph.off[v] == graph.off[v + 1]:
             for key in sorted(sets[pending_of[v]] - reported, key=repr):
                 found.append((key, v, None))
                 reported.add(key)
     keys = sorted({k for i in {pending_of[v] for v in cyclic} for k in sets[i]} - reported, key=repr)
     for key in keys:
         nodes = [v for v in cyclic if key in sets[pending_of[v]]]
-        members_of_key = set(nodes)
-        for component in strongly_connected_components(nodes, out, members_of_key):
+        for component in strongly_connected_components(graph, nodes, set(nodes)):
             members = set(component)
             entry = min(component)  # lowest index = first reached by the BFS
-            if len(component) == 1 and not any(d == entry for d, _ in out[entry]):
+            if len(component) == 1 and not graph.has_self_loop(entry):
                 continue
-            always_enabled = set.intersection(*({lab for _, lab in out[v]} for v in component))
-            taken = {lab for v in component for d, lab in out[v] if d in members}
+            always_enabled = set.intersection(*(set(graph.labels(v)) for v in component))
+            taken = {
+                lab
+                for v in component
+                for d, lab in zip(graph.successors(v), graph.labels(v), strict=True)
+                if d in members
+            }
             if always_enabled <= taken:
-                found.append((key, entry, _cycle(entry, out, members)))
+                found.append((key, entry, _cycle(entry, graph, members)))
                 break
     found.sort(key=lambda f: f[1])
     return found
 
 
-def _cycle(entry: int, out: list[list[tuple[int, int]]], members: set[int]) -> list[int]:
+def _cycle(entry: int, graph: Graph, members: set[int]) -> list[int]:
     """A shortest cycle from ``entry`` back to itself inside the component."""
     parent = {entry: entry}
     queue = deque([entry])
     while queue:
         v = queue.popleft()
-        for d, _ in out[v]:
+        for d in graph.successors(v):
             if d == entry:
                 path = [v]
                 while path[-1] != entry:

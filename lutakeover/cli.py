@@ -126,7 +126,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         liveness=not args.no_liveness,
         progress=None if args.quiet else progress,
     )
-    print(dumps(check_json(result)) if args.json else format_check(result))
+    _print(dumps(check_json(result)) if args.json else format_check(result))
     if args.trace_out:
         if result.search.violations:
             v = result.search.violations[0]
@@ -170,6 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lutakeover: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _reader_gone()
+        return EXIT_OK
+
+
+def _print(text: str) -> None:
+    """Print, tolerating a reader that went away (``| head``): the exit code still counts."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -82,18 +82,22 @@ WITNESSES: tuple[Witness, ...] = (
 class Liveness:
     name: str
     description: str
-    pending: Callable[[World], frozenset[Hashable]]
+    pending: Callable[[Model, World], frozenset[Hashable]]
 
 
-def _takeovers_pending(w: World) -> frozenset[Hashable]:
+def _batches_pending(m: Model, w: World) -> frozenset[Hashable]:
+    return frozenset(("batch", i) for i in range(w.batches, len(m.scenario.batches)))
+
+
+def _takeovers_pending(m: Model, w: World) -> frozenset[Hashable]:
     return frozenset(("takeover", job.lu, job.source, job.destination) for job in w.jobs)
 
 
-def _suspended_paths(w: World) -> frozenset[Hashable]:
+def _suspended_paths(m: Model, w: World) -> frozenset[Hashable]:
     return frozenset(("path", lu) for lu, path in enumerate(w.paths) if path.suspended)
 
 
-def _unanswered_requests(w: World) -> frozenset[Hashable]:
+def _unanswered_requests(m: Model, w: World) -> frozenset[Hashable]:
     return frozenset(
         ("request", h, r.op, r.lu, r.block, r.value if r.op is Op.WRITE else 0)
         for h, r in enumerate(w.hosts)
@@ -105,18 +109,23 @@ LIVENESS: tuple[Liveness, ...] = (
     Liveness("takeovers_complete", "every take-over designated at Step 801 completes", _takeovers_pending),
     Liveness("paths_resumed", "every path suspended at Step 806 is resumed", _suspended_paths),
     Liveness("requests_answered", "every host request is eventually answered", _unanswered_requests),
+    Liveness(
+        "script_completes", "every batch of a scripted scenario is designated (Step 801)", _batches_pending
+    ),
 )
 
 
-def obligations(w: World) -> frozenset[Hashable]:
+def obligations(m: Model, w: World) -> frozenset[Hashable]:
     """Everything ``w`` owes, tagged so each key names the liveness property it belongs to."""
-    return _takeovers_pending(w) | _suspended_paths(w) | _unanswered_requests(w)
+    return frozenset().union(*(live.pending(m, w) for live in LIVENESS))
 
 
 def liveness_of(key: Hashable) -> Liveness:
     """The liveness property an obligation key belongs to."""
     assert isinstance(key, tuple), key
-    return {"takeover": LIVENESS[0], "path": LIVENESS[1], "request": LIVENESS[2]}[key[0]]
+    return {"takeover": LIVENESS[0], "path": LIVENESS[1], "request": LIVENESS[2], "batch": LIVENESS[3]}[
+        key[0]
+    ]
 
 
 def describe_obligation(key: Hashable) -> str:
@@ -125,5 +134,7 @@ def describe_obligation(key: Hashable) -> str:
         return f"the take-over of LU{key[1]} from controller {key[2]} to controller {key[3]} never completes"
     if key[0] == "path":
         return f"the path of LU{key[1]} stays suspended forever"
+    if key[0] == "batch":
+        return f"batch {key[1]} of the script is never designated (Step 801 refuses it)"
     op = "write" if key[2] is Op.WRITE else "read"
     return f"host{key[1]}'s {op} of LU{key[3]} block {key[4]} is never answered"

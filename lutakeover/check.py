@@ -20,6 +20,7 @@ from model.symmetry import canonicalizer, permutation_group
 from proofs.explicit import Counterexample, Search, explore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+AUTO_SYMMETRY_LIMIT = 24
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Check:
     search: Search[World]
     symmetry: int  # size of the symmetry group used (1: no reduction)
     witnesses: dict[str, int | None]  # applicable witnesses -> depth reached, None if never
+    keep_going: bool = False
+    symmetries: int = 1  # size of the scenario's symmetry group, used or not
 
     @property
     def verdict(self) -> str:
@@ -50,6 +53,29 @@ class Check:
             "incomplete": EXIT_INCOMPLETE,
         }[self.verdict]
 
+    def status(self, name: str, kind: str) -> bool | None:
+        """True: holds (checked everywhere); False: violated; None: not known, because the
+        search was cut short (state limit, or it stopped at another property's violation)."""
+        broken = {self.property_name(v) for v in self.search.violations}
+        if name in broken:
+            return False
+        if kind == "safety":
+            safety = [v for v in self.search.violations if v.kind == "safety"]
+            finished = self.search.complete and (self.keep_going or not safety)
+        else:
+            live = [v for v in self.search.violations if v.kind != "safety"]
+            finished = self.search.liveness_checked and (self.keep_going or not live)
+        return True if finished else None
+
+    def shortest(self) -> dict[str, Counterexample[World]]:
+        """The shortest counterexample of each broken property, in the order found."""
+        best: dict[str, Counterexample[World]] = {}
+        for v in self.search.violations:
+            name = self.property_name(v)
+            if name not in best or len(v.trace) < len(best[name].trace):
+                best[name] = v
+        return best
+
     def violation_sentence(self, v: Counterexample[World]) -> str:
         """The property's name and why it fails, for liveness read off the obligation."""
         if v.kind == "safety":
@@ -66,13 +92,19 @@ def run_check(
     scenario: Scenario,
     protocol: Protocol,
     *,
-    symmetry: bool = True,
+    symmetry: bool | None = None,
     max_states: int | None = None,
     keep_going: bool = False,
     liveness: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Check:
+    """Explore ``scenario`` under ``protocol``. ``symmetry`` None (the default) reduces by
+    the scenario's symmetries when there are at most ``AUTO_SYMMETRY_LIMIT`` of them: every
+    state is renamed by each, so a larger group costs more time than it saves."""
     model = Model(scenario, protocol)
+    size = len(permutation_group(scenario))
+    if symmetry is None:
+        symmetry = 1 < size <= AUTO_SYMMETRY_LIMIT
     canonical = canonicalizer(scenario) if symmetry else None
     applicable = [w for w in WITNESSES if w.applies(model)]
     search = explore(
@@ -80,14 +112,15 @@ def run_check(
         model.successors,
         invariants=[(p.name, _bind(p.check, model)) for p in SAFETY],
         witnesses=[(w.name, _bind_witness(w.reached, model)) for w in applicable],
-        obligations=obligations if liveness else None,
+        obligations=(lambda w: obligations(model, w)) if liveness else None,
         canonical=canonical,
         max_states=max_states,
         keep_going=keep_going,
         progress=progress,
     )
-    group = len(permutation_group(scenario)) if canonical is not None else 1
-    return Check(model, search, group, dict(search.witnesses))
+    return Check(
+        model, search, size if canonical is not None else 1, dict(search.witnesses), keep_going, size
+    )
 
 
 def _bind(check: Callable[[Model, World], str | None], model: Model) -> Callable[[World], str | None]:

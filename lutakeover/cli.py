@@ -1,19 +1,23 @@
 """The `lutakeover` command: check a scenario, list scenarios and variants.
 
-Exit codes, the same for every verb: 0 every property holds, 1 a property is violated (or
-a witness was never reached), 2 bad input, 3 incomplete (a limit stopped the search).
+Exit codes: 0 every property holds, 1 a property is violated (or a witness was never reached),
+2 bad input, 3 incomplete (`check` only: a limit stopped the search).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 from pathlib import Path
 
-from lutakeover.check import EXIT_BAD_INPUT, EXIT_OK, run_check
+from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATED, run_check
 from lutakeover.itf import write_trace
-from lutakeover.report import check_json, dumps, format_check
+from lutakeover.report import check_json, dumps, format_check, format_simulation, simulation_json
+from lutakeover.simulate import simulate
+from model.actions import Model
+from model.generate import array_scenario
 from model.protocol import VARIANTS, variant
 from model.scenario import Scenario, ScenarioError, builtin, builtin_names, load
 
@@ -56,8 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="correct",
         help="the protocol: correct (default) or a seeded bug (see `variants`)",
     )
-    check.add_argument(
-        "--no-symmetry", action="store_true", help="explore every state, without symmetry reduction"
+    symmetry = check.add_mutually_exclusive_group()
+    symmetry.add_argument(
+        "--no-symmetry",
+        dest="symmetry",
+        action="store_false",
+        default=None,
+        help="explore every state, without symmetry reduction",
+    )
+    symmetry.add_argument(
+        "--symmetry",
+        dest="symmetry",
+        action="store_true",
+        help="reduce by symmetry even with more than "
+        f"{AUTO_SYMMETRY_LIMIT} permutations (by default: reduce when the "
+        f"scenario has 2 to {AUTO_SYMMETRY_LIMIT})",
     )
     check.add_argument(
         "--no-liveness",
@@ -78,6 +95,37 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the whole result as JSON")
     check.add_argument("--trace-out", metavar="FILE", help="write the counterexample as an ITF JSON trace")
     check.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    sim = verbs.add_parser(
+        "simulate",
+        help="random deep runs (Hypothesis) of arrays too large to explore exhaustively",
+        description="Hypothesis stateful exploration: every safety property after every "
+        "transition, a settle-and-check for liveness at the end of each run; a failure is "
+        "shrunk and printed as a pytest test that replays it. Without a scenario, a generated "
+        "array of --controllers, --lus and --blocks.",
+    )
+    sim.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file")
+    sim.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    sim.add_argument("--variant", metavar="NAME", default="correct", help="the protocol (see `variants`)")
+    sim.add_argument(
+        "--controllers", type=_positive, metavar="N", help="generated array: controllers (default 4)"
+    )
+    sim.add_argument("--lus", type=_positive, metavar="M", help="generated array: LUs (default 16)")
+    sim.add_argument(
+        "--blocks", type=_positive, metavar="B", help="generated array: blocks per LU (default 1)"
+    )
+    sim.add_argument("--runs", type=_positive, default=100, metavar="R", help="runs (default 100)")
+    sim.add_argument(
+        "--steps",
+        type=_positive,
+        default=50,
+        metavar="S",
+        help="rule calls per run; a call may be a whole take-over (default 50)",
+    )
+    sim.add_argument("--seed", type=int, metavar="SEED", help="random seed (default: a new one, printed)")
+    sim.add_argument("--json", action="store_true", help="print the result as JSON")
+    sim.add_argument("--trace-out", metavar="FILE", help="write a failing run as an ITF JSON trace")
+    sim.add_argument("--program-out", metavar="FILE", help="write the replaying pytest test to FILE")
+    sim.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
@@ -94,15 +142,15 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         raise BadInput(str(e)) from None
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(path: str, option: str = "--trace-out") -> None:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise BadInput(f"--trace-out {path}: is a directory")
+        raise BadInput(f"{option} {path}: is a directory")
     if not folder.is_dir():
-        raise BadInput(f"--trace-out {path}: directory {folder} does not exist")
+        raise BadInput(f"{option} {path}: directory {folder} does not exist")
     if not os.access(folder, os.W_OK):
-        raise BadInput(f"--trace-out {path}: directory {folder} is not writable")
+        raise BadInput(f"{option} {path}: directory {folder} is not writable")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -120,7 +168,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = run_check(
         scenario,
         protocol,
-        symmetry=not args.no_symmetry,
+        symmetry=args.symmetry,
         max_states=args.max_states,
         keep_going=args.keep_going,
         liveness=not args.no_liveness,
@@ -143,6 +191,55 @@ def cmd_check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    generated = args.scenario is None and args.builtin is None
+    shape = (args.controllers, args.lus, args.blocks)
+    if generated:
+        controllers, lus, blocks = (x if x is not None else d for x, d in zip(shape, (4, 16, 1), strict=True))
+        if controllers < 2:
+            raise BadInput("--controllers: a take-over needs at least 2 controllers")
+        scenario = array_scenario(controllers, lus, blocks)
+        source = f"array_scenario({controllers}, {lus}, {blocks})"
+    else:
+        if any(x is not None for x in shape):
+            raise BadInput(
+                "--controllers, --lus and --blocks describe a generated array: give them without a scenario"
+            )
+        scenario = _scenario(args)
+        path = str(Path(args.scenario).resolve()) if args.scenario else ""
+        source = f"load({path!r})" if args.scenario else f"builtin({scenario.name!r})"
+    try:
+        protocol = variant(args.variant)
+    except KeyError as e:
+        raise BadInput(str(e.args[0])) from None
+    for option in ("trace_out", "program_out"):
+        if getattr(args, option):
+            _check_writable(getattr(args, option), "--" + option.replace("_", "-"))
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    if not args.quiet:
+        print(f"lutakeover: simulate {scenario.name}, variant {protocol.name}, seed {seed}", file=sys.stderr)
+    result = simulate(
+        Model(scenario, protocol),
+        source,
+        runs=args.runs,
+        steps=args.steps,
+        seed=seed,
+        progress=None if args.quiet else (lambda line: print(f"lutakeover: {line}", file=sys.stderr)),
+    )
+    _print(dumps(simulation_json(result)) if args.json else format_simulation(result))
+    if result.failure is not None:
+        if args.trace_out:
+            write_trace(
+                args.trace_out,
+                result.failure,
+                f"lutakeover simulate {scenario.name} --seed {seed}",
+                f"{result.failure.property} violated by variant {protocol.name}",
+            )
+        if args.program_out and result.program:
+            Path(args.program_out).write_text(result.program)
+    return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "vacuous": EXIT_VIOLATED}[result.verdict]
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     for name in builtin_names():
         s = builtin(name)
@@ -161,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verb is None:
         args = parser.parse_args(["check", *(argv or [])])
-    handlers = {"check": cmd_check, "scenarios": cmd_scenarios, "variants": cmd_variants}
+    handlers = {
+        "check": cmd_check,
+        "simulate": cmd_simulate,
+        "scenarios": cmd_scenarios,
+        "variants": cmd_variants,
+    }
     try:
         return handlers[args.verb](args)
     except BadInput as e:

@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from invariants import LIVENESS, SAFETY
-from lutakeover.check import Check
+from lutakeover.check import AUTO_SYMMETRY_LIMIT, Check
+from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, Request, Row, Where, World
 from proofs.explicit import Counterexample
@@ -135,6 +136,16 @@ def format_table(m: Model, v: Counterexample[World]) -> str:
     return "\n".join(lines)
 
 
+_STATUS = {
+    ("safety", True): "holds",
+    ("safety", False): "VIOLATED",
+    ("safety", None): "no violation found",
+    ("liveness", True): "holds",
+    ("liveness", False): "VIOLATED",
+    ("liveness", None): "not checked",
+}
+
+
 def format_check(check: Check) -> str:
     """The human-readable report of a check: statistics, verdict, counterexamples."""
     m, s = check.model, check.search
@@ -144,24 +155,20 @@ def format_check(check: Check) -> str:
         f"{s.seconds:.2f} s ({s.states_per_second:,.0f} states/s)"
         + (f", symmetry reduction over {check.symmetry} permutations" if check.symmetry > 1 else ""),
     ]
+    if check.symmetry == 1 and check.symmetries > AUTO_SYMMETRY_LIMIT:
+        lines.append(
+            f"  no symmetry reduction: {check.symmetries} permutations cost more than they save "
+            "(--symmetry forces it)"
+        )
     if not s.complete and not s.violations:
         lines.append("  incomplete: the state limit stopped the search; nothing is proved")
-    broken = {check.property_name(v) for v in s.violations}
-    for p in SAFETY:
-        status = "VIOLATED" if p.name in broken else ("holds" if s.complete else "no violation found")
-        lines.append(f"  {status:<18} {p.name}: {p.description}")
-    for live in LIVENESS:
-        if live.name in broken:
-            status = "VIOLATED"
-        elif s.liveness_checked:
-            status = "holds"
-        else:
-            status = "not checked"
-        lines.append(f"  {status:<18} {live.name}: {live.description}")
+    for kind, props in (("safety", SAFETY), ("liveness", LIVENESS)):
+        for p in props:
+            lines.append(f"  {_STATUS[kind, check.status(p.name, kind)]:<18} {p.name}: {p.description}")
     for name, depth in check.witnesses.items():
         status = f"reached at depth {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")
-    for v in s.violations:
+    for v in check.shortest().values():
         lines.append("")
         kind = {"safety": "", "deadlock": " (liveness: dead end)", "cycle": " (liveness: fair cycle)"}[v.kind]
         lines.append(f"{check.property_name(v)} is violated{kind} after {len(v.trace) - 1} steps:")
@@ -173,16 +180,15 @@ def format_check(check: Check) -> str:
 def check_json(check: Check) -> dict[str, Any]:
     """The whole result as JSON-ready data."""
     m, s = check.model, check.search
-    by_property = {check.property_name(v): v for v in s.violations}
+    by_property = check.shortest()
     properties: dict[str, Any] = {}
     for kind, props in (("safety", SAFETY), ("liveness", LIVENESS)):
         for p in props:
             v = by_property.get(p.name)
-            checked = s.complete if kind == "safety" else s.liveness_checked
             properties[p.name] = {
                 "kind": kind,
                 "description": p.description,
-                "holds": None if v is None and not checked else v is None,
+                "holds": check.status(p.name, kind),
                 "message": check.violation_sentence(v) if v is not None else None,
                 "trace_length": len(v.trace) - 1 if v is not None else None,
             }
@@ -211,10 +217,56 @@ def check_json(check: Check) -> dict[str, Any]:
                 "loop_start": v.loop_start,
                 "steps": step_rows(m, v),
             }
-            for v in s.violations
+            for v in by_property.values()
         ],
     }
 
 
 def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=False)
+
+
+def format_simulation(sim: Simulation) -> str:
+    """The human-readable report of `simulate`: statistics, witnesses, the failure if any."""
+    m = sim.model
+    lines = [
+        f"simulate {m.scenario.name}, variant {m.protocol.name}, seed {sim.seed}: {sim.verdict.upper()}",
+        f"  {sim.runs:,} runs, {sim.steps:,} transitions, deepest run {sim.deepest} steps, "
+        f"{sim.seconds:.1f} s ({sim.steps_per_second:,.0f} transitions/s)",
+    ]
+    for name, depth in sim.witnesses.items():
+        status = f"reached at step {depth}" if depth is not None else "NEVER REACHED"
+        lines.append(f"  witness {name}: {status}")
+    v = sim.failure
+    if v is not None:
+        kind = " (liveness: the run settles with it pending)" if v.kind == "deadlock" else ""
+        lines += ["", f"{v.property} is violated{kind} after {len(v.trace) - 1} steps (shrunk):"]
+        lines.append(format_table(m, v))
+        lines.append(f"=> {v.message}")
+        lines += ["", "A pytest test that replays it:", "", sim.program or ""]
+    return "\n".join(lines)
+
+
+def simulation_json(sim: Simulation) -> dict[str, Any]:
+    v = sim.failure
+    return {
+        "scenario": sim.model.scenario.name,
+        "variant": sim.model.protocol.name,
+        "seed": sim.seed,
+        "verdict": sim.verdict,
+        "runs": sim.runs,
+        "transitions": sim.steps,
+        "deepest": sim.deepest,
+        "seconds": round(sim.seconds, 3),
+        "transitions_per_second": round(sim.steps_per_second),
+        "witnesses": {name: {"reached": d is not None, "step": d} for name, d in sim.witnesses.items()},
+        "failure": None
+        if v is None
+        else {
+            "property": v.property,
+            "kind": v.kind,
+            "message": v.message,
+            "steps": step_rows(sim.model, v),
+            "program": sim.program,
+        },
+    }

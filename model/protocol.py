@@ -89,8 +89,8 @@ CORRECT = Protocol()
 
 #: Every seeded bug of embodiment 1 (DESIGN section 6): name -> (switch, what it does).
 SEEDED_BUGS: dict[str, str] = {
-    "skip-destage": "Step 804 is skipped: the LU changes controller with dirty lines "
-    "left in the source's cache",
+    "skip-destage": "the de-stage and purge of Step 804 are skipped (write-through still "
+    "turns on): the LU changes controller with dirty lines left in the source's cache",
     "no-write-through": "the source stays write-back during Steps 804-808, so a write "
     "after the de-stage pass stays dirty in its cache",
     "write-back-after-destage": "write-through ends at Step 805 instead of Step 808",

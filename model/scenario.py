@@ -144,11 +144,15 @@ def validate(s: Scenario) -> None:
     if s.mode not in ("scripted", "any"):
         raise ScenarioError(f"takeovers.mode: {s.mode!r} is neither 'scripted' nor 'any'")
     if s.mode == "any":
-        if s.budget < 0:
-            raise ScenarioError(f"takeovers.budget: {s.budget} is negative")
+        if s.budget < 1:
+            raise ScenarioError(
+                f"takeovers.budget: {s.budget}; mode 'any' needs a budget of at least 1 take-over"
+            )
         if s.batches:
             raise ScenarioError("takeovers.batch: batches belong to mode 'scripted'")
         _port(s, s.takeover_port, "takeovers.port")
+    if s.mode == "scripted" and not s.batches:
+        raise ScenarioError("takeovers.batch: mode 'scripted' needs at least one [[takeovers.batch]]")
     for i, batch in enumerate(s.batches):
         where = f"takeovers.batch[{i}]"
         if not batch.lus:
@@ -278,6 +282,10 @@ def from_dict(data: dict[str, Any]) -> Scenario:
     _keys(workload, {"writes_per_block", "reads_per_block"}, "workload.")
     takeovers = _table(data, "takeovers", required=False)
     _keys(takeovers, {"mode", "budget", "port", "batch"}, "takeovers.")
+    mode = _str(takeovers, "mode", "takeovers.", "scripted" if "batch" in takeovers else "any")
+    for key in ("budget", "port"):
+        if mode == "scripted" and key in takeovers:
+            raise ScenarioError(f"takeovers.{key}: only mode 'any' has a {key}; a batch names its own")
     batches = []
     for i, row in enumerate(_list_of_tables(takeovers, "batch", "takeovers.")):
         where = f"takeovers.batch[{i}]."
@@ -299,7 +307,7 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         hosts=tuple(hosts),
         writes_per_block=_int(workload, "writes_per_block", "workload.", 1),
         reads_per_block=_int(workload, "reads_per_block", "workload.", 0),
-        mode=_str(takeovers, "mode", "takeovers.", "scripted" if batches else "any"),
+        mode=mode,
         batches=tuple(batches),
         budget=_int(takeovers, "budget", "takeovers.", 0),
         takeover_port=_int(takeovers, "port", "takeovers.", 0),

@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import functools
+import os
+
+from hypothesis import HealthCheck, settings
 
 from lutakeover.check import Check, run_check
 from model.protocol import variant
 from model.scenario import builtin
+
+# Hypothesis profiles: "ci" (the default: derandomized, no example database, a few minutes
+# across the suite), "dev" (quick) and "deep" (long; select with HYPOTHESIS_PROFILE=deep).
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    stateful_step_count=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=15, stateful_step_count=30, deadline=None)
+settings.register_profile(
+    "deep", max_examples=1000, stateful_step_count=200, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @functools.cache
@@ -25,4 +45,4 @@ def checked(
 
 def summary(check: Check) -> dict[str, int]:
     """Each broken property (safety or liveness) and its shortest counterexample's length."""
-    return {check.property_name(v): len(v.trace) - 1 for v in check.search.violations}
+    return {name: len(v.trace) - 1 for name, v in check.shortest().items()}

@@ -133,3 +133,68 @@ def test_read_trace_refuses_other_files(tmp_path: Path) -> None:
     path.write_text('{"states": [{"x": 1}]}')
     with pytest.raises(ItfError, match="not a state of this model"):
         read_trace(path)
+
+
+def test_large_symmetry_groups_are_not_used_by_default() -> None:
+    from lutakeover.check import run_check
+    from lutakeover.report import format_check
+    from model.generate import array_scenario
+
+    check = run_check(array_scenario(3, 6), variant("correct"), max_states=300, liveness=False)
+    assert (check.symmetry, check.symmetries) == (1, 48)
+    assert "no symmetry reduction: 48 permutations cost more than they save" in format_check(check)
+    forced = run_check(
+        array_scenario(3, 6), variant("correct"), max_states=300, liveness=False, symmetry=True
+    )
+    assert forced.symmetry == 48
+
+
+def test_simulate_finds_a_bug_and_writes_its_replay(tmp_path: Path) -> None:
+    program, trace = tmp_path / "test_replay.py", tmp_path / "run.itf.json"
+    r = run(
+        "simulate",
+        "--controllers",
+        "3",
+        "--lus",
+        "6",
+        "--variant",
+        "start-before-stop",
+        "--seed",
+        "7",
+        "--runs",
+        "30",
+        "--quiet",
+        "--program-out",
+        str(program),
+        "--trace-out",
+        str(trace),
+    )
+    assert r.returncode == 1, r.stderr
+    assert "simulate array-3c-6lu-1b, variant start-before-stop, seed 7: VIOLATED" in r.stdout
+    assert "single_active_controller is violated" in r.stdout
+    assert "def test_replay_start_before_stop" in program.read_text()
+    assert read_trace(trace)[0][0] == "initial"
+
+
+def test_simulate_correct_protocol_json() -> None:
+    r = run("simulate", "--builtin", "fig5", "--seed", "1", "--runs", "60", "--quiet", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert (data["verdict"], data["seed"], data["failure"]) == ("ok", 1, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["simulate", "--builtin", "fig5", "--lus", "4"],
+            "--controllers, --lus and --blocks describe a generated",
+        ),
+        (["simulate", "--controllers", "1"], "--controllers: a take-over needs at least 2 controllers"),
+        (["simulate", "--variant", "nope"], "unknown variant 'nope'"),
+        (["simulate", "--program-out", "/no/dir/x.py"], "--program-out /no/dir/x.py: directory /no/dir"),
+    ],
+)
+def test_simulate_bad_input(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    assert message in capsys.readouterr().err

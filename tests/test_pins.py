@@ -112,7 +112,7 @@ ALL = {
         "reads_return_written_data": 35,
         "no_stale_cache": 13,
     },
-    ("ping-pong", "no-resume"): {"paths_resumed": 34, "requests_answered": 38},
+    ("ping-pong", "no-resume"): {"paths_resumed": 34, "requests_answered": 34},
 }
 
 

@@ -50,7 +50,8 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         (("id = 0", "id = 3"), "lu[0].id: 3 should be 0"),
         (("writes = [0]", "writes = [4]"), "host[0].writes: LU4 does not exist"),
         (("writes = [0]", "writes = [0]\nreeds = [0]"), "host[0].reeds: unknown field"),
-        (("budget = 1", "budget = -1"), "takeovers.budget: -1 is negative"),
+        (("budget = 1", "budget = 0"), "takeovers.budget: 0; mode 'any' needs a budget of at least 1"),
+        (('mode = "any"', 'mode = "scripted"'), "takeovers.budget: only mode 'any' has a budget"),
         (("budget = 1", "budget = 'two'"), "takeovers.budget: expected an integer, found 'two'"),
         (('mode = "any"', 'mode = "sometimes"'), "takeovers.mode: 'sometimes' is neither"),
         (("[array]", "[arrays]"), "arrays: unknown field"),
@@ -86,6 +87,25 @@ def test_batch_checks() -> None:
     )
     with pytest.raises(ScenarioError, match=r"takeovers.batch\[0\].lus: \[0, 0\] names an LU twice"):
         parse(scripted)
+
+
+def test_scripted_mode_needs_a_batch() -> None:
+    with pytest.raises(ScenarioError, match=r"takeovers\.batch: mode 'scripted' needs at least one"):
+        parse(GOOD.replace('mode = "any"\nbudget = 1', 'mode = "scripted"'))
+
+
+def test_a_batch_that_step_801_always_refuses_is_a_liveness_violation() -> None:
+    from lutakeover.check import run_check
+    from model.protocol import CORRECT
+
+    text = (builtin_path := Path(__file__).parent.parent / "model" / "scenarios" / "fig5.toml").read_text()
+    # A second batch sends LU2 back to controller 0 as external LUN 0 of port 0: taken by LU0.
+    text += "\n[[takeovers.batch]]\nlus = [2]\ndestination = 0\nport = 0\n"
+    check = run_check(parse(text, str(builtin_path)), CORRECT)
+    assert check.verdict == "violated"
+    (v,) = check.search.violations
+    assert check.property_name(v) == "script_completes" and v.kind == "deadlock"
+    assert "batch 1 of the script is never designated" in check.violation_sentence(v)
 
 
 def test_missing_file() -> None:

@@ -1,0 +1,193 @@
+"""Hypothesis stateful exploration: random deep runs of arrays too large to exhaust.
+
+``machine_for`` builds a ``RuleBasedStateMachine`` over the model. Its rules never invent
+arguments: they draw from the transitions the model says are *enabled* (blind rules with
+random arguments miss deep bugs). Every safety property is checked after every transition.
+
+To get deep runs out of Hypothesis's budget of about a thousand rule calls, the choice is
+biased three ways:
+- weights: host I/O against take-over steps (``Weights``);
+- swarm: each run switches some things off from the start (host I/O to some LUs, reads,
+  some controllers as destinations), so different runs stress different corners;
+- macro-steps: a whole take-over, or a burst of host I/O, in one rule call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from invariants import SAFETY, WITNESSES
+from model.actions import Model, Transition
+from model.state import World
+from proofs.explicit import Counterexample, Step
+from proofs.replay import FINISHING, check_run
+
+HOST_IO = frozenset({"send_write", "send_read", "deliver", "process", "complete", "retry"})
+DRAIN_STEPS = 10_000
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How often a single step picks host I/O rather than a take-over step."""
+
+    host_io: int = 3
+    takeover: int = 1
+
+
+@dataclass
+class Tally:
+    """What all runs of one machine class did: for progress, statistics and reports."""
+
+    runs: int = 0
+    steps: int = 0
+    deepest: int = 0
+    witnesses: dict[str, int | None] = field(default_factory=dict)
+    failure: Counterexample[World] | None = None  # the last failing run (after shrinking)
+    on_run: Callable[[Tally], None] | None = None
+
+
+class PropertyViolated(AssertionError):
+    """A safety property failed after a transition; the message is its sentence."""
+
+
+@dataclass
+class Swarm:
+    """Things one run never starts (steps of what is already under way always run)."""
+
+    quiet_lus: frozenset[int] = frozenset()  # no host sends I/O to these LUs
+    no_reads: bool = False
+    no_destinations: frozenset[int] = frozenset()  # never designated as destination
+
+    def allows(self, t: Transition) -> bool:
+        name = t.action.name
+        if name in ("send_write", "send_read"):
+            return t.args[1] not in self.quiet_lus and not (self.no_reads and name == "send_read")
+        if name == "designate":
+            return t.args[1] not in self.no_destinations
+        return True
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBasedStateMachine]:
+    """A state machine class exploring ``model``; its ``tally`` collects what runs did."""
+    applicable = [w for w in WITNESSES if w.applies(model)]
+    controllers = model.scenario.controllers
+
+    class TakeoverMachine(RuleBasedStateMachine):
+        tally: ClassVar[Tally] = Tally(witnesses={w.name: None for w in applicable})
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.world = model.initial()
+            self.trace: list[Step[World]] = [Step("initial", self.world)]
+            self.swarm = Swarm()
+            self.tally.runs += 1
+
+        @initialize(
+            quiet=st.sets(st.integers(0, model.lus - 1), max_size=max(model.lus - 1, 0)),
+            no_reads=st.booleans(),
+            no_destinations=st.sets(st.integers(0, controllers - 1), max_size=max(controllers - 2, 0)),
+        )
+        def choose_swarm(self, quiet: set[int], no_reads: bool, no_destinations: set[int]) -> None:
+            self.swarm = Swarm(frozenset(quiet), no_reads, frozenset(no_destinations))
+
+        # --- transitions ------------------------------------------------------------------
+
+        def enabled(self, keep: Callable[[Transition], bool] = lambda t: True) -> list[Transition]:
+            return [t for t in model.transitions(self.world) if keep(t) and self.swarm.allows(t)]
+
+        def apply(self, t: Transition) -> None:
+            before = self.world
+            label = t.label(before)
+            self.world = t.after
+            self.trace.append(Step(label, t.after))
+            self.tally.steps += 1
+            self.tally.deepest = max(self.tally.deepest, len(self.trace) - 1)
+            for w in applicable:
+                if self.tally.witnesses[w.name] is None and w.reached(model, before, label, t.after):
+                    self.tally.witnesses[w.name] = len(self.trace) - 1
+            for p in SAFETY:
+                message = p.check(model, self.world)
+                if message is not None:
+                    self.tally.failure = Counterexample(p.name, "safety", message, list(self.trace))
+                    raise PropertyViolated(f"{p.name}: {message}")
+
+        def pick(self, data: st.DataObject, choices: list[Transition], what: str) -> Transition:
+            return choices[data.draw(st.integers(0, len(choices) - 1), label=what)]
+
+        # --- rules --------------------------------------------------------------------------
+
+        @rule(data=st.data())
+        def step(self, data: st.DataObject) -> None:
+            """One transition, host I/O weighted against take-over steps."""
+            io = self.enabled(lambda t: t.action.name in HOST_IO)
+            takeover = self.enabled(lambda t: t.action.name not in HOST_IO)
+            if not io and not takeover:
+                return
+            total = weights.host_io * bool(io) + weights.takeover * bool(takeover)
+            use_io = bool(io) and (not takeover or data.draw(st.integers(0, total - 1)) < weights.host_io)
+            self.apply(self.pick(data, io if use_io else takeover, "step"))
+
+        @rule(data=st.data())
+        def whole_takeover(self, data: st.DataObject) -> None:
+            """Designate a take-over (or take one under way) and run it to its end, with host
+            I/O slipped in between its steps where a coin says so (the window between 804
+            and 808 is where writes go missing)."""
+            if not self.world.jobs:
+                starts = self.enabled(lambda t: t.action.name in ("designate", "designate_batch"))
+                if not starts:
+                    return
+                self.apply(self.pick(data, starts, "designation"))
+            if not self.world.jobs:
+                return
+            lu = self.world.jobs[data.draw(st.integers(0, len(self.world.jobs) - 1), label="job")].lu
+            while any(j.lu == lu for j in self.world.jobs):
+                steps = self.enabled(
+                    lambda t: t.action.per_job is not None and self.world.jobs[t.args[0]].lu == lu
+                )
+                if not steps:
+                    return  # waiting for something else (a drain): leave it to other rules
+                between = self.enabled(lambda t: t.action.name in HOST_IO)
+                interleave: bool = bool(between) and data.draw(st.booleans(), label="interleave io")
+                self.apply(self.pick(data, between, "io") if interleave else steps[0])
+
+        @rule(data=st.data(), length=st.integers(1, 20))
+        def io_burst(self, data: st.DataObject, length: int) -> None:
+            """Up to ``length`` host I/O transitions in a row."""
+            for _ in range(length):
+                io = self.enabled(lambda t: t.action.name in HOST_IO)
+                if not io:
+                    return
+                self.apply(self.pick(data, io, "io"))
+
+        @invariant()
+        def report_progress(self) -> None:
+            if self.tally.on_run is not None:
+                self.tally.on_run(self.tally)
+
+        def teardown(self) -> None:
+            """Bounded liveness: start nothing new, let what is under way finish, and check
+            that every take-over, suspended path and host request is then done."""
+            if self.tally.failure is not None and self.tally.failure.trace[-1].state is self.world:
+                return  # this run already failed a safety property
+            for _ in range(DRAIN_STEPS):
+                finishing = [t for t in model.transitions(self.world) if t.action.name in FINISHING]
+                if not finishing:
+                    break
+                self.apply(finishing[0])
+            found = check_run(model, self.trace[-1:])
+            if found is not None:  # settled with an obligation pending
+                self.tally.failure = Counterexample(
+                    found.property, found.kind, found.message, list(self.trace), None, found.obligation
+                )
+                raise PropertyViolated(f"{found.property}: {found.message}")
+
+    TakeoverMachine.__name__ = f"TakeoverMachine_{model.scenario.name}_{model.protocol.name}"
+    return TakeoverMachine

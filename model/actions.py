@@ -14,7 +14,7 @@ NOT READY refusal, as SCSI hosts do during an ALUA transition).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 
 from model.protocol import CORRECT, Protocol, Step
@@ -53,18 +53,25 @@ class Model:
     def next_step(self, job: Job) -> Step | None:
         return self.order[job.done] if job.done < len(self.order) else None
 
-    def transitions(self, w: World) -> Iterator[Transition]:
-        """Every enabled action instance of ``w`` and the state it leads to."""
+    def transitions(
+        self, w: World, names: Container[str] | None = None, lu: int | None = None
+    ) -> Iterator[Transition]:
+        """Every enabled action instance of ``w`` and the state it leads to; only actions
+        called one of ``names`` and, for take-over steps, only jobs of ``lu``, if given."""
         for action in self._unbound:
+            if names is not None and action.name not in names:
+                continue
             for args in action.arguments(self, w):
                 after = action.apply(self, w, *args)
                 if after is not None:
                     yield Transition(action, args, after)
         order = self.order
         for k, job in enumerate(w.jobs):
-            if job.done < len(order):
+            if job.done < len(order) and (lu is None or job.lu == lu):
                 for action in self._by_step[order[job.done]]:
                     assert action.per_job is not None
+                    if names is not None and action.name not in names:
+                        continue
                     for args in action.per_job(self, w, k):
                         after = action.apply(self, w, *args)
                         if after is not None:
@@ -502,10 +509,17 @@ def _hosts_at(where: int) -> Callable[[Model, World], Iterator[tuple[int, ...]]]
 
 
 def _designations(m: Model, w: World) -> Iterator[tuple[int, ...]]:
-    if m.scenario.mode == "any" and w.budget > 0:
-        for lu in range(m.lus):
-            for c in range(m.scenario.controllers):
-                yield (lu, c)
+    """Only LUs that can leave without a gap: the last external LUN of their port, once the
+    take-overs under way are done (the final layout is always gap-free, as 801 keeps it)."""
+    if m.scenario.mode != "any" or w.budget <= 0:
+        return
+    last: dict[tuple[int, int], tuple[int, int]] = {}
+    for lu, (c, port, ext) in _final_layout(w, []).items():
+        if (c, port) not in last or ext > last[c, port][0]:
+            last[c, port] = (ext, lu)
+    for _, lu in sorted(last.values(), key=lambda e: e[1]):
+        for c in range(m.scenario.controllers):
+            yield (lu, c)
 
 
 def _next_batch(m: Model, w: World) -> Iterator[tuple[int, ...]]:

@@ -14,7 +14,7 @@ biased three ways:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -22,12 +22,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from invariants import SAFETY, WITNESSES
-from model.actions import Model, Transition
+from model.actions import ACTIONS, Model, Transition
 from model.state import World
 from proofs.explicit import Counterexample, Step
 from proofs.replay import FINISHING, check_run
 
 HOST_IO = frozenset({"send_write", "send_read", "deliver", "process", "complete", "retry"})
+DESIGNATIONS = frozenset({"designate", "designate_batch"})
+JOB_STEPS = frozenset(a.name for a in ACTIONS if a.per_job is not None)
 DRAIN_STEPS = 10_000
 
 
@@ -100,8 +102,8 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
 
         # --- transitions ------------------------------------------------------------------
 
-        def enabled(self, keep: Callable[[Transition], bool] = lambda t: True) -> list[Transition]:
-            return [t for t in model.transitions(self.world) if keep(t) and self.swarm.allows(t)]
+        def enabled(self, names: Container[str] | None = None, lu: int | None = None) -> list[Transition]:
+            return [t for t in model.transitions(self.world, names, lu) if self.swarm.allows(t)]
 
         def apply(self, t: Transition) -> None:
             before = self.world
@@ -127,8 +129,9 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
         @rule(data=st.data())
         def step(self, data: st.DataObject) -> None:
             """One transition, host I/O weighted against take-over steps."""
-            io = self.enabled(lambda t: t.action.name in HOST_IO)
-            takeover = self.enabled(lambda t: t.action.name not in HOST_IO)
+            enabled = self.enabled()
+            io = [t for t in enabled if t.action.name in HOST_IO]
+            takeover = [t for t in enabled if t.action.name not in HOST_IO]
             if not io and not takeover:
                 return
             total = weights.host_io * bool(io) + weights.takeover * bool(takeover)
@@ -141,7 +144,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             I/O slipped in between its steps where a coin says so (the window between 804
             and 808 is where writes go missing)."""
             if not self.world.jobs:
-                starts = self.enabled(lambda t: t.action.name in ("designate", "designate_batch"))
+                starts = self.enabled(DESIGNATIONS)
                 if not starts:
                     return
                 self.apply(self.pick(data, starts, "designation"))
@@ -149,12 +152,10 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
                 return
             lu = self.world.jobs[data.draw(st.integers(0, len(self.world.jobs) - 1), label="job")].lu
             while any(j.lu == lu for j in self.world.jobs):
-                steps = self.enabled(
-                    lambda t: t.action.per_job is not None and self.world.jobs[t.args[0]].lu == lu
-                )
+                steps = self.enabled(JOB_STEPS, lu)
                 if not steps:
                     return  # waiting for something else (a drain): leave it to other rules
-                between = self.enabled(lambda t: t.action.name in HOST_IO)
+                between = self.enabled(HOST_IO)
                 interleave: bool = bool(between) and data.draw(st.booleans(), label="interleave io")
                 self.apply(self.pick(data, between, "io") if interleave else steps[0])
 
@@ -162,7 +163,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
         def io_burst(self, data: st.DataObject, length: int) -> None:
             """Up to ``length`` host I/O transitions in a row."""
             for _ in range(length):
-                io = self.enabled(lambda t: t.action.name in HOST_IO)
+                io = self.enabled(HOST_IO)
                 if not io:
                     return
                 self.apply(self.pick(data, io, "io"))
@@ -178,7 +179,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             if self.tally.failure is not None and self.tally.failure.trace[-1].state is self.world:
                 return  # this run already failed a safety property
             for _ in range(DRAIN_STEPS):
-                finishing = [t for t in model.transitions(self.world) if t.action.name in FINISHING]
+                finishing = list(model.transitions(self.world, FINISHING))
                 if not finishing:
                     break
                 self.apply(finishing[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from invariants import LIVENESS, SAFETY, WITNESSES, obligations
+from invariants import SAFETY, WITNESSES, obligations
 from invariants.witnesses import describe_obligation, liveness_of
 from model.actions import Model
 from model.protocol import Protocol
@@ -131,6 +131,3 @@ def _bind_witness(
     reached: Callable[[Model, World, str, World], bool], model: Model
 ) -> Callable[[World, str, World], bool]:
     return lambda before, label, after: reached(model, before, label, after)
-
-
-ALL_PROPERTIES = [p.name for p in SAFETY] + [p.name for p in LIVENESS]

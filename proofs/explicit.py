@@ -137,7 +137,7 @@ def explore(
                 broken[name] = i
                 if not keep_going:
                     return True
-        return keep_going and len(broken) == len(invariants)
+        return keep_going and bool(invariants) and len(broken) == len(invariants)
 
     was_enabled = gc.isenabled()
     gc.disable()  # the search allocates millions of tuples and frees none: no cycles to find

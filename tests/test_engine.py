@@ -126,3 +126,8 @@ def test_fingerprints_lose_no_state_of_the_builtins(scenario: str) -> None:
         frontier = nxt
     assert len({hash(w) for w in seen}) == len(seen)
     assert explore([m.initial()], m.successors).states == len(seen)
+
+
+def test_keep_going_without_invariants_still_explores_everything() -> None:
+    result = explore([0], counter(10), keep_going=True)
+    assert result.states == 11 and result.complete

@@ -1,0 +1,42 @@
+"""Properties that no seeded bug of embodiment 1 breaks are still shown to fail: on states
+built by hand, or on a model whose steps are cut by the test."""
+
+from __future__ import annotations
+
+from invariants.safety import lun_map_well_formed
+from invariants.witnesses import liveness_of, obligations
+from model.actions import Model
+from model.protocol import variant
+from model.scenario import builtin
+from model.state import Job, Row
+from proofs.explicit import explore
+
+
+def test_lun_map_well_formed_fails_on_a_shared_address_and_on_a_gap() -> None:
+    m = Model(builtin("fig5"), variant("correct"))
+    w = m.initial()
+    assert lun_map_well_formed(m, w) is None
+    clash = w._replace(disk=w.disk._replace(table=(*w.disk.table[:3], Row(0, 0, 0, 0))))
+    assert lun_map_well_formed(m, clash) == "LU0 and LU3 are both external LUN 0 on port 0 of controller 0"
+    gap = w._replace(disk=w.disk._replace(table=(*w.disk.table[:3], Row(5, 1, 0, 0))))
+    message = lun_map_well_formed(m, gap)
+    assert message is not None and "presents external LUNs [0, 5]" in message
+    # While a take-over is under way a gap is expected; a shared address is not.
+    moving = gap._replace(jobs=(Job(3, 0, 1, 0, 1, 1),))
+    assert lun_map_well_formed(m, moving) is None
+    assert lun_map_well_formed(m, clash._replace(jobs=(Job(3, 0, 1, 0, 1, 1),))) is not None
+
+
+def test_takeovers_complete_fails_when_a_step_never_happens() -> None:
+    """Cut every Step 806: the take-overs stop half way and the liveness check says so."""
+    m = Model(builtin("fig5"), variant("correct"))
+    result = explore(
+        [m.initial()],
+        lambda w: [(label, n) for label, n in m.successors(w) if not label.startswith("suspend")],
+        obligations=lambda w: obligations(m, w),
+        keep_going=True,
+    )
+    broken = {liveness_of(v.obligation).name for v in result.violations}
+    assert "takeovers_complete" in broken
+    (v,) = [v for v in result.violations if v.obligation == ("takeover", 2, 0, 1)]
+    assert v.kind == "deadlock" and v.trace[-1].label.startswith("notify LU")

@@ -119,6 +119,15 @@ def _row(r: Row) -> str:
     return f"(port {r.port}, external LUN {r.ext_lun}, default {r.default}, current {r.current})"
 
 
+def first_broken(m: Model, w: World) -> tuple[str, str] | None:
+    """(name, sentence) of the first property of ``SAFETY`` that ``w`` breaks, or None."""
+    for p in SAFETY:
+        message = p.check(m, w)
+        if message is not None:
+            return p.name, message
+    return None
+
+
 SAFETY: tuple[Property, ...] = tuple(
     Property(fn.__name__, " ".join((fn.__doc__ or "").split()), fn)
     for fn in (

@@ -297,7 +297,7 @@ def designate(m: Model, w: World, lu: int, destination: int) -> World | None:
         return None
     row = w.disk.table[lu]
     port = m.scenario.takeover_port
-    taken = {address for address in _final_layout(w, []).values()}
+    taken = set(_final_layout(w, []).values())
     taken |= {(r.current, r.port, r.ext_lun) for r in w.disk.table}
     ext = next(n for n in range(m.lus + 1) if (destination, port, n) not in taken)
     job = Job(lu, row.current, destination, port, ext, done=1)

@@ -7,7 +7,8 @@ honest: if the model changes and an action is no longer enabled, the replay says
 
 from __future__ import annotations
 
-from invariants import SAFETY, obligations
+from invariants import obligations
+from invariants.safety import first_broken
 from invariants.witnesses import describe_obligation, liveness_of
 from model.actions import ACTIONS, Model
 from model.state import World
@@ -41,10 +42,9 @@ def replay(model: Model, labels: list[str]) -> list[Step[World]]:
 def first_violation(model: Model, trace: list[Step[World]]) -> Counterexample[World] | None:
     """The first state of ``trace`` breaking a safety property, as a counterexample."""
     for n, step in enumerate(trace):
-        for p in SAFETY:
-            message = p.check(model, step.state)
-            if message is not None:
-                return Counterexample(p.name, "safety", message, trace[: n + 1])
+        broken = first_broken(model, step.state)
+        if broken is not None:
+            return Counterexample(broken[0], "safety", broken[1], trace[: n + 1])
     return None
 
 

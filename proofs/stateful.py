@@ -21,7 +21,8 @@ from typing import ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from invariants import SAFETY, WITNESSES
+from invariants import WITNESSES
+from invariants.safety import first_broken
 from model.actions import ACTIONS, Model, Transition
 from model.state import World
 from proofs.explicit import Counterexample, Step
@@ -115,11 +116,11 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             for w in applicable:
                 if self.tally.witnesses[w.name] is None and w.reached(model, before, label, t.after):
                     self.tally.witnesses[w.name] = len(self.trace) - 1
-            for p in SAFETY:
-                message = p.check(model, self.world)
-                if message is not None:
-                    self.tally.failure = Counterexample(p.name, "safety", message, list(self.trace))
-                    raise PropertyViolated(f"{p.name}: {message}")
+            broken = first_broken(model, self.world)
+            if broken is not None:
+                name, message = broken
+                self.tally.failure = Counterexample(name, "safety", message, list(self.trace))
+                raise PropertyViolated(f"{name}: {message}")
 
         def pick(self, data: st.DataObject, choices: list[Transition], what: str) -> Transition:
             return choices[data.draw(st.integers(0, len(choices) - 1), label=what)]
@@ -179,10 +180,10 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             if self.tally.failure is not None and self.tally.failure.trace[-1].state is self.world:
                 return  # this run already failed a safety property
             for _ in range(DRAIN_STEPS):
-                finishing = list(model.transitions(self.world, FINISHING))
-                if not finishing:
+                finishing = next(model.transitions(self.world, FINISHING), None)
+                if finishing is None:
                     break
-                self.apply(finishing[0])
+                self.apply(finishing)
             found = check_run(model, self.trace[-1:])
             if found is not None:  # settled with an obligation pending
                 self.tally.failure = Counterexample(

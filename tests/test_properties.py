@@ -40,3 +40,31 @@ def test_takeovers_complete_fails_when_a_step_never_happens() -> None:
     assert "takeovers_complete" in broken
     (v,) = [v for v in result.violations if v.obligation == ("takeover", 2, 0, 1)]
     assert v.kind == "deadlock" and v.trace[-1].label.startswith("notify LU")
+
+
+def test_a_witness_never_reached_makes_the_run_vacuous() -> None:
+    """LU0 is external LUN 0 under LU1: Step 801 never lets it leave first, and the host
+    writes only LU0, so no write is ever acknowledged during a de-stage."""
+    from lutakeover.check import EXIT_VIOLATED, run_check
+    from model.scenario import parse
+
+    text = """
+    name = "stuck"
+    [array]
+    controllers = 2
+    [[lu]]
+    controller = 0
+    ext_lun = 0
+    [[lu]]
+    controller = 0
+    ext_lun = 1
+    [[host]]
+    writes = [0]
+    [takeovers]
+    mode = "any"
+    budget = 1
+    """
+    check = run_check(parse(text), variant("correct"))
+    assert check.search.complete and not check.search.violations
+    assert check.witnesses["write_acked_during_destage"] is None
+    assert (check.verdict, check.exit_code) == ("vacuous", EXIT_VIOLATED)

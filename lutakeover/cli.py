@@ -1,7 +1,8 @@
-"""The `lutakeover` command: check a scenario, list scenarios and variants.
+"""The `lutakeover` command: check, simulate, bmc and prove; list scenarios and variants.
 
-Exit codes: 0 every property holds, 1 a property is violated (or a witness was never reached),
-2 bad input, 3 incomplete (`check` only: a limit stopped the search).
+Exit codes: 0 every property holds, 1 a property is violated (or a witness was never reached,
+or a proof obligation failed), 2 bad input, 3 incomplete (`check`: a limit stopped the search;
+`bmc`: z3 could not decide a depth in time).
 """
 
 from __future__ import annotations
@@ -10,30 +11,61 @@ import argparse
 import os
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATED, run_check
 from lutakeover.itf import write_trace
-from lutakeover.report import check_json, dumps, format_check, format_simulation, simulation_json
+from lutakeover.report import (
+    bmc_exit_code,
+    bmc_json,
+    check_json,
+    dumps,
+    format_bmc,
+    format_check,
+    format_simulation,
+    simulation_json,
+)
 from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
-from model.protocol import VARIANTS, variant
+from model.protocol import VARIANTS, Protocol, variant
 from model.scenario import Scenario, ScenarioError, builtin, builtin_names, load
+from proofs.bmc import bmc
+from proofs.induction import format_proof, prove
 
 
 class BadInput(Exception):
     """Input the command refuses: reported on stderr, exit code 2, nothing written."""
 
 
-def _positive(text: str) -> int:
+def _whole(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(
+            f"{value} must be at least {minimum}" if minimum else f"{value} must not be negative"
+        )
     return value
+
+
+def _positive(text: str) -> int:
+    return _whole(text, 1)
+
+
+def _natural(text: str) -> int:
+    return _whole(text, 0)
+
+
+DEFAULT_BMC_DEPTH = 15  # every seeded bug of fig5 breaks a property within 14 steps
+
+
+def _output_options(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    verb.add_argument("--trace-out", metavar="FILE", help="write the counterexample as an ITF JSON trace")
+    verb.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,9 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after a violation, go on to find every property's shortest counterexample",
     )
-    check.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    check.add_argument("--trace-out", metavar="FILE", help="write the counterexample as an ITF JSON trace")
-    check.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _output_options(check)
     sim = verbs.add_parser(
         "simulate",
         help="random deep runs (Hypothesis) of arrays too large to explore exhaustively",
@@ -126,6 +156,53 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--trace-out", metavar="FILE", help="write a failing run as an ITF JSON trace")
     sim.add_argument("--program-out", metavar="FILE", help="write the replaying pytest test to FILE")
     sim.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    bmc = verbs.add_parser(
+        "bmc",
+        help="bounded model checking with z3: the shortest run of at most K steps breaking a property",
+        description="The model's transition relation encoded in z3 and unrolled depth by depth; "
+        "the first depth with a violation is the length of a shortest counterexample, decoded "
+        "into the same step table and ITF trace as `check` prints.",
+    )
+    bmc.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
+    bmc.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    bmc.add_argument("--variant", metavar="NAME", default="correct", help="the protocol (see `variants`)")
+    bmc.add_argument(
+        "--depth",
+        type=_natural,
+        default=DEFAULT_BMC_DEPTH,
+        metavar="K",
+        help=f"longest run to consider, in steps (default {DEFAULT_BMC_DEPTH})",
+    )
+    bmc.add_argument(
+        "--timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="give up on a depth z3 has not decided in SECONDS (exit 3)",
+    )
+    _output_options(bmc)
+    prove = verbs.add_parser(
+        "prove",
+        help="inductive proof with z3: the safety properties hold for every number of "
+        "controllers, LUs and blocks",
+        description="One z3 query per (action, part of the invariant), printed as `ACTION "
+        "preserves PART ... ok`; unknown or a timeout fails. A counterexample to induction is "
+        "printed as a state table and, with --classify, checked by explicit search on a small "
+        "array: reachable (a real bug, with its trace) or not (a missing lemma).",
+    )
+    prove.add_argument("--variant", metavar="NAME", default="correct", help="the protocol (see `variants`)")
+    prove.add_argument(
+        "--classify",
+        action="store_true",
+        help="classify each counterexample to induction by explicit search (seconds each)",
+    )
+    prove.add_argument(
+        "--timeout",
+        type=_positive,
+        default=10,
+        metavar="SECONDS",
+        help="per query; a query z3 has not decided by then fails the proof (default 10)",
+    )
+    prove.add_argument("--json", action="store_true", help="print the result as JSON")
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
@@ -240,6 +317,53 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "vacuous": EXIT_VIOLATED}[result.verdict]
 
 
+def _protocol(name: str) -> Protocol:
+    try:
+        return variant(name)
+    except KeyError as e:
+        raise BadInput(str(e.args[0])) from None
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    if quiet:
+        return None
+    return lambda line: print(f"lutakeover: {line}", file=sys.stderr, flush=True)
+
+
+def cmd_bmc(args: argparse.Namespace) -> int:
+    scenario = _scenario(args)
+    protocol = _protocol(args.variant)
+    if args.trace_out:
+        _check_writable(args.trace_out)
+    m = Model(scenario, protocol)
+    result = bmc(m, args.depth, timeout=args.timeout, progress=_progress(args.quiet))
+    _print(dumps(bmc_json(m, result)) if args.json else format_bmc(m, result))
+    if args.trace_out:
+        if result.violation is not None:
+            write_trace(
+                args.trace_out,
+                result.violation,
+                f"lutakeover bmc {scenario.name} --depth {args.depth}",
+                f"{result.violation.property} violated by variant {protocol.name}",
+            )
+        elif not args.quiet:
+            print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
+    return bmc_exit_code(result)
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    protocol = _protocol(args.variant)
+    # Without --json each obligation's line is the output itself, printed as it is decided.
+    live = None if args.json else (lambda line: _print(line))
+    result = prove(protocol, classify=args.classify, timeout_ms=args.timeout * 1000, progress=live)
+    if args.json:
+        _print(dumps(result.to_json()))
+    else:
+        summary = format_proof(result).split("\n")[len(result.obligations) :]
+        _print("\n".join(summary))
+    return EXIT_OK if result.proved else EXIT_VIOLATED
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     for name in builtin_names():
         s = builtin(name)
@@ -261,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "check": cmd_check,
         "simulate": cmd_simulate,
+        "bmc": cmd_bmc,
+        "prove": cmd_prove,
         "scenarios": cmd_scenarios,
         "variants": cmd_variants,
     }

@@ -10,10 +10,11 @@ import json
 from typing import Any
 
 from invariants import LIVENESS, SAFETY
-from lutakeover.check import AUTO_SYMMETRY_LIMIT, Check
+from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Check
 from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, Request, Row, Where, World
+from proofs.bmc import Bmc
 from proofs.explicit import Counterexample
 
 
@@ -270,3 +271,60 @@ def simulation_json(sim: Simulation) -> dict[str, Any]:
             "program": sim.program,
         },
     }
+
+
+def format_bmc(m: Model, result: Bmc) -> str:
+    """The human-readable report of `bmc`: the bound reached, the counterexample if any."""
+    head = f"scenario {m.scenario.name}, variant {m.protocol.name}: "
+    times = f"{result.seconds:.2f} s"
+    if result.violation is not None:
+        v = result.violation
+        lines = [
+            head + "VIOLATED (bounded model checking)",
+            f"  a run of {len(v.trace) - 1} steps breaks a safety property; no shorter run does ({times})",
+            "",
+            f"{v.property} is violated after {len(v.trace) - 1} steps:",
+            format_table(m, v),
+            f"=> {v.message}",
+        ]
+    elif result.unknown is not None:
+        lines = [
+            head + "UNKNOWN",
+            f"  no violation in runs of up to {result.reached} steps; z3 gave no answer at {result.unknown}",
+        ]
+    else:
+        lines = [
+            head + f"OK up to depth {result.depth}",
+            f"  no run of at most {result.depth} steps breaks a safety property ({times}); a bound, not a "
+            "proof: `check` explores every state, `prove` covers every array size",
+        ]
+    return "\n".join(lines)
+
+
+def bmc_json(m: Model, result: Bmc) -> dict[str, Any]:
+    v = result.violation
+    return {
+        "scenario": m.scenario.name,
+        "variant": m.protocol.name,
+        "engine": "bmc",
+        "verdict": result.verdict,
+        "exit_code": bmc_exit_code(result),
+        "depth": result.depth,
+        "reached": result.reached,
+        "seconds": round(result.seconds, 3),
+        "seconds_per_depth": [round(t, 3) for t in result.per_depth],
+        "unknown": result.unknown,
+        "counterexample": None
+        if v is None
+        else {
+            "property": v.property,
+            "message": v.message,
+            "trace_length": len(v.trace) - 1,
+            "steps": step_rows(m, v),
+        },
+    }
+
+
+def bmc_exit_code(result: Bmc) -> int:
+    """As `check`: 0 no violation within the bound, 1 violated, 3 z3 could not decide."""
+    return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "unknown": EXIT_INCOMPLETE}[result.verdict]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import deque
 
 from hypothesis import HealthCheck, settings
 
 from lutakeover.check import Check, run_check
+from model.actions import Model
 from model.protocol import variant
 from model.scenario import builtin
+from model.state import World
 
 # Hypothesis profiles: "ci" (the default: derandomized, no example database, a few minutes
 # across the suite), "dev" (quick) and "deep" (long; select with HYPOTHESIS_PROFILE=deep).
@@ -41,6 +44,20 @@ def checked(
     return run_check(
         builtin(scenario), variant(variant_name), symmetry=symmetry, keep_going=keep_going, liveness=liveness
     )
+
+
+def reachable_worlds(m: Model) -> list[World]:
+    """Every reachable world of a small model, in breadth-first order (no reduction)."""
+    first = m.initial()
+    seen, queue, order = {first}, deque([first]), []
+    while queue:
+        w = queue.popleft()
+        order.append(w)
+        for _, after in m.successors(w):
+            if after not in seen:
+                seen.add(after)
+                queue.append(after)
+    return order
 
 
 def summary(check: Check) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,69 @@ def test_simulate_correct_protocol_json() -> None:
 def test_simulate_bad_input(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+# --- bmc and prove ---------------------------------------------------------------------------
+
+
+def test_bmc_prints_the_shortest_counterexample_and_writes_its_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "bmc.itf.json"
+    assert main(["bmc", "--variant", "no-suspend", "--depth", "9", "--quiet", "--trace-out", str(trace)]) == 1
+    out = capsys.readouterr().out
+    assert "scenario fig5, variant no-suspend: VIOLATED (bounded model checking)" in out
+    assert "path_routes_to_owner is violated after 8 steps:" in out
+    assert re.search(r"switch_path LU[23] c0->c1 \(807\)", out)  # z3 may pick either LU
+    steps = read_trace(trace)
+    assert len(steps) == 9 and steps[0][0] == "initial"
+    m = Model(builtin("fig5"), variant("no-suspend"))
+    for (_, before), (label, after) in itertools.pairwise(steps):
+        assert (label, after) in m.successors(before)
+
+
+def test_bmc_json_and_a_bound_with_no_violation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bmc", "--depth", "6", "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["verdict"], data["exit_code"], data["depth"], data["reached"]) == ("ok", 0, 6, 6)
+    assert len(data["seconds_per_depth"]) == 7 and data["counterexample"] is None
+    assert main(["bmc", "--variant", "start-before-stop", "--json", "--quiet"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["counterexample"]["property"] == "single_active_controller"
+    assert data["counterexample"]["trace_length"] == 10 == len(data["counterexample"]["steps"]) - 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bmc", "--depth", "-1"], "must not be negative"),
+        (["bmc", "--depth", "many"], "is not a whole number"),
+        (["bmc", "--variant", "nope"], "unknown variant 'nope'"),
+        (["bmc", "--builtin", "nope"], "nope"),
+        (["bmc", "--timeout", "0"], "must be at least 1"),
+        (["prove", "--variant", "nope"], "unknown variant 'nope'"),
+        (["prove", "--timeout", "x"], "is not a whole number"),
+    ],
+)
+def test_bmc_and_prove_refuse_bad_arguments(args: list[str], message: str) -> None:
+    r = run(*args)
+    assert r.returncode == 2 and message in r.stderr and not r.stdout
+
+
+def test_prove_prints_one_line_per_obligation_and_proves_the_correct_protocol() -> None:
+    r = run("prove")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "switch_path preserves path_routes_to_owner ... ok" in lines
+    assert "initial implies single_active_controller ... ok" in lines
+    assert sum(line.endswith("... ok") for line in lines) == 440
+    assert lines[-1].startswith("correct: 440/440 obligations ok") and lines[-1].endswith(": proved")
+
+
+def test_prove_fails_a_seeded_bug_naming_action_and_property(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "--variant", "start-before-stop", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["proved"] is False
+    failed = [(o["action"], o["part"]) for o in data["obligations"] if o["status"] != "ok"]
+    assert failed == [("start_destination", "single_active_controller")]
+    assert data["obligations"][-1]["status"] == "ok"

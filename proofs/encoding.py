@@ -1,0 +1,697 @@
+"""The model's transition relation in z3, for one concrete scenario and protocol variant.
+
+A ``World`` becomes a fixed set of named variables (``Layout``): every field of every
+record, with absent things (an empty cache line, a host with no request, a free job slot)
+written as canonical zeros, so one world has exactly one assignment and the relation below
+can be *exact*: ``T(s, t)`` holds iff ``t`` is one of the model's successors of ``s``.
+
+Each action of ``model/actions.py`` is written again here as a guard and a set of updates
+over symbolic variables, split into *instances* by its concrete arguments (host, LU, block,
+controller, job slot), so every index is a Python number and only values are symbolic. The
+next state picks the updates of one enabled instance by a choice variable; a variable no
+instance of the chosen kind touches keeps its value.
+
+This is a second, independent writing of the model: tests check it against the Python
+successor function pair by pair, which is what lets BMC's answers stand for the model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import z3
+
+from model.actions import Model
+from model.protocol import Step
+from model.state import Controller, Disk, Ghost, Job, Line, Op, Path, Request, Row, Where, World
+
+Value = int | bool
+Sym = dict[str, z3.ExprRef]
+
+# Numbers are 8-bit two's-complement bit-vectors: every number of a checkable scenario (a
+# count of writes, a controller, an external LUN, a location code from -3) fits, and z3
+# bit-blasts them to SAT, which decides unrolled runs far faster than integer arithmetic.
+BITS = 8
+
+_ROW_FIELDS = ("ext_lun", "port", "default", "current")
+_JOB_FIELDS = ("source", "destination", "port", "ext_lun", "done")
+
+
+def job_slots(m: Model) -> int:
+    """How many take-overs of one LU can be under way at once: one, unless the variant
+    accepts a second request for a moving LU; then as many as can be designated."""
+    if not m.protocol.concurrent_same_lu:
+        return 1
+    s = m.scenario
+    if s.mode == "any":
+        return max(1, s.budget)
+    return max(1, max(sum(lu in b.lus for b in s.batches) for lu in range(m.lus)))
+
+
+class Layout:
+    """The variables of one scenario's worlds: names, kinds, and the two-way translation."""
+
+    def __init__(self, m: Model) -> None:
+        self.m = m
+        self.slots = job_slots(m)
+        s = m.scenario
+        self.kinds: dict[str, str] = {}  # name -> "b" (Bool) or "i" (Int)
+        for c in range(s.controllers):
+            for lu in range(m.lus):
+                self._add(f"c{c}.active.{lu}", "b")
+                self._add(f"c{c}.wt.{lu}", "b")
+                for b in range(m.blocks[lu]):
+                    self._add(f"c{c}.line.{lu}.{b}", "b")
+                    self._add(f"c{c}.line.{lu}.{b}.value", "i")
+                    self._add(f"c{c}.line.{lu}.{b}.dirty", "b")
+                for f in _ROW_FIELDS:
+                    self._add(f"c{c}.row.{lu}.{f}", "i")
+        for lu in range(m.lus):
+            for b in range(m.blocks[lu]):
+                self._add(f"disk.{lu}.{b}", "i")
+                for g in ("acked", "writes", "reads"):
+                    self._add(f"{g}.{lu}.{b}", "i")
+            for f in _ROW_FIELDS:
+                self._add(f"disk.row.{lu}.{f}", "i")
+            self._add(f"path.{lu}.route", "i")
+            self._add(f"path.{lu}.suspended", "b")
+            for i in range(self.slots):
+                self._add(f"job.{lu}.{i}", "b")
+                for f in _JOB_FIELDS:
+                    self._add(f"job.{lu}.{i}.{f}", "i")
+        for h in range(len(s.hosts)):
+            self._add(f"host{h}", "b")
+            self._add(f"host{h}.write", "b")
+            for f in ("lu", "block", "value", "at"):
+                self._add(f"host{h}.{f}", "i")
+        self._add("budget", "i")
+        self._add("batches", "i")
+        self._add("bad_read", "b")
+        for f in ("lu", "block", "value", "controller"):
+            self._add(f"bad_read.{f}", "i")
+
+    def _add(self, name: str, kind: str) -> None:
+        self.kinds[name] = kind
+
+    def variables(self, prefix: str) -> Sym:
+        """Fresh z3 constants for one state, named ``prefix`` + field name."""
+        return {
+            n: z3.Bool(prefix + n) if k == "b" else self.number(prefix + n) for n, k in self.kinds.items()
+        }
+
+    def number(self, name: str) -> z3.ExprRef:
+        return z3.BitVec(name, BITS) if BITS else z3.Int(name)
+
+    def constant(self, value: int) -> z3.ExprRef:
+        return z3.BitVecVal(value, BITS) if BITS else z3.IntVal(value)
+
+    def flatten(self, w: World) -> dict[str, Value]:
+        """The one assignment that stands for ``w``."""
+        m, v = self.m, dict.fromkeys(self.kinds, 0)
+        for name, kind in self.kinds.items():
+            v[name] = False if kind == "b" else 0
+        for c, ctl in enumerate(w.controllers):
+            for lu in ctl.active:
+                v[f"c{c}.active.{lu}"] = True
+            for lu in ctl.write_through:
+                v[f"c{c}.wt.{lu}"] = True
+            for line in ctl.cache:
+                key = f"c{c}.line.{line.lu}.{line.block}"
+                v[key], v[key + ".value"], v[key + ".dirty"] = True, line.value, line.dirty
+            for lu, row in enumerate(ctl.table):
+                for f in _ROW_FIELDS:
+                    v[f"c{c}.row.{lu}.{f}"] = getattr(row, f)
+        for lu in range(m.lus):
+            for b in range(m.blocks[lu]):
+                v[f"disk.{lu}.{b}"] = w.disk.blocks[lu][b]
+                v[f"acked.{lu}.{b}"] = w.ghost.acked[lu][b]
+                v[f"writes.{lu}.{b}"] = w.ghost.writes[lu][b]
+                v[f"reads.{lu}.{b}"] = w.ghost.reads[lu][b]
+            for f in _ROW_FIELDS:
+                v[f"disk.row.{lu}.{f}"] = getattr(w.disk.table[lu], f)
+            v[f"path.{lu}.route"] = w.paths[lu].route
+            v[f"path.{lu}.suspended"] = w.paths[lu].suspended
+        used = [0] * m.lus
+        for job in w.jobs:
+            i = used[job.lu]
+            used[job.lu] += 1
+            if i >= self.slots:
+                raise ValueError(f"LU{job.lu} has more take-overs under way than the {self.slots} slots")
+            v[f"job.{job.lu}.{i}"] = True
+            for f in _JOB_FIELDS:
+                v[f"job.{job.lu}.{i}.{f}"] = getattr(job, f)
+        for h, r in enumerate(w.hosts):
+            if r is not None:
+                v[f"host{h}"], v[f"host{h}.write"] = True, r.op is Op.WRITE
+                for f in ("lu", "block", "value", "at"):
+                    v[f"host{h}.{f}"] = int(getattr(r, f))
+        v["budget"], v["batches"] = w.budget, w.batches
+        if w.ghost.bad_read:
+            v["bad_read"] = True
+            for f, x in zip(("lu", "block", "value", "controller"), w.ghost.bad_read, strict=True):
+                v[f"bad_read.{f}"] = x
+        return v
+
+    def unflatten(self, v: dict[str, Value]) -> World:
+        """The world an assignment stands for (the inverse of ``flatten``)."""
+        m, s = self.m, self.m.scenario
+
+        def row(prefix: str) -> Row:
+            return Row(*(int(v[f"{prefix}.{f}"]) for f in _ROW_FIELDS))
+
+        controllers = []
+        for c in range(s.controllers):
+            cache = []
+            for lu in range(m.lus):
+                for b in range(m.blocks[lu]):
+                    key = f"c{c}.line.{lu}.{b}"
+                    if v[key]:
+                        cache.append(Line(lu, b, int(v[key + ".value"]), bool(v[key + ".dirty"])))
+            controllers.append(
+                Controller(
+                    active=tuple(lu for lu in range(m.lus) if v[f"c{c}.active.{lu}"]),
+                    write_through=tuple(lu for lu in range(m.lus) if v[f"c{c}.wt.{lu}"]),
+                    cache=tuple(sorted(cache)),
+                    table=tuple(row(f"c{c}.row.{lu}") for lu in range(m.lus)),
+                )
+            )
+
+        def grid(g: str) -> tuple[tuple[int, ...], ...]:
+            return tuple(tuple(int(v[f"{g}.{lu}.{b}"]) for b in range(m.blocks[lu])) for lu in range(m.lus))
+
+        jobs = [
+            Job(lu, *(int(v[f"job.{lu}.{i}.{f}"]) for f in _JOB_FIELDS))
+            for lu in range(m.lus)
+            for i in range(self.slots)
+            if v[f"job.{lu}.{i}"]
+        ]
+        hosts: list[Request | None] = []
+        for h in range(len(s.hosts)):
+            if not v[f"host{h}"]:
+                hosts.append(None)
+                continue
+            op = Op.WRITE if v[f"host{h}.write"] else Op.READ
+            hosts.append(Request(op, *(int(v[f"host{h}.{f}"]) for f in ("lu", "block", "value", "at"))))
+        bad = (
+            tuple(int(v[f"bad_read.{f}"]) for f in ("lu", "block", "value", "controller"))
+            if v["bad_read"]
+            else ()
+        )
+        return World(
+            controllers=tuple(controllers),
+            disk=Disk(blocks=grid("disk"), table=tuple(row(f"disk.row.{lu}") for lu in range(m.lus))),
+            paths=tuple(
+                Path(int(v[f"path.{lu}.route"]), bool(v[f"path.{lu}.suspended"])) for lu in range(m.lus)
+            ),
+            hosts=tuple(hosts),
+            jobs=tuple(jobs),
+            budget=int(v["budget"]),
+            batches=int(v["batches"]),
+            ghost=Ghost(acked=grid("acked"), writes=grid("writes"), reads=grid("reads"), bad_read=bad),
+        )
+
+    def equals(self, s: Sym, w: World) -> z3.BoolRef:
+        """The constraint that the symbolic state ``s`` is the world ``w``."""
+        return z3.And(
+            [
+                s[n] == (x if self.kinds[n] == "b" else self.constant(int(x)))
+                for n, x in self.flatten(w).items()
+            ]
+        )
+
+    def read(self, model: z3.ModelRef, s: Sym) -> World:
+        """The world a z3 model assigns to the symbolic state ``s``."""
+        values: dict[str, Value] = {}
+        for n, x in s.items():
+            e = model.eval(x, model_completion=True)
+            values[n] = z3.is_true(e) if self.kinds[n] == "b" else _integer(e)
+        return self.unflatten(values)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One action with concrete arguments: enabled when ``guard`` holds, it sets the
+    variables named in ``updates`` (every other variable keeps its value)."""
+
+    action: str
+    args: tuple[int, ...]
+    guard: z3.BoolRef
+    updates: dict[str, z3.ExprRef]
+
+
+class Encoding:
+    """The symbolic transition relation and properties of one model."""
+
+    def __init__(self, m: Model) -> None:
+        self.m = m
+        self.layout = Layout(m)
+        self._n = self.layout.constant
+
+    # --- the relation ------------------------------------------------------------------
+
+    def instances(self, s: Sym) -> list[Instance]:
+        """Every action instance over the current state ``s``."""
+        return list(self._instances(s))
+
+    def choice(self, name: str) -> z3.ExprRef:
+        """A variable numbering the instance a step takes (16 bits: room for any scenario
+        small enough to check)."""
+        return z3.BitVec(name, 16)
+
+    def transition(self, s: Sym, t: Sym, choice: z3.ExprRef) -> z3.BoolRef:
+        """``t`` is reached from ``s`` by the instance numbered ``choice``."""
+        instances = self.instances(s)
+        touched: dict[str, list[tuple[int, z3.ExprRef]]] = {n: [] for n in s}
+        for i, inst in enumerate(instances):
+            for n, e in inst.updates.items():
+                touched[n].append((i, e))
+        parts = [z3.Or([z3.And(choice == i, inst.guard) for i, inst in enumerate(instances)])]
+        for n, cases in touched.items():
+            value = s[n]
+            for i, e in reversed(cases):
+                value = z3.If(choice == i, e, value)
+            parts.append(t[n] == value)
+        return z3.And(parts)
+
+    def successors(self, w: World, limit: int = 1000) -> set[World]:
+        """The worlds z3 says follow ``w``: every ``t`` with ``T(w, t)``, found one by one,
+        each excluded before asking again. Tests compare this with the model's successors."""
+        s, t = self.layout.variables("s."), self.layout.variables("t.")
+        solver = z3.SolverFor("QF_BV")
+        solver.add(self.transition(s, t, self.choice("choice")), self.layout.equals(s, w))
+        found: set[World] = set()
+        while len(found) < limit and solver.check() == z3.sat:
+            after = self.layout.read(solver.model(), t)
+            found.add(after)
+            solver.add(z3.Not(self.layout.equals(t, after)))
+        return found
+
+    def holds(self, before: dict[str, Value], after: dict[str, Value]) -> bool:
+        """Whether ``T(before, after)`` holds for two assignments (not necessarily worlds)."""
+        s, t = self.layout.variables("s."), self.layout.variables("t.")
+        solver = z3.SolverFor("QF_BV")
+        solver.add(self.transition(s, t, self.choice("choice")))
+        for state, values in ((s, before), (t, after)):
+            for n, x in values.items():
+                solver.add(state[n] == (x if self.layout.kinds[n] == "b" else self.layout.constant(int(x))))
+        return bool(solver.check() == z3.sat)
+
+    def initial(self, s: Sym) -> z3.BoolRef:
+        return self.layout.equals(s, self.m.initial())
+
+    # --- properties (each: the formula that holds when the property does) ------------------
+
+    def properties(self, s: Sym) -> dict[str, z3.BoolRef]:
+        m = self.m
+        c_range = range(m.scenario.controllers)
+        single, lost, stale, routes, agree = [], [], [], [], []
+        for lu in range(m.lus):
+            single.append(z3.AtMost(*[s[f"c{c}.active.{lu}"] for c in c_range], 1))
+            nobody = z3.Not(z3.Or([s[f"c{c}.active.{lu}"] for c in c_range]))
+            for b in range(m.blocks[lu]):
+                for c in c_range:
+                    lost.append(
+                        z3.Implies(
+                            s[f"c{c}.active.{lu}"], self._admissible(s, lu, b, self._visible(s, c, lu, b))
+                        )
+                    )
+                    stale.append(z3.Implies(s[f"c{c}.line.{lu}.{b}"], s[f"c{c}.active.{lu}"]))
+                lost.append(z3.Implies(nobody, self._admissible(s, lu, b, s[f"disk.{lu}.{b}"])))
+            routes.append(
+                z3.Or(
+                    s[f"path.{lu}.suspended"],
+                    *[z3.And(s[f"path.{lu}.route"] == c, s[f"c{c}.active.{lu}"]) for c in c_range],
+                )
+            )
+            same = [s[f"c{c}.row.{lu}.{f}"] == s[f"disk.row.{lu}.{f}"] for c in c_range for f in _ROW_FIELDS]
+            agree.append(z3.Or(self._moving(s, lu), z3.And(same)))
+        addresses = [self._address(s, "disk.row", lu) for lu in range(m.lus)]
+        any_job = z3.Or([self._moving(s, lu) for lu in range(m.lus)])
+        lun_map = z3.And(_unique(addresses), z3.Or(any_job, _gap_free(addresses, self._n(1), self._n(0))))
+        return {
+            "single_active_controller": z3.And(single),
+            "no_acknowledged_write_lost": z3.And(lost),
+            "reads_return_written_data": z3.Not(s["bad_read"]),
+            "no_stale_cache": z3.And(stale),
+            "path_routes_to_owner": z3.And(routes),
+            "tables_agree": z3.And(agree),
+            "lun_map_well_formed": lun_map,
+        }
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _visible(self, s: Sym, c: int, lu: int, b: int) -> z3.ExprRef:
+        key = f"c{c}.line.{lu}.{b}"
+        return z3.If(s[key], s[key + ".value"], s[f"disk.{lu}.{b}"])
+
+    def _admissible(self, s: Sym, lu: int, b: int, value: z3.ExprRef) -> z3.BoolRef:
+        """``admissible_values``: the last acknowledged write, or the write in flight."""
+        options = [value == s[f"acked.{lu}.{b}"]]
+        h = self.m.writer[lu]
+        if h is not None:
+            p = f"host{h}"
+            options.append(
+                z3.And(
+                    s[p], s[p + ".write"], s[p + ".lu"] == lu, s[p + ".block"] == b, value == s[p + ".value"]
+                )
+            )
+        return z3.Or(options)
+
+    def _moving(self, s: Sym, lu: int) -> z3.BoolRef:
+        return s[f"job.{lu}.0"]  # slots fill from 0, so slot 0 is taken whenever any is
+
+    def _address(self, s: Sym, prefix: str, lu: int) -> tuple[z3.ExprRef, z3.ExprRef, z3.ExprRef]:
+        return (s[f"{prefix}.{lu}.current"], s[f"{prefix}.{lu}.port"], s[f"{prefix}.{lu}.ext_lun"])
+
+    def _final_layout(self, s: Sym) -> list[tuple[z3.ExprRef, z3.ExprRef, z3.ExprRef]]:
+        """Every LU's address once the take-overs under way are done: the last job wins."""
+        layout = []
+        for lu in range(self.m.lus):
+            address = self._address(s, "disk.row", lu)
+            for i in range(self.layout.slots):
+                j = f"job.{lu}.{i}"
+                address = tuple(
+                    z3.If(s[j], s[f"{j}.{f}"], a)
+                    for f, a in zip(("destination", "port", "ext_lun"), address, strict=True)
+                )
+            layout.append(address)
+        return layout
+
+    def _clear_host(self, h: int) -> dict[str, z3.ExprRef]:
+        return {
+            f"host{h}": z3.BoolVal(False),
+            f"host{h}.write": z3.BoolVal(False),
+            **{f"host{h}.{f}": self._n(0) for f in ("lu", "block", "value", "at")},
+        }
+
+    def _append_jobs(self, s: Sym, jobs: list[tuple[int, dict[str, z3.ExprRef]]]) -> dict[str, z3.ExprRef]:
+        """Updates putting each new job of an LU in that LU's first free slot."""
+        updates: dict[str, z3.ExprRef] = {}
+        for lu, fields in jobs:
+            for i in range(self.layout.slots):
+                j = f"job.{lu}.{i}"
+                first_free = z3.Not(s[j]) if i == 0 else z3.And(z3.Not(s[j]), s[f"job.{lu}.{i - 1}"])
+                updates[j] = z3.Or(s[j], first_free)
+                for f, e in fields.items():
+                    updates[f"{j}.{f}"] = z3.If(first_free, e, s[f"{j}.{f}"])
+        return updates
+
+    def _accept(self, s: Sym, jobs: list[tuple[int, dict[str, z3.ExprRef]]]) -> z3.BoolRef:
+        """``_create_jobs``: the management utility's reasons to refuse a designation."""
+        m = self.m
+        conditions: list[z3.BoolRef] = []
+        for lu, f in jobs:
+            conditions.append(f["source"] != f["destination"])
+            if not m.protocol.concurrent_same_lu:
+                conditions.append(z3.Not(self._moving(s, lu)))
+        now = [self._address(s, "disk.row", lu) for lu in range(m.lus)]
+        for _, f in jobs:
+            new = (f["destination"], f["port"], f["ext_lun"])
+            conditions.extend(z3.Not(_same(new, a)) for a in now)
+        final = self._final_layout(s)
+        for lu, f in jobs:
+            final[lu] = (f["destination"], f["port"], f["ext_lun"])
+        conditions.append(_unique(final))
+        conditions.append(_gap_free(final, self._n(1), self._n(0)))
+        return z3.And(conditions)
+
+    # --- the instances, action by action (model/actions.py) ------------------------------
+
+    def _instances(self, s: Sym) -> Iterator[Instance]:
+        m, sc = self.m, self.m.scenario
+        controllers = range(sc.controllers)
+        for h, host in enumerate(sc.hosts):
+            p = f"host{h}"
+            for lu in host.writes:
+                for b in range(m.blocks[lu]):
+                    yield self._send(s, h, lu, b, write=True)
+            if sc.reads_per_block > 0:
+                for lu in host.reads:
+                    for b in range(m.blocks[lu]):
+                        yield self._send(s, h, lu, b, write=False)
+            for lu in sorted({*host.writes, *host.reads}):
+                mine = z3.And(s[p], s[p + ".lu"] == lu)
+                for c in controllers:
+                    yield Instance(
+                        "deliver",
+                        (h, lu, c),
+                        z3.And(
+                            mine,
+                            s[p + ".at"] == Where.PATH,
+                            z3.Not(s[f"path.{lu}.suspended"]),
+                            s[f"path.{lu}.route"] == c,
+                        ),
+                        {p + ".at": z3.If(s[f"c{c}.active.{lu}"], self._n(c), self._n(Where.NOT_READY))},
+                    )
+                for b in range(m.blocks[lu]):
+                    here = z3.And(mine, s[p + ".block"] == b)
+                    for c in controllers:
+                        yield from self._process(s, h, lu, b, c, z3.And(here, s[p + ".at"] == c))
+                    acked = f"acked.{lu}.{b}"
+                    yield Instance(
+                        "complete",
+                        (h, lu, b),
+                        z3.And(here, s[p + ".at"] == Where.REPLIED),
+                        {**self._clear_host(h), acked: z3.If(s[p + ".write"], s[p + ".value"], s[acked])},
+                    )
+            yield Instance(
+                "retry", (h,), z3.And(s[p], s[p + ".at"] == Where.NOT_READY), {p + ".at": self._n(Where.PATH)}
+            )
+        if sc.mode == "any":
+            yield from self._designate(s)
+        for index, batch in enumerate(sc.batches):
+            jobs = []
+            for i, lu in enumerate(batch.lus):
+                row = f"disk.row.{lu}"
+                jobs.append(
+                    (
+                        lu,
+                        {
+                            "source": s[f"{row}.current"],
+                            "destination": self._n(batch.destination),
+                            "port": self._n(batch.port) if batch.port is not None else s[f"{row}.port"],
+                            "ext_lun": self._n(batch.ext_luns[i])
+                            if batch.ext_luns is not None
+                            else s[f"{row}.ext_lun"],
+                            "done": self._n(1),
+                        },
+                    )
+                )
+            yield Instance(
+                "designate_batch",
+                (index,),
+                z3.And(s["batches"] == index, self._accept(s, jobs)),
+                {**self._append_jobs(s, jobs), "batches": self._n(index + 1)},
+            )
+        for lu in range(m.lus):
+            for i in range(self.layout.slots):
+                for src in controllers:
+                    for dst in controllers:
+                        if src != dst:
+                            yield from self._job_steps(s, lu, i, src, dst)
+
+    def _send(self, s: Sym, h: int, lu: int, b: int, write: bool) -> Instance:
+        """``send_write`` / ``send_read``: an idle host sends the next request to a block."""
+        p, counter = f"host{h}", f"{'writes' if write else 'reads'}.{lu}.{b}"
+        n = s[counter]
+        bound = self.m.scenario.writes_per_block if write else self.m.scenario.reads_per_block
+        return Instance(
+            "send_write" if write else "send_read",
+            (h, lu, b),
+            z3.And(z3.Not(s[p]), n < bound),
+            {
+                p: z3.BoolVal(True),
+                p + ".write": z3.BoolVal(write),
+                p + ".lu": self._n(lu),
+                p + ".block": self._n(b),
+                p + ".value": n + 1 if write else self._n(-1),
+                p + ".at": self._n(Where.PATH),
+                counter: n + 1,
+            },
+        )
+
+    def _process(self, s: Sym, h: int, lu: int, b: int, c: int, at_c: z3.BoolRef) -> Iterator[Instance]:
+        p, key = f"host{h}", f"c{c}.line.{lu}.{b}"
+        wt, disk = s[f"c{c}.wt.{lu}"], f"disk.{lu}.{b}"
+        yield Instance(
+            "process",
+            (h, lu, b, c),
+            z3.And(at_c, s[p + ".write"]),
+            {
+                disk: z3.If(wt, s[p + ".value"], s[disk]),
+                key: z3.Not(wt),
+                key + ".value": z3.If(wt, self._n(0), s[p + ".value"]),
+                key + ".dirty": z3.Not(wt),
+                p + ".at": self._n(Where.REPLIED),
+            },
+        )
+        value = z3.If(s[key], s[key + ".value"], s[disk])
+        fill = z3.And(z3.Not(s[key]), z3.Not(wt))
+        bad = z3.And(z3.Not(s["bad_read"]), z3.Not(self._admissible(s, lu, b, value)))
+        yield Instance(
+            "process",
+            (h, lu, b, c),
+            z3.And(at_c, z3.Not(s[p + ".write"])),
+            {
+                key: z3.Or(s[key], fill),
+                key + ".value": z3.If(fill, s[disk], s[key + ".value"]),
+                p + ".value": value,
+                p + ".at": self._n(Where.REPLIED),
+                "bad_read": z3.Or(s["bad_read"], bad),
+                "bad_read.lu": z3.If(bad, self._n(lu), s["bad_read.lu"]),
+                "bad_read.block": z3.If(bad, self._n(b), s["bad_read.block"]),
+                "bad_read.value": z3.If(bad, value, s["bad_read.value"]),
+                "bad_read.controller": z3.If(bad, self._n(c), s["bad_read.controller"]),
+            },
+        )
+
+    def _designate(self, s: Sym) -> Iterator[Instance]:
+        """801 in "any" mode: only the last external LUN of a port may leave (the argument
+        filter of ``_designations``), to the lowest external LUN free on the take-over port."""
+        m, sc = self.m, self.m.scenario
+        final = self._final_layout(s)
+        now = [self._address(s, "disk.row", lu) for lu in range(m.lus)]
+        port = self._n(sc.takeover_port)
+        for lu in range(m.lus):
+            c0, p0, e0 = final[lu]
+            last = []
+            for other in range(m.lus):
+                if other != lu:
+                    c1, p1, e1 = final[other]
+                    beats = e1 >= e0 if other < lu else e1 > e0  # ties go to the lower LU
+                    last.append(z3.Not(z3.And(c1 == c0, p1 == p0, beats)))
+            for dst in range(sc.controllers):
+                d = self._n(dst)
+
+                def free(n: int, d: z3.ExprRef = d) -> z3.BoolRef:
+                    wanted = (d, port, self._n(n))
+                    return z3.And([z3.Not(_same(wanted, a)) for a in [*final, *now]])
+
+                ext: z3.ExprRef = self._n(m.lus)
+                for n in reversed(range(m.lus + 1)):
+                    ext = z3.If(free(n), self._n(n), ext)
+                fields = {
+                    "source": s[f"disk.row.{lu}.current"],
+                    "destination": d,
+                    "port": port,
+                    "ext_lun": ext,
+                    "done": self._n(1),
+                }
+                yield Instance(
+                    "designate",
+                    (lu, dst),
+                    z3.And(s["budget"] > 0, *last, self._accept(s, [(lu, fields)])),
+                    {**self._append_jobs(s, [(lu, fields)]), "budget": s["budget"] - 1},
+                )
+
+    def _job_steps(self, s: Sym, lu: int, i: int, src: int, dst: int) -> Iterator[Instance]:
+        """Steps 802-809 of the job in slot ``i`` of ``lu``, moving it from ``src`` to ``dst``."""
+        m, order = self.m, self.m.order
+        j = f"job.{lu}.{i}"
+        mine = z3.And(s[j], s[f"{j}.source"] == src, s[f"{j}.destination"] == dst)
+        blocks = range(m.blocks[lu])
+        for k, step in enumerate(order):
+            if step is Step.DESIGNATE:
+                continue
+            guard = z3.And(mine, s[f"{j}.done"] == k)
+            advance = self._advance(s, lu, i, k)
+            updates: dict[str, z3.ExprRef] = {}
+            if step is Step.WRITE_ROW:
+                row = {
+                    "ext_lun": s[f"{j}.ext_lun"],
+                    "port": s[f"{j}.port"],
+                    "default": self._n(dst),
+                    "current": self._n(dst),
+                }
+                for f, e in row.items():
+                    updates[f"c{src}.row.{lu}.{f}"] = e
+                    updates[f"disk.row.{lu}.{f}"] = e
+            elif step is Step.READ_ROW:
+                for c in range(m.scenario.controllers):
+                    if c == src or (c == dst and m.protocol.stale_config_row):
+                        continue
+                    for f in _ROW_FIELDS:
+                        updates[f"c{c}.row.{lu}.{f}"] = s[f"disk.row.{lu}.{f}"]
+            elif step is Step.BEGIN_DESTAGE:
+                if not m.protocol.no_write_through:
+                    updates[f"c{src}.wt.{lu}"] = z3.BoolVal(True)
+            elif step is Step.PURGE:
+                for b in blocks:
+                    key = f"c{src}.line.{lu}.{b}"
+                    yield Instance(
+                        "destage_line",
+                        (lu, i, src, dst, b),
+                        z3.And(guard, s[key], s[key + ".dirty"]),
+                        {f"disk.{lu}.{b}": s[key + ".value"], key + ".dirty": z3.BoolVal(False)},
+                    )
+                guard = z3.And(guard, *[z3.Not(s[f"c{src}.line.{lu}.{b}.dirty"]) for b in blocks])
+                if not m.protocol.keep_clean_lines:
+                    for b in blocks:
+                        key = f"c{src}.line.{lu}.{b}"
+                        updates.update(
+                            {
+                                key: z3.BoolVal(False),
+                                key + ".value": self._n(0),
+                                key + ".dirty": z3.BoolVal(False),
+                            }
+                        )
+            elif step is Step.NOTIFY:
+                if m.protocol.write_back_after_destage:
+                    updates[f"c{src}.wt.{lu}"] = z3.BoolVal(False)
+            elif step is Step.SUSPEND:
+                updates[f"path.{lu}.suspended"] = z3.BoolVal(True)
+            elif step is Step.SWITCH_PATH:
+                updates[f"path.{lu}.route"] = self._n(dst)
+            elif step is Step.STOP_SOURCE:
+                if not m.protocol.stop_without_drain:
+                    for h in range(len(m.scenario.hosts)):
+                        p = f"host{h}"
+                        guard = z3.And(guard, z3.Not(z3.And(s[p], s[p + ".at"] == src, s[p + ".lu"] == lu)))
+                updates[f"c{src}.active.{lu}"] = z3.BoolVal(False)
+                updates[f"c{src}.wt.{lu}"] = z3.BoolVal(False)
+            elif step is Step.START_DESTINATION:
+                updates[f"c{dst}.active.{lu}"] = z3.BoolVal(True)
+            elif step is Step.RESUME:
+                updates[f"path.{lu}.suspended"] = z3.BoolVal(False)
+            # INSTRUCT changes nothing but the job's progress.
+            yield Instance(step.action, (lu, i, src, dst), guard, {**updates, **advance})
+
+    def _advance(self, s: Sym, lu: int, i: int, k: int) -> dict[str, z3.ExprRef]:
+        """``_advance``: the job's next step is done; after its last step the job is over,
+        and the LU's later jobs move down a slot (the model keeps them in a sorted tuple)."""
+        j = f"job.{lu}.{i}"
+        if k + 1 < len(self.m.order):
+            return {f"{j}.done": self._n(k + 1)}
+        updates: dict[str, z3.ExprRef] = {}
+        for slot in range(i, self.layout.slots):
+            to, frm = f"job.{lu}.{slot}", f"job.{lu}.{slot + 1}"
+            last = slot + 1 == self.layout.slots
+            updates[to] = z3.BoolVal(False) if last else s[frm]
+            for f in _JOB_FIELDS:
+                updates[f"{to}.{f}"] = self._n(0) if last else s[f"{frm}.{f}"]
+        return updates
+
+
+def _integer(e: z3.ExprRef) -> int:
+    return int(e.as_signed_long()) if z3.is_bv_value(e) else int(e.as_long())
+
+
+def _same(a: tuple[z3.ExprRef, ...], b: tuple[z3.ExprRef, ...]) -> z3.BoolRef:
+    return z3.And([x == y for x, y in zip(a, b, strict=True)])
+
+
+def _unique(addresses: list[tuple[z3.ExprRef, z3.ExprRef, z3.ExprRef]]) -> z3.BoolRef:
+    return z3.And([z3.Not(_same(a, b)) for i, a in enumerate(addresses) for b in addresses[i + 1 :]])
+
+
+def _gap_free(
+    addresses: list[tuple[z3.ExprRef, z3.ExprRef, z3.ExprRef]], one: z3.ExprRef, zero: z3.ExprRef
+) -> z3.BoolRef:
+    """With addresses unique: on every (controller, port) the external LUNs are 0..n-1, as
+    each is below the number of LUs sharing its (controller, port) and none is negative."""
+    parts = []
+    for c, p, e in addresses:
+        sharing = z3.Sum([z3.If(z3.And(c2 == c, p2 == p), one, zero) for c2, p2, _ in addresses])
+        parts.append(z3.And(e >= 0, e < sharing))
+    return z3.And(parts)

@@ -1,0 +1,270 @@
+"""The inductive proof, pinned: the correct protocol proves every obligation, each seeded bug
+fails the obligations pinned here, and counterexamples to induction are classified."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from typing import Any
+
+import pytest
+
+from conftest import reachable_worlds
+from invariants import SAFETY
+from lutakeover.check import run_check
+from model.actions import ACTIONS as MODEL_ACTIONS
+from model.actions import Model
+from model.generate import array_scenario
+from model.protocol import CORRECT, SEEDED_BUGS, Protocol, variant
+from model.state import World
+from proofs import induction
+from proofs.induction import (
+    ACTION_NAMES,
+    INITIAL,
+    LEMMA_NAMES,
+    OBLIGATIONS,
+    PART_NAMES,
+    Image,
+    ProofResult,
+    broken_in,
+    failing,
+    format_cti,
+    format_proof,
+    obligations,
+    prove,
+    simulates,
+)
+
+PARTS = [
+    # properties (invariants/safety.py)
+    "single_active_controller",
+    "no_acknowledged_write_lost",
+    "reads_return_written_data",
+    "no_stale_cache",
+    "path_routes_to_owner",
+    "tables_agree",
+    # lemmas
+    "one_job_per_lu",
+    "job_marks_lu_busy",
+    "busy_lu_has_job",
+    "source_is_not_destination",
+    "owner_at_rest",
+    "path_at_rest",
+    "active_follows_job",
+    "route_follows_job",
+    "suspension_follows_job",
+    "disk_current_follows_job",
+    "tables_follow_job",
+    "write_through_while_moving",
+    "source_purged",
+    "inbox_is_active",
+    "clean_lines_match_disk",
+    "visible_is_expected",
+]
+
+# The obligations each seeded bug fails: action -> parts it does not preserve.
+FAILS: dict[str, dict[str, list[str]]] = {
+    "skip-destage": {"stop_source": ["no_acknowledged_write_lost", "no_stale_cache", "visible_is_expected"]},
+    "no-write-through": {"begin_destage": ["write_through_while_moving"]},
+    "write-back-after-destage": {"notify": ["write_through_while_moving"]},
+    "no-suspend": {"switch_path": ["path_routes_to_owner"]},
+    "start-before-stop": {"start_destination": ["single_active_controller"]},
+    "stop-without-drain": {"stop_source": ["inbox_is_active"]},
+    "keep-clean-lines": {"purge": ["source_purged"]},
+    "resume-before-switch": {"switch_path": ["path_routes_to_owner"]},
+    "stale-config-row": {"read_row": ["tables_follow_job"]},
+    "concurrent-same-lu": {
+        "designate": [
+            "one_job_per_lu",
+            "active_follows_job",
+            "route_follows_job",
+            "suspension_follows_job",
+            "tables_follow_job",
+        ]
+    },
+    "no-resume": {},
+}
+
+
+@functools.cache
+def proof(name: str = "correct", classify: bool = False, omit: frozenset[str] = frozenset()) -> ProofResult:
+    """One proof per argument tuple for the whole module."""
+    return prove(variant(name), classify=classify, omit=omit)
+
+
+def test_the_invariant_has_the_pinned_parts() -> None:
+    assert list(PART_NAMES) == PARTS
+    safety = {p.name for p in SAFETY}
+    assert {p for p in PARTS if p not in LEMMA_NAMES} <= safety
+
+
+def test_the_abstract_actions_are_the_models() -> None:
+    # designate_batch is a sequence of designate steps here.
+    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name != "designate_batch"]
+
+
+def test_correct_protocol_proves_every_obligation() -> None:
+    result = proof()
+    assert result.proved
+    assert len(result.obligations) == len(OBLIGATIONS) == 20 * 22 == 440
+    assert [(o.action, o.part) for o in result.obligations] == list(OBLIGATIONS)
+    assert all(o.status == "ok" and o.cti is None for o in result.obligations)
+    assert result.vacuous == ()  # every action is enabled in some state of the invariant
+
+
+def test_initial_condition_implies_every_part() -> None:
+    first = proof().obligations[: len(PARTS)]
+    assert [(o.action, o.part, o.status) for o in first] == [(INITIAL, p, "ok") for p in PARTS]
+    assert INITIAL not in proof().vacuous  # and some state satisfies it
+
+
+@pytest.mark.parametrize("name", list(SEEDED_BUGS))
+def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
+    result = proof(name)
+    assert failing(result) == FAILS[name]
+    assert all(o.status == "failed" and o.cti is not None for o in result.failures)
+    assert result.proved is (name == "no-resume")
+
+
+def test_every_bug_but_no_resume_fails_something() -> None:
+    # no-resume leaves the LU suspended for good: a liveness bug, safe by construction.
+    assert {name for name, fails in FAILS.items() if not fails} == {"no-resume"}
+
+
+def test_a_bugs_counterexample_is_reachable_with_a_concrete_trace() -> None:
+    result = proof("start-before-stop", classify=True)
+    [o] = result.failures
+    assert o.cti is not None and o.cti.sizes["lu"] == 1 and o.cti.jobs == 1
+    c = o.cti.classification
+    assert c is not None and c.verdict == "reachable"
+    assert c.broken == "single_active_controller"
+    assert len(c.trace) == 10
+    assert c.trace[0] == "designate LU0 to c1" and c.trace[-1].startswith("start_destination")
+    text = format_cti(o.cti)
+    assert "counterexample to induction: start_destination preserves single_active_controller" in text
+    assert "next step START_DESTINATION" in text and "reachable: single_active_controller" in text
+
+
+def test_a_missing_lemmas_counterexample_is_unreachable() -> None:
+    result = proof(classify=True, omit=frozenset({"clean_lines_match_disk"}))
+    assert [(o.action, o.part) for o in result.failures] == [
+        ("purge", "no_acknowledged_write_lost"),
+        ("purge", "visible_is_expected"),
+    ]
+    for o in result.failures:
+        assert o.cti is not None and o.cti.classification is not None
+        assert o.cti.classification.verdict == "unreachable on this instance"
+        assert o.cti.classification.broken is None and o.cti.classification.trace == ()
+    # The state: a clean line that differs from the disk, dropped by the purge.
+    cti = result.failures[0].cti
+    assert cti is not None and any(row.startswith("line ") and row.endswith("clean") for row in cti.before)
+    assert len(result.obligations) == 20 * 21
+
+
+def test_omit_accepts_only_lemmas() -> None:
+    with pytest.raises(ValueError, match="not lemmas: tables_agree"):
+        obligations(frozenset({"tables_agree"}))
+
+
+def test_unknown_counts_as_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    real = induction._verdict
+
+    def second_query_unknown(solver: Any) -> str:
+        nonlocal calls
+        calls += 1
+        return "unknown" if calls == 2 else real(solver)  # the first is the initial condition's sanity check
+
+    monkeypatch.setattr(induction, "_verdict", second_query_unknown)
+    result = prove(CORRECT)
+    assert [(o.action, o.part, o.status) for o in result.failures] == [
+        (INITIAL, "single_active_controller", "unknown")
+    ]
+    assert not result.proved
+    assert "initial implies single_active_controller ... unknown" in format_proof(result)
+    assert "NOT proved: 1 obligation(s) failed" in format_proof(result)
+
+
+def test_a_timeout_is_unknown_not_ok() -> None:
+    # With 1 ms per query z3 gives up on some queries ("canceled"): never a pass.
+    result = prove(CORRECT, timeout_ms=1)
+    assert not result.proved
+    assert {o.status for o in result.failures} <= {"unknown"}
+    assert result.failures or result.vacuous
+
+
+def test_progress_reports_each_obligation_and_json_is_plain() -> None:
+    lines: list[str] = []
+    result = prove(variant("stale-config-row"), progress=lines.append)
+    assert len(lines) == 440
+    assert lines[22] == "send_write preserves single_active_controller ... ok"
+    assert "read_row preserves tables_follow_job ... failed" in lines
+    data: dict[str, Any] = json.loads(json.dumps(result.to_json()))
+    assert data["protocol"] == "stale-config-row" and data["proved"] is False
+    assert data["parts"] == PARTS
+    [bad] = [o for o in data["obligations"] if o["status"] != "ok"]
+    assert bad["cti"]["args"]["j"] == "j0" and bad["cti"]["part"] == "tables_follow_job"
+
+
+def test_format_proof_ends_with_the_verdict() -> None:
+    text = format_proof(proof())
+    assert text.splitlines()[0] == "initial implies single_active_controller ... ok"
+    assert "resume preserves visible_is_expected ... ok" in text
+    assert text.splitlines()[-1].startswith("correct: 440/440 obligations ok in ")
+    assert text.endswith(": proved")
+
+
+def test_a_variant_without_a_step_leaves_its_actions_out_without_vacuity() -> None:
+    # skip-destage has no purge step: purge and destage_line are never enabled, by design.
+    assert proof("skip-destage").vacuous == ()
+    assert variant("skip-destage") != Protocol()
+
+
+# --- agreement with the model: its reachable states satisfy the invariant, its steps are steps here
+
+
+@functools.cache
+def small_array(name: str = "correct") -> tuple[Model, list[World]]:
+    """Every reachable world of 2 controllers, 1 LU of 1 block, a writer and a reader host,
+    two take-overs, in breadth-first order."""
+    m = Model(array_scenario(2, 1, 1, hosts=2, budget=2), variant(name))
+    return m, reachable_worlds(m)
+
+
+def test_the_invariant_holds_in_the_models_reachable_states() -> None:
+    m, worlds = small_array()
+    assert len(worlds) == 1851
+    image = Image(m)
+    assert [w for w in worlds[::2] if broken_in(image, w)] == []
+
+
+def test_every_step_of_the_model_is_a_step_of_the_abstract_protocol() -> None:
+    m, worlds = small_array()
+    image = Image(m)
+    steps = [(w, t) for w in worlds[::9] for t in m.transitions(w)]
+    # Every action but retry: the correct protocol never routes a frame to a controller not
+    # in charge, so no request is refused NOT READY.
+    assert {t.action.name for _, t in steps} == set(ACTION_NAMES) - {"retry"}
+    assert [(t.action.name, w) for w, t in steps if not simulates(image, w, t.action.name, t.after)] == []
+
+
+@pytest.mark.parametrize("name", [n for n in SEEDED_BUGS if n not in ("concurrent-same-lu", "no-resume")])
+def test_each_bugs_shortest_counterexample_is_an_abstract_run(name: str) -> None:
+    # The switches act on the abstract actions as on the model's: the bug's concrete run
+    # is a run here too, step by step. (concurrent-same-lu needs two job elements per LU.)
+    m = Model(array_scenario(2, 1, 1, hosts=1, budget=2), variant(name))
+    check = run_check(m.scenario, m.protocol, liveness=False)
+    [trace] = [v.trace for v in check.search.violations]
+    image = Image(m)
+    for before, after in itertools.pairwise(trace):
+        assert simulates(image, before.state, after.label.split()[0], after.state), after.label
+
+
+def test_agreement_checks_can_fail() -> None:
+    m, worlds = small_array()
+    image = Image(m)
+    w = worlds[0]
+    assert not simulates(image, w, "designate", w)  # 801 must create a job
+    both = w._replace(controllers=tuple(c._replace(active=(0,)) for c in w.controllers))
+    assert broken_in(image, both) == ["single_active_controller", "owner_at_rest"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from model.actions import Model, admissible_values
 from model.scenario import lun_map_problem
-from model.state import Row, World, active_controllers, jobs_for, visible_value
+from model.state import PairState, Row, World, active_controllers, jobs_for, visible_value
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ def no_acknowledged_write_lost(m: Model, w: World) -> str | None:
     """Every block, as seen through the LU's controller (its cache, else the disk), holds
     the last acknowledged write or the write now in flight to it."""
     for lu in range(m.lus):
+        if _is_secondary(m, lu):
+            continue  # a mirror holds the primary's writes, not its own: see the pair properties
         owners: list[int | None] = list(active_controllers(w, lu)) or [None]
         for block in range(m.blocks[lu]):
             allowed = admissible_values(m, w, lu, block)
@@ -115,6 +117,88 @@ def lun_map_well_formed(m: Model, w: World) -> str | None:
     return lun_map_problem(addresses)
 
 
+# --- embodiment 2: mirrored pairs and the backup cycle ----------------------------------------
+
+
+def _is_secondary(m: Model, lu: int) -> bool:
+    i = m.pair_of[lu]
+    return i is not None and m.scenario.pairs[i].secondary == lu
+
+
+def _seen(w: World, lu: int, block: int) -> int:
+    """A block as its controller in charge sees it (the disk when none is)."""
+    active = active_controllers(w, lu)
+    return visible_value(w, active[0] if active else None, lu, block)
+
+
+def backup_is_point_in_time(m: Model, w: World) -> str | None:
+    """Every block on tape is the primary's block at the moment of the split, and once
+    re-synchronization is asked for, every block is on tape."""
+    for i, pair in enumerate(w.pairs):
+        for block, value in enumerate(pair.tape):
+            if value != pair.snapshot[block]:
+                return (
+                    f"the backup of pair {i} holds {value} for block {block}, but the primary held "
+                    f"{pair.snapshot[block]} when the pair was split"
+                )
+        secondary = m.scenario.pairs[i].secondary
+        if pair.snapshot and pair.state is not PairState.SPLIT and len(pair.tape) < m.blocks[secondary]:
+            return (
+                f"pair {i} is {pair.state.name.lower()} again with {len(pair.tape)} of "
+                f"{m.blocks[secondary]} blocks on tape: the backup is incomplete"
+            )
+    return None
+
+
+def mirror_differs_only_where_tracked(m: Model, w: World) -> str | None:
+    """While a pair is split or re-synchronizing, every block where secondary and primary
+    differ is in the difference information (nothing writes the mirror untracked)."""
+    for i, pair in enumerate(w.pairs):
+        if pair.state is PairState.PAIRED:
+            continue
+        spec = m.scenario.pairs[i]
+        for block in range(m.blocks[spec.primary]):
+            p, q = _seen(w, spec.primary, block), _seen(w, spec.secondary, block)
+            if p != q and block not in pair.diff:
+                return (
+                    f"pair {i} block {block}: primary LU{spec.primary} holds {p}, mirror "
+                    f"LU{spec.secondary} holds {q}, and the difference information does not say so"
+                )
+    return None
+
+
+def resync_restores_mirror(m: Model, w: World) -> str | None:
+    """A paired secondary equals its primary block for block."""
+    for i, pair in enumerate(w.pairs):
+        if pair.state is not PairState.PAIRED:
+            continue
+        spec = m.scenario.pairs[i]
+        for block in range(m.blocks[spec.primary]):
+            p, q = _seen(w, spec.primary, block), _seen(w, spec.secondary, block)
+            if p != q:
+                return (
+                    f"pair {i} is paired but block {block} differs: primary LU{spec.primary} "
+                    f"holds {p}, mirror LU{spec.secondary} holds {q}"
+                )
+    return None
+
+
+def control_returns_home(m: Model, w: World) -> str | None:
+    """After a backup cycle the secondary's default and current controller numbers are
+    those before it (Fig. 9A restored)."""
+    for i, pair in enumerate(w.pairs):
+        secondary = m.scenario.pairs[i].secondary
+        if not pair.home or jobs_for(w, secondary):
+            continue
+        row = w.disk.table[secondary]
+        if (row.default, row.current) != pair.home:
+            return (
+                f"after the backup of pair {i}, LU{secondary} has default controller {row.default} "
+                f"and current controller {row.current}; before it they were {pair.home[0]} and {pair.home[1]}"
+            )
+    return None
+
+
 def _row(r: Row) -> str:
     return f"(port {r.port}, external LUN {r.ext_lun}, default {r.default}, current {r.current})"
 
@@ -136,6 +220,10 @@ SAFETY: tuple[Property, ...] = tuple(
         reads_return_written_data,
         no_stale_cache,
         path_routes_to_owner,
+        backup_is_point_in_time,
+        mirror_differs_only_where_tracked,
+        resync_restores_mirror,
+        control_returns_home,
         tables_agree,
         lun_map_well_formed,
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from model.actions import Model
 from model.protocol import Step
-from model.state import Op, World
+from model.state import Op, PairState, World
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,27 @@ class Witness:
 
 
 def _takeover_completes(m: Model, before: World, label: str, after: World) -> bool:
-    return len(after.jobs) < len(before.jobs)
+    return sum(not j.backup for j in after.jobs) < sum(not j.backup for j in before.jobs)
+
+
+def _backup_completes(m: Model, before: World, label: str, after: World) -> bool:
+    return label.startswith("return_control ")
+
+
+def _write_tracked_during_split(m: Model, before: World, label: str, after: World) -> bool:
+    return any(len(a.diff) > len(b.diff) for a, b in zip(after.pairs, before.pairs, strict=True))
+
+
+def _moves_lus(m: Model) -> bool:
+    return m.scenario.mode == "any" or bool(m.scenario.batches)
+
+
+def _backs_up(m: Model) -> bool:
+    return bool(m.scenario.backups)
+
+
+def _backs_up_written_pair(m: Model) -> bool:
+    return any(m.writer[m.scenario.pairs[i].primary] is not None for i in m.scenario.backups)
 
 
 def _write_acked_during_destage(m: Model, before: World, label: str, after: World) -> bool:
@@ -40,6 +60,8 @@ def _write_acked_during_destage(m: Model, before: World, label: str, after: Worl
     if request is None or request.op is not Op.WRITE:
         return False
     for job in before.jobs:
+        if job.backup:
+            continue
         done = m.order[: job.done]
         if job.lu == request.lu and Step.BEGIN_DESTAGE in done and Step.STOP_SOURCE not in done:
             return True
@@ -51,7 +73,7 @@ def _concurrent_takeovers(m: Model, before: World, label: str, after: World) -> 
 
 
 def _has_writes(m: Model) -> bool:
-    return m.scenario.writes_per_block > 0 and any(w is not None for w in m.writer)
+    return _moves_lus(m) and m.scenario.writes_per_block > 0 and any(w is not None for w in m.writer)
 
 
 def _may_move_two(m: Model) -> bool:
@@ -62,7 +84,7 @@ def _may_move_two(m: Model) -> bool:
 
 
 WITNESSES: tuple[Witness, ...] = (
-    Witness("takeover_completes", "a take-over runs through Step 809", lambda m: True, _takeover_completes),
+    Witness("takeover_completes", "a take-over runs through Step 809", _moves_lus, _takeover_completes),
     Witness(
         "write_acked_during_destage",
         "a write is acknowledged while its LU is being de-staged (Steps 804-808)",
@@ -71,6 +93,13 @@ WITNESSES: tuple[Witness, ...] = (
     ),
     Witness(
         "concurrent_takeovers", "two LUs are being taken over at once", _may_move_two, _concurrent_takeovers
+    ),
+    Witness("backup_completes", "a backup cycle runs through Step 909", _backs_up, _backup_completes),
+    Witness(
+        "write_tracked_during_split",
+        "a write to a split primary is recorded in the difference information",
+        _backs_up_written_pair,
+        _write_tracked_during_split,
     ),
 )
 
@@ -86,7 +115,13 @@ class Liveness:
 
 
 def _batches_pending(m: Model, w: World) -> frozenset[Hashable]:
-    return frozenset(("batch", i) for i in range(w.batches, len(m.scenario.batches)))
+    batches = (("batch", i) for i in range(w.batches, len(m.scenario.batches)))
+    backups = (("backup", i) for i in range(w.backups, len(m.scenario.backups)))
+    return frozenset((*batches, *backups))
+
+
+def _resyncs_pending(m: Model, w: World) -> frozenset[Hashable]:
+    return frozenset(("resync", i) for i, pair in enumerate(w.pairs) if pair.state is PairState.RESYNCING)
 
 
 def _takeovers_pending(m: Model, w: World) -> frozenset[Hashable]:
@@ -110,8 +145,11 @@ LIVENESS: tuple[Liveness, ...] = (
     Liveness("paths_resumed", "every path suspended at Step 806 is resumed", _suspended_paths),
     Liveness("requests_answered", "every host request is eventually answered", _unanswered_requests),
     Liveness(
-        "script_completes", "every batch of a scripted scenario is designated (Step 801)", _batches_pending
+        "script_completes",
+        "every batch (Step 801) and backup (Step 901) of a scripted scenario is started",
+        _batches_pending,
     ),
+    Liveness("pairs_resynced", "every pair asked to re-synchronize (906) is paired again", _resyncs_pending),
 )
 
 
@@ -123,9 +161,8 @@ def obligations(m: Model, w: World) -> frozenset[Hashable]:
 def liveness_of(key: Hashable) -> Liveness:
     """The liveness property an obligation key belongs to."""
     assert isinstance(key, tuple), key
-    return {"takeover": LIVENESS[0], "path": LIVENESS[1], "request": LIVENESS[2], "batch": LIVENESS[3]}[
-        key[0]
-    ]
+    kinds = {"takeover": 0, "path": 1, "request": 2, "batch": 3, "backup": 3, "resync": 4}
+    return LIVENESS[kinds[key[0]]]
 
 
 def describe_obligation(key: Hashable) -> str:
@@ -136,5 +173,9 @@ def describe_obligation(key: Hashable) -> str:
         return f"the path of LU{key[1]} stays suspended forever"
     if key[0] == "batch":
         return f"batch {key[1]} of the script is never designated (Step 801 refuses it)"
+    if key[0] == "backup":
+        return f"backup {key[1]} of the script never starts (Step 901 refuses it)"
+    if key[0] == "resync":
+        return f"pair {key[1]} is never paired again after Step 906"
     op = "write" if key[2] is Op.WRITE else "read"
     return f"host{key[1]}'s {op} of LU{key[3]} block {key[4]} is never answered"

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model.state import Controller, Disk, Ghost, Job, Line, Op, Request, Row, World
+from model.state import Controller, Disk, Ghost, Job, Line, Op, Pair, PairState, Request, Row, World
 from model.state import Path as PathState
 from proofs.explicit import Counterexample
 
@@ -69,7 +69,9 @@ def encode_world(w: World) -> dict[str, Any]:
             }
             for r in w.hosts
         ],
-        "jobs": [{k: _int(v) for k, v in j._asdict().items()} for j in w.jobs],
+        "jobs": [
+            {k: (v if isinstance(v, bool) else _int(v)) for k, v in j._asdict().items()} for j in w.jobs
+        ],
         "budget": _int(w.budget),
         "batches": _int(w.batches),
         "ghost": {
@@ -78,6 +80,17 @@ def encode_world(w: World) -> dict[str, Any]:
             "reads": [_ints(b) for b in w.ghost.reads],
             "bad_read": {"#tup": _ints(w.ghost.bad_read)},
         },
+        "pairs": [
+            {
+                "state": p.state.name,
+                "diff": {"#set": _ints(p.diff)},
+                "tape": _ints(p.tape),
+                "snapshot": _ints(p.snapshot),
+                "home": {"#tup": _ints(p.home)},
+            }
+            for p in w.pairs
+        ],
+        "backups": _int(w.backups),
     }
 
 
@@ -120,6 +133,11 @@ def _drow(x: dict[str, Any]) -> Row:
     return Row(**{k: _dint(x[k]) for k in Row._fields})
 
 
+def _djob(j: dict[str, Any]) -> Job:
+    numbers = {k: _dint(j[k]) for k in Job._fields if k != "backup"}
+    return Job(**numbers, backup=bool(j.get("backup", False)))
+
+
 def decode_world(s: dict[str, Any]) -> World:
     try:
         return World(
@@ -152,7 +170,7 @@ def decode_world(s: dict[str, Any]) -> World:
                 )
                 for h in s["hosts"]
             ),
-            jobs=tuple(Job(**{k: _dint(j[k]) for k in Job._fields}) for j in s["jobs"]),
+            jobs=tuple(_djob(j) for j in s["jobs"]),
             budget=_dint(s["budget"]),
             batches=_dint(s["batches"]),
             ghost=Ghost(
@@ -161,6 +179,17 @@ def decode_world(s: dict[str, Any]) -> World:
                 reads=tuple(tuple(_dint(v) for v in b) for b in s["ghost"]["reads"]),
                 bad_read=tuple(_dint(v) for v in s["ghost"]["bad_read"]["#tup"]),
             ),
+            pairs=tuple(
+                Pair(
+                    PairState[p["state"]],
+                    tuple(_dint(v) for v in p["diff"]["#set"]),
+                    tuple(_dint(v) for v in p["tape"]),
+                    tuple(_dint(v) for v in p["snapshot"]),
+                    tuple(_dint(v) for v in p["home"]["#tup"]),
+                )
+                for p in s.get("pairs", [])
+            ),
+            backups=_dint(s.get("backups", {"#bigint": "0"})),
         )
     except (KeyError, TypeError) as e:
         raise ItfError(f"not a state of this model: missing or malformed field {e}") from None

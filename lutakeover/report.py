@@ -13,7 +13,7 @@ from invariants import LIVENESS, SAFETY
 from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Check
 from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
-from model.state import Job, Op, Request, Row, Where, World
+from model.state import Job, Op, PairState, Request, Row, Where, World
 from proofs.bmc import Bmc
 from proofs.explicit import Counterexample
 
@@ -43,8 +43,18 @@ def fields(m: Model, w: World) -> dict[str, str]:
         out[f"job.LU{job.lu}{suffix}"] = job_text(m, job)
     if m.scenario.mode == "any":
         out["budget"] = str(w.budget)
-    else:
+    elif m.scenario.batches:
         out["batches"] = f"{w.batches} of {len(m.scenario.batches)} designated"
+    for i, pair in enumerate(w.pairs):
+        spec = m.scenario.pairs[i]
+        state = pair.state.name.lower()
+        if pair.state is not PairState.PAIRED:
+            state += f", diff {_blocks(pair.diff)}"
+        out[f"pair{i}"] = f"LU{spec.primary}->LU{spec.secondary} {state}"
+        if pair.snapshot:
+            out[f"tape.pair{i}"] = f"{_blocks(pair.tape)} of split image {_blocks(pair.snapshot)}"
+    if m.scenario.backups:
+        out["backups"] = f"{w.backups} of {len(m.scenario.backups)} started"
     for lu in range(m.lus):
         out[f"acked.LU{lu}"] = _blocks(w.ghost.acked[lu])
     return out

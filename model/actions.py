@@ -24,12 +24,14 @@ from model.state import (
     Job,
     Line,
     Op,
+    PairState,
     Request,
     Row,
     Where,
     World,
     find_line,
     replace_at,
+    visible_value,
 )
 
 
@@ -40,6 +42,8 @@ class Model:
         self.scenario = scenario
         self.protocol = protocol
         self.order: tuple[Step, ...] = protocol.order()
+        self.backup_order: tuple[Step, ...] = protocol.backup_order()
+        self.pair_of = tuple(scenario.pair_of(lu) for lu in range(len(scenario.lus)))
         self.lus = len(scenario.lus)
         self.blocks = tuple(spec.blocks for spec in scenario.lus)
         self.writer = tuple(scenario.writer(lu) for lu in range(self.lus))
@@ -50,8 +54,12 @@ class Model:
     def initial(self) -> World:
         return initial_world(self.scenario)
 
+    def order_of(self, job: Job) -> tuple[Step, ...]:
+        return self.backup_order if job.backup else self.order
+
     def next_step(self, job: Job) -> Step | None:
-        return self.order[job.done] if job.done < len(self.order) else None
+        order = self.order_of(job)
+        return order[job.done] if job.done < len(order) else None
 
     def transitions(
         self, w: World, names: Container[str] | None = None, lu: int | None = None
@@ -65,10 +73,10 @@ class Model:
                 after = action.apply(self, w, *args)
                 if after is not None:
                     yield Transition(action, args, after)
-        order = self.order
         for k, job in enumerate(w.jobs):
-            if job.done < len(order) and (lu is None or job.lu == lu):
-                for action in self._by_step[order[job.done]]:
+            step = self.next_step(job)
+            if step is not None and (lu is None or job.lu == lu):
+                for action in self._by_step[step]:
                     assert action.per_job is not None
                     if names is not None and action.name not in names:
                         continue
@@ -114,6 +122,12 @@ def describe(action: Action, w: World, args: tuple[int, ...]) -> str:
         return f"designate LU{args[0]} to c{args[1]}"
     if action.name == "designate_batch":
         return f"designate_batch {args[0]}"
+    if action.name == "split_pair":
+        return f"split_pair backup {args[0]}"
+    if action.name == "resync_block":
+        return f"resync_block pair{args[0]} block {args[1]}"
+    if action.name == "resync_done":
+        return f"resync_done pair{args[0]}"
     return f"{action.name} host{args[0]}"
 
 
@@ -195,7 +209,8 @@ def deliver(m: Model, w: World, h: int) -> World | None:
     request = w.hosts[h]
     if request is None or request.at != Where.PATH or w.paths[request.lu].suspended:
         return None
-    c = w.paths[request.lu].route
+    cabled = m.scenario.hosts[h].controller
+    c = cabled if m.scenario.topology == "direct" and cabled is not None else w.paths[request.lu].route
     at = c if request.lu in w.controllers[c].active else Where.NOT_READY
     return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=at)))
 
@@ -209,12 +224,8 @@ def process(m: Model, w: World, h: int) -> World | None:
     c, lu, block = request.at, request.lu, request.block
     ctl = w.controllers[c]
     if request.op is Op.WRITE:
-        if lu in ctl.write_through:
-            w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, lu, block, request.value)))
-            ctl = _without_line(ctl, lu, block)
-        else:
-            ctl = _with_line(ctl, Line(lu, block, request.value, True))
-        reply = request._replace(at=Where.REPLIED)
+        w = _mirror(m, _write_block(w, c, lu, block, request.value), lu, block, request.value)
+        return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=Where.REPLIED)))
     else:
         line = find_line(ctl, lu, block)
         value = line.value if line is not None else w.disk.blocks[lu][block]
@@ -225,6 +236,34 @@ def process(m: Model, w: World, h: int) -> World | None:
         reply = request._replace(value=value, at=Where.REPLIED)
     w = _set_controller(w, c, ctl)
     return w._replace(hosts=replace_at(w.hosts, h, reply))
+
+
+def _write_block(w: World, c: int, lu: int, block: int, value: int) -> World:
+    """Controller ``c`` writes a block: through to disk (dropping its line) when the LU is
+    write-through there, else into a dirty cache line."""
+    ctl = w.controllers[c]
+    if lu in ctl.write_through:
+        w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, lu, block, value)))
+        return _set_controller(w, c, _without_line(ctl, lu, block))
+    return _set_controller(w, c, _with_line(ctl, Line(lu, block, value, True)))
+
+
+def _mirror(m: Model, w: World, lu: int, block: int, value: int) -> World:
+    """Embodiment 2: a write to a paired primary goes to its secondary too (through the
+    secondary's controller); while the pair is split, the block is recorded as different."""
+    i = m.pair_of[lu]
+    if i is None or m.scenario.pairs[i].primary != lu:
+        return w
+    pair, secondary = w.pairs[i], m.scenario.pairs[i].secondary
+    if pair.state is PairState.PAIRED:
+        owner = _owner(w, secondary)
+        return _write_block(w, owner, secondary, block, value) if owner is not None else w
+    diff = tuple(sorted({*pair.diff, block}))
+    return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
+
+
+def _owner(w: World, lu: int) -> int | None:
+    return next((c for c, ctl in enumerate(w.controllers) if lu in ctl.active), None)
 
 
 def complete(m: Model, w: World, h: int) -> World | None:
@@ -327,7 +366,7 @@ def designate_batch(m: Model, w: World, index: int) -> World | None:
 def _advance(m: Model, w: World, k: int) -> World:
     """Mark the job's next step done; a job whose last step is done is over."""
     job = w.jobs[k]
-    if job.done + 1 == len(m.order):
+    if job.done + 1 == len(m.order_of(job)):
         return w._replace(jobs=w.jobs[:k] + w.jobs[k + 1 :])
     return w._replace(jobs=replace_at(w.jobs, k, job._replace(done=job.done + 1)))
 
@@ -474,6 +513,214 @@ def resume(m: Model, w: World, k: int) -> World | None:
     return _advance(m, w, k)
 
 
+# --- Embodiment 2, Steps 901-909: backing a split secondary up through the backup controller ----
+
+
+def split_pair(m: Model, w: World, index: int) -> World | None:
+    """901: a host splits the next pair of the script; the backup cycle of its secondary
+    begins, towards the controller the secondary's default number names (Fig. 9A)."""
+    if index != w.backups or index >= len(m.scenario.backups):
+        return None
+    i = m.scenario.backups[index]
+    spec, pair = m.scenario.pairs[i], w.pairs[i]
+    secondary = spec.secondary
+    row = w.disk.table[secondary]
+    if pair.state is not PairState.PAIRED or any(j.lu in (spec.primary, secondary) for j in w.jobs):
+        return None  # the pair must be whole again (a repeated backup waits for the resync)
+    primary = spec.primary
+    owner = _owner(w, primary)
+    snapshot = tuple(visible_value(w, owner, primary, b) for b in range(m.blocks[primary]))
+    job = Job(secondary, row.current, row.default, row.port, row.ext_lun, done=1, backup=True)
+    pair = pair._replace(
+        state=PairState.SPLIT, diff=(), tape=(), snapshot=snapshot, home=(row.default, row.current)
+    )
+    return w._replace(
+        jobs=tuple(sorted((*w.jobs, job), key=_job_lu)),
+        pairs=replace_at(w.pairs, i, pair),
+        backups=w.backups + 1,
+    )
+
+
+def _migrate(w: World, lu: int, row: Row) -> World:
+    """Steps 902 / 907: the row goes to the disk's predetermined position and every
+    controller's table, with the pair's status and difference information."""
+    controllers = tuple(ctl._replace(table=replace_at(ctl.table, lu, row)) for ctl in w.controllers)
+    return w._replace(controllers=controllers, disk=w.disk._replace(table=replace_at(w.disk.table, lu, row)))
+
+
+def migrate_out(m: Model, w: World, k: int) -> World | None:
+    """902: the source migrates the secondary's row to the backup controller: the default
+    number becomes the source (so the way home is remembered), the current number the
+    backup controller (Fig. 9B)."""
+    job = _job_at(m, w, k, Step.MIGRATE_OUT)
+    if job is None:
+        return None
+    row = w.disk.table[job.lu]
+    default = row.default if m.protocol.no_default_swap else job.source
+    return _advance(m, _migrate(w, job.lu, row._replace(default=default, current=job.destination)), k)
+
+
+def _holder(job: Job, step: Step) -> int:
+    """The controller that de-stages at ``step``: the source going out, the backup
+    controller coming back."""
+    return job.destination if step in (Step.BEGIN_RETURN_DESTAGE, Step.PURGE_RETURN) else job.source
+
+
+def _begin_writethrough(step: Step) -> Callable[[Model, World, int], World | None]:
+    def action(m: Model, w: World, k: int) -> World | None:
+        job = _job_at(m, w, k, step)
+        if job is None:
+            return None
+        return _advance(m, _set_write_through(w, _holder(job, step), job.lu, True), k)
+
+    action.__doc__ = f"{step.number}: the controller makes the secondary's writes write-through."
+    return action
+
+
+def _destage(step: Step) -> Callable[..., World | None]:
+    def action(m: Model, w: World, k: int, block: int) -> World | None:
+        job = _job_at(m, w, k, step)
+        if job is None:
+            return None
+        c = _holder(job, step)
+        line = find_line(w.controllers[c], job.lu, block)
+        if line is None or not line.dirty:
+            return None
+        w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
+        return _set_controller(w, c, _with_line(w.controllers[c], line._replace(dirty=False)))
+
+    action.__doc__ = f"{step.number}: one dirty line of the secondary goes to disk."
+    return action
+
+
+def _purge(step: Step) -> Callable[[Model, World, int], World | None]:
+    def action(m: Model, w: World, k: int) -> World | None:
+        job = _job_at(m, w, k, step)
+        if job is None:
+            return None
+        c = _holder(job, step)
+        ctl = w.controllers[c]
+        if any(line.lu == job.lu and line.dirty for line in ctl.cache):
+            return None
+        cache = tuple(line for line in ctl.cache if line.lu != job.lu)
+        return _advance(m, _set_controller(w, c, ctl._replace(cache=cache)), k)
+
+    action.__doc__ = f"{step.number}: with nothing dirty left, the secondary's lines are removed."
+    return action
+
+
+def _pass_control(w: World, lu: int, old: int, new: int) -> World:
+    """Control of ``lu`` passes from ``old`` to ``new`` at once (the notice of 904 / 909),
+    and the frames the backup host sends for it go to ``new``."""
+    ctl = w.controllers[old]
+    w = _set_controller(
+        w, old, ctl._replace(active=_remove(ctl.active, lu), write_through=_remove(ctl.write_through, lu))
+    )
+    w = _set_controller(w, new, w.controllers[new]._replace(active=_add(w.controllers[new].active, lu)))
+    return _set_path(w, lu, route=new)
+
+
+def _drained(w: World, c: int, lu: int) -> bool:
+    return not any(r is not None and r.at == c and r.lu == lu for r in w.hosts)
+
+
+def hand_over(m: Model, w: World, k: int) -> World | None:
+    """904: the source notifies de-stage completion; the backup controller takes control."""
+    job = _job_at(m, w, k, Step.HAND_OVER)
+    if job is None or not _drained(w, job.source, job.lu):
+        return None
+    return _advance(m, _pass_control(w, job.lu, job.source, job.destination), k)
+
+
+def _pair_of_job(m: Model, job: Job) -> int:
+    i = m.pair_of[job.lu]
+    assert i is not None, "a backup job moves a secondary"
+    return i
+
+
+def backup_block(m: Model, w: World, k: int, block: int) -> World | None:
+    """905: the backup host reads the next block of the secondary through the backup
+    controller and writes it to tape."""
+    job = _job_at(m, w, k, Step.BACKUP_DONE)
+    if job is None:
+        return None
+    i = _pair_of_job(m, job)
+    pair = w.pairs[i]
+    in_charge = job.lu in w.controllers[job.destination].active
+    if block != len(pair.tape) or block >= m.blocks[job.lu] or not in_charge:
+        return None
+    value = visible_value(w, job.destination, job.lu, block)
+    return w._replace(pairs=replace_at(w.pairs, i, pair._replace(tape=(*pair.tape, value))))
+
+
+def backup_done(m: Model, w: World, k: int) -> World | None:
+    """905: every block of the secondary is on tape."""
+    job = _job_at(m, w, k, Step.BACKUP_DONE)
+    if job is None:
+        return None
+    on_tape = len(w.pairs[_pair_of_job(m, job)].tape)
+    if on_tape < m.blocks[job.lu] and not m.protocol.resync_before_backup_done:
+        return None
+    return _advance(m, w, k)
+
+
+def request_resync(m: Model, w: World, k: int) -> World | None:
+    """906: the backup host sends the pair re-synchronization instruction."""
+    job = _job_at(m, w, k, Step.REQUEST_RESYNC)
+    if job is None:
+        return None
+    i = _pair_of_job(m, job)
+    w = w._replace(pairs=replace_at(w.pairs, i, w.pairs[i]._replace(state=PairState.RESYNCING)))
+    return _advance(m, w, k)
+
+
+def migrate_back(m: Model, w: World, k: int) -> World | None:
+    """907: the backup controller migrates the row back to the controller its default
+    number names; the default number becomes the backup controller again (Fig. 9A)."""
+    job = _job_at(m, w, k, Step.MIGRATE_BACK)
+    if job is None:
+        return None
+    row = w.disk.table[job.lu]
+    return _advance(m, _migrate(w, job.lu, row._replace(default=job.destination, current=row.default)), k)
+
+
+def return_control(m: Model, w: World, k: int) -> World | None:
+    """909: the backup controller notifies completion to the controller the row now names
+    as current, and control returns there; the backup cycle is over."""
+    job = _job_at(m, w, k, Step.RETURN_CONTROL)
+    if job is None or not _drained(w, job.destination, job.lu):
+        return None
+    home = w.disk.table[job.lu].current
+    return _advance(m, _pass_control(w, job.lu, job.destination, home), k)
+
+
+def _resyncing(m: Model, w: World, i: int) -> bool:
+    """The pair's re-synchronization may copy: requested, and the secondary is home."""
+    secondary = m.scenario.pairs[i].secondary
+    return w.pairs[i].state is PairState.RESYNCING and not any(j.lu == secondary for j in w.jobs)
+
+
+def resync_block(m: Model, w: World, i: int, block: int) -> World | None:
+    """906: one block the difference information names is copied from primary to secondary."""
+    pair, spec = w.pairs[i], m.scenario.pairs[i]
+    if not _resyncing(m, w, i) or block not in pair.diff:
+        return None
+    value = visible_value(w, _owner(w, spec.primary), spec.primary, block)
+    owner = _owner(w, spec.secondary)
+    if owner is not None:
+        w = _write_block(w, owner, spec.secondary, block, value)
+    diff = tuple(b for b in pair.diff if b != block)
+    return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
+
+
+def resync_done(m: Model, w: World, i: int) -> World | None:
+    """906: with no difference left, the pair is paired again and mirroring resumes."""
+    pair = w.pairs[i]
+    if not _resyncing(m, w, i) or (pair.diff and not m.protocol.resync_without_diff):
+        return None
+    return w._replace(pairs=replace_at(w.pairs, i, pair._replace(state=PairState.PAIRED, diff=())))
+
+
 # --- the list of actions ----------------------------------------------------------------------
 
 
@@ -533,9 +780,31 @@ def _the_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
 
 def _dirty_lines_of_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
     job = w.jobs[k]
-    for line in w.controllers[job.source].cache:
+    step = m.next_step(job)
+    c = job.destination if step is Step.PURGE_RETURN else job.source
+    for line in w.controllers[c].cache:
         if line.lu == job.lu and line.dirty:
             yield (k, line.block)
+
+
+def _next_backup(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    if w.backups < len(m.scenario.backups):
+        yield (w.backups,)
+
+
+def _next_tape_block(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
+    yield (k, len(w.pairs[_pair_of_job(m, w.jobs[k])].tape))
+
+
+def _resync_blocks(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    for i, pair in enumerate(w.pairs):
+        for block in pair.diff:
+            yield (i, block)
+
+
+def _pairs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    for i in range(len(w.pairs)):
+        yield (i,)
 
 
 def _step(
@@ -575,6 +844,21 @@ def _destination(w: World, args: tuple[int, ...]) -> str:
     return f"controller {w.jobs[args[0]].destination}"
 
 
+def _backup_host(w: World, args: tuple[int, ...]) -> str:
+    return "backup host"
+
+
+def _storage(w: World, args: tuple[int, ...]) -> str:
+    return "mirroring"
+
+
+def _holder_of(step: Step) -> Callable[[World, tuple[int, ...]], str]:
+    def component(w: World, args: tuple[int, ...]) -> str:
+        return f"controller {_holder(w.jobs[args[0]], step)}"
+
+    return component
+
+
 def _accepting_controller(w: World, args: tuple[int, ...]) -> str:
     request = w.hosts[args[0]]
     return f"controller {request.at}" if request is not None else "controller"
@@ -601,6 +885,40 @@ ACTIONS: tuple[Action, ...] = (
     _step("stop_source", Step.STOP_SOURCE, _source, stop_source),
     _step("start_destination", Step.START_DESTINATION, _destination, start_destination),
     _step("resume", Step.RESUME, _path, resume),
+    Action("split_pair", Step.SPLIT_PAIR, _host, _next_backup, split_pair),
+    _step("migrate_out", Step.MIGRATE_OUT, _source, migrate_out),
+    _step(
+        "begin_backup_destage",
+        Step.BEGIN_BACKUP_DESTAGE,
+        _source,
+        _begin_writethrough(Step.BEGIN_BACKUP_DESTAGE),
+    ),
+    _step(
+        "destage_backup_line", Step.PURGE_BACKUP, _source, _destage(Step.PURGE_BACKUP), _dirty_lines_of_job
+    ),
+    _step("purge_backup", Step.PURGE_BACKUP, _source, _purge(Step.PURGE_BACKUP)),
+    _step("hand_over", Step.HAND_OVER, _source, hand_over),
+    _step("backup_block", Step.BACKUP_DONE, _backup_host, backup_block, _next_tape_block),
+    _step("backup_done", Step.BACKUP_DONE, _backup_host, backup_done),
+    _step("request_resync", Step.REQUEST_RESYNC, _backup_host, request_resync),
+    _step("migrate_back", Step.MIGRATE_BACK, _destination, migrate_back),
+    _step(
+        "begin_return_destage",
+        Step.BEGIN_RETURN_DESTAGE,
+        _destination,
+        _begin_writethrough(Step.BEGIN_RETURN_DESTAGE),
+    ),
+    _step(
+        "destage_return_line",
+        Step.PURGE_RETURN,
+        _holder_of(Step.PURGE_RETURN),
+        _destage(Step.PURGE_RETURN),
+        _dirty_lines_of_job,
+    ),
+    _step("purge_return", Step.PURGE_RETURN, _destination, _purge(Step.PURGE_RETURN)),
+    _step("return_control", Step.RETURN_CONTROL, _destination, return_control),
+    Action("resync_block", Step.RESYNC_DONE, _storage, _resync_blocks, resync_block),
+    Action("resync_done", Step.RESYNC_DONE, _storage, _pairs, resync_done),
 )
 
 _JOB_ACTIONS = {a.name for a in ACTIONS if a.per_job is not None}

@@ -27,6 +27,20 @@ class Step(Enum):
     STOP_SOURCE = ("808", 0)  # source stops controlling, after finishing what it accepted
     START_DESTINATION = ("808", 1)  # destination starts controlling the LU
     RESUME = ("809", 0)  # path controller releases the held frames
+    # Embodiment 2 (Fig. 7): a split secondary is backed up through the controller its row
+    # names as default, and control returns home by swapping default and current back.
+    SPLIT_PAIR = ("901", 0)  # host splits the pair; the backup cycle begins
+    MIGRATE_OUT = ("902", 0)  # source migrates the row: default := source, current := backup controller
+    BEGIN_BACKUP_DESTAGE = ("903", 0)  # source makes the secondary's writes write-through
+    PURGE_BACKUP = ("903", 1)  # source de-stages and removes the secondary's lines
+    HAND_OVER = ("904", 0)  # source notifies completion; control passes to the backup controller
+    BACKUP_DONE = ("905", 0)  # backup host copies the secondary to tape, block by block
+    REQUEST_RESYNC = ("906", 0)  # backup host asks for the pair's re-synchronization
+    MIGRATE_BACK = ("907", 0)  # backup controller migrates the row: current := default, default := itself
+    BEGIN_RETURN_DESTAGE = ("908", 0)  # backup controller makes the secondary write-through
+    PURGE_RETURN = ("908", 1)  # backup controller de-stages and removes the secondary's lines
+    RETURN_CONTROL = ("909", 0)  # control returns to the controller the default number named
+    RESYNC_DONE = ("906", 1)  # the tracked blocks are copied to the secondary; the pair is paired again
 
     @property
     def number(self) -> str:
@@ -42,7 +56,20 @@ class Step(Enum):
         return self.name
 
 
-CORRECT_ORDER: tuple[Step, ...] = tuple(Step)
+CORRECT_ORDER: tuple[Step, ...] = tuple(Step)[: list(Step).index(Step.RESUME) + 1]
+BACKUP_ORDER: tuple[Step, ...] = (
+    Step.SPLIT_PAIR,
+    Step.MIGRATE_OUT,
+    Step.BEGIN_BACKUP_DESTAGE,
+    Step.PURGE_BACKUP,
+    Step.HAND_OVER,
+    Step.BACKUP_DONE,
+    Step.REQUEST_RESYNC,
+    Step.MIGRATE_BACK,
+    Step.BEGIN_RETURN_DESTAGE,
+    Step.PURGE_RETURN,
+    Step.RETURN_CONTROL,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +88,10 @@ class Protocol:
     stale_config_row: bool = False
     concurrent_same_lu: bool = False
     no_resume: bool = False
+    no_default_swap: bool = False
+    resync_without_diff: bool = False
+    backup_without_destage: bool = False
+    resync_before_backup_done: bool = False
 
     @property
     def name(self) -> str:
@@ -84,10 +115,17 @@ class Protocol:
             steps.insert(steps.index(Step.SWITCH_PATH), Step.RESUME)
         return tuple(steps)
 
+    def backup_order(self) -> tuple[Step, ...]:
+        """The steps of an embodiment-2 backup cycle, in the order this protocol performs them."""
+        steps = list(BACKUP_ORDER)
+        if self.backup_without_destage:
+            steps.remove(Step.PURGE_BACKUP)
+        return tuple(steps)
+
 
 CORRECT = Protocol()
 
-#: Every seeded bug of embodiment 1 (DESIGN section 6): name -> (switch, what it does).
+#: Every seeded bug of embodiment 1 (DESIGN section 6): name -> what it does.
 SEEDED_BUGS: dict[str, str] = {
     "skip-destage": "the de-stage and purge of Step 804 are skipped (write-through still "
     "turns on): the LU changes controller with dirty lines left in the source's cache",
@@ -104,15 +142,29 @@ SEEDED_BUGS: dict[str, str] = {
     "no-resume": "Step 809 never happens: the LU's path stays suspended after the take-over",
 }
 
+#: The seeded bugs of embodiment 2 (the backup cycle of Steps 901-909).
+BACKUP_BUGS: dict[str, str] = {
+    "no-default-swap": "embodiment 2: Step 902 leaves the default controller number alone, so "
+    "Step 907 finds the backup controller itself there and control never returns home",
+    "resync-without-diff": "embodiment 2: the re-synchronization ignores the difference "
+    "information and declares the pair paired without copying the blocks written since the split",
+    "backup-without-destage": "embodiment 2: Step 903's de-stage and purge are skipped; the backup "
+    "controller takes the secondary while its newest data sits in the source's cache",
+    "resync-before-backup-done": "embodiment 2: the backup host asks for re-synchronization (906) "
+    "before every block is on tape",
+}
+
+ALL_BUGS: dict[str, str] = {**SEEDED_BUGS, **BACKUP_BUGS}
+
 
 def variant(name: str) -> Protocol:
     """The protocol called ``name``: ``correct`` or a seeded bug's name."""
     if name == "correct":
         return CORRECT
-    if name not in SEEDED_BUGS:
-        known = ", ".join(["correct", *SEEDED_BUGS])
+    if name not in ALL_BUGS:
+        known = ", ".join(["correct", *ALL_BUGS])
         raise KeyError(f"unknown variant {name!r}; known variants: {known}")
     return replace(CORRECT, **{name.replace("-", "_"): True})
 
 
-VARIANTS: dict[str, str] = {"correct": "the protocol of Fig. 3, Steps 801-809", **SEEDED_BUGS}
+VARIANTS: dict[str, str] = {"correct": "the protocol of Figs. 3 and 7, Steps 801-809 and 901-909", **ALL_BUGS}

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from model.state import Controller, Disk, Ghost, Row, World
+from model.state import Controller, Disk, Ghost, Pair, PairState, Row, World
 from model.state import Path as PathState
 
 
@@ -43,6 +43,15 @@ class HostSpec:
     name: str
     writes: tuple[int, ...] = ()
     reads: tuple[int, ...] = ()
+    controller: int | None = None  # topology "direct": the controller it is cabled to (Fig. 6)
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """A mirrored pair (embodiment 2): the secondary is a duplicate of the primary."""
+
+    primary: int
+    secondary: int
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,19 @@ class Scenario:
     batches: tuple[Batch, ...] = ()
     budget: int = 0  # "any" mode: how many take-overs may be designated in all
     takeover_port: int = 0  # "any" mode: the port a moved LU uses on its destination
+    topology: str = "path"  # "path": hosts reach LUs through the path controller (31); "direct"
+    pairs: tuple[PairSpec, ...] = ()  # embodiment 2: mirrored pairs
+    backups: tuple[int, ...] = ()  # embodiment 2: pairs backed up, one cycle each, in order
 
     def __post_init__(self) -> None:
         validate(self)
+
+    def pair_of(self, lu: int) -> int | None:
+        """The pair ``lu`` belongs to (as primary or secondary), or None."""
+        for i, pair in enumerate(self.pairs):
+            if lu in (pair.primary, pair.secondary):
+                return i
+        return None
 
     def writer(self, lu: int) -> int | None:
         """The one host that writes ``lu`` (concurrent writes to a block have no order)."""
@@ -83,7 +102,7 @@ class Scenario:
     @property
     def symmetric_controllers(self) -> bool:
         """Whether renaming controllers maps runs to runs: no step names a controller."""
-        return self.mode == "any"
+        return self.mode == "any" and not self.pairs
 
     def lu_classes(self) -> list[list[int]]:
         """LUs that behave alike (same blocks, same writer and readers): renaming one as
@@ -151,8 +170,11 @@ def validate(s: Scenario) -> None:
         if s.batches:
             raise ScenarioError("takeovers.batch: batches belong to mode 'scripted'")
         _port(s, s.takeover_port, "takeovers.port")
-    if s.mode == "scripted" and not s.batches:
-        raise ScenarioError("takeovers.batch: mode 'scripted' needs at least one [[takeovers.batch]]")
+    if s.mode == "scripted" and not s.batches and not s.backups:
+        raise ScenarioError(
+            "takeovers.batch: mode 'scripted' needs at least one [[takeovers.batch]] or [[backup]]"
+        )
+    _validate_pairs(s)
     for i, batch in enumerate(s.batches):
         where = f"takeovers.batch[{i}]"
         if not batch.lus:
@@ -167,6 +189,52 @@ def validate(s: Scenario) -> None:
             _port(s, batch.port, f"{where}.port")
         if batch.ext_luns is not None and len(batch.ext_luns) != len(batch.lus):
             raise ScenarioError(f"{where}.ext_luns: {len(batch.ext_luns)} numbers for {len(batch.lus)} LUs")
+
+
+def _validate_pairs(s: Scenario) -> None:
+    """Embodiment 2: pairs, backups and the direct topology."""
+    if s.topology not in ("path", "direct"):
+        raise ScenarioError(f"array.topology: {s.topology!r} is neither 'path' nor 'direct'")
+    for i, host in enumerate(s.hosts):
+        if host.controller is not None:
+            _controller(s, host.controller, f"host[{i}].controller")
+        elif s.topology == "direct":
+            raise ScenarioError(f"host[{i}].controller: topology 'direct' cables each host to a controller")
+    if s.topology == "direct" and (s.batches or s.mode == "any"):
+        raise ScenarioError(
+            "takeovers: a plain take-over moves an LU away from a directly cabled host; "
+            "use topology 'path' to mix take-overs with backups"
+        )
+    in_pairs: set[int] = set()
+    for i, pair in enumerate(s.pairs):
+        where = f"pair[{i}]"
+        for field, lu in (("primary", pair.primary), ("secondary", pair.secondary)):
+            if not 0 <= lu < len(s.lus):
+                raise ScenarioError(f"{where}.{field}: LU{lu} does not exist")
+            if lu in in_pairs:
+                raise ScenarioError(f"{where}.{field}: LU{lu} is already in a pair")
+            in_pairs.add(lu)
+        p, q = s.lus[pair.primary], s.lus[pair.secondary]
+        if p.controller != q.controller or p.blocks != q.blocks:
+            raise ScenarioError(
+                f"{where}: a mirror and its primary start on one controller with the same number of blocks"
+            )
+        if q.default == q.controller:
+            raise ScenarioError(
+                f"{where}.secondary: LU{pair.secondary}'s default controller must name the backup "
+                "controller (Fig. 9A), not its current one"
+            )
+        for h, host in enumerate(s.hosts):
+            if pair.secondary in (*host.writes, *host.reads):
+                raise ScenarioError(
+                    f"host[{h}]: LU{pair.secondary} is a mirror; only the backup host reads it"
+                )
+    for lu in in_pairs:
+        if s.mode == "any" or any(lu in b.lus for b in s.batches):
+            raise ScenarioError(f"takeovers: LU{lu} is in a mirrored pair; only backups move it")
+    for i, index in enumerate(s.backups):
+        if not 0 <= index < len(s.pairs):
+            raise ScenarioError(f"backup[{i}].pair: pair {index} does not exist")
 
 
 def _controller(s: Scenario, c: int, where: str) -> None:
@@ -206,7 +274,7 @@ def lun_map_problem(addresses: dict[int, tuple[int, int, int]]) -> str | None:
 
 # --- TOML -------------------------------------------------------------------------------
 
-_TOP_KEYS = {"name", "description", "array", "lu", "host", "workload", "takeovers"}
+_TOP_KEYS = {"name", "description", "array", "lu", "host", "workload", "takeovers", "pair", "backup"}
 
 
 def load(path: str | Path) -> Scenario:
@@ -233,7 +301,7 @@ def parse(text: str, origin: str = "<scenario>") -> Scenario:
 def from_dict(data: dict[str, Any]) -> Scenario:
     _keys(data, _TOP_KEYS, "")
     array = _table(data, "array")
-    _keys(array, {"controllers", "ports"}, "array.")
+    _keys(array, {"controllers", "ports", "topology"}, "array.")
     controllers = _int(array, "controllers", "array.")
     lus = []
     for i, row in enumerate(_list_of_tables(data, "lu")):
@@ -270,19 +338,31 @@ def from_dict(data: dict[str, Any]) -> Scenario:
     hosts = []
     for i, row in enumerate(_list_of_tables(data, "host")):
         where = f"host[{i}]."
-        _keys(row, {"name", "writes", "reads"}, where)
+        _keys(row, {"name", "writes", "reads", "controller"}, where)
         hosts.append(
             HostSpec(
                 name=_str(row, "name", where, f"host{i}"),
                 writes=_ints(row, "writes", where),
                 reads=_ints(row, "reads", where),
+                controller=_int(row, "controller", where) if "controller" in row else None,
             )
         )
+    pairs = []
+    for i, row in enumerate(_list_of_tables(data, "pair")):
+        where = f"pair[{i}]."
+        _keys(row, {"primary", "secondary"}, where)
+        pairs.append(PairSpec(_int(row, "primary", where), _int(row, "secondary", where)))
+    backups = []
+    for i, row in enumerate(_list_of_tables(data, "backup")):
+        where = f"backup[{i}]."
+        _keys(row, {"pair"}, where)
+        backups.append(_int(row, "pair", where))
     workload = _table(data, "workload", required=False)
     _keys(workload, {"writes_per_block", "reads_per_block"}, "workload.")
     takeovers = _table(data, "takeovers", required=False)
     _keys(takeovers, {"mode", "budget", "port", "batch"}, "takeovers.")
-    mode = _str(takeovers, "mode", "takeovers.", "scripted" if "batch" in takeovers else "any")
+    scripted = "batch" in takeovers or "backup" in data
+    mode = _str(takeovers, "mode", "takeovers.", "scripted" if scripted else "any")
     for key in ("budget", "port"):
         if mode == "scripted" and key in takeovers:
             raise ScenarioError(f"takeovers.{key}: only mode 'any' has a {key}; a batch names its own")
@@ -311,6 +391,9 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         batches=tuple(batches),
         budget=_int(takeovers, "budget", "takeovers.", 0),
         takeover_port=_int(takeovers, "port", "takeovers.", 0),
+        topology=_str(array, "topology", "array.", "path"),
+        pairs=tuple(pairs),
+        backups=tuple(backups),
     )
 
 
@@ -407,4 +490,5 @@ def initial_world(s: Scenario) -> World:
         budget=s.budget if s.mode == "any" else 0,
         batches=0,
         ghost=Ghost(acked=zeros, writes=zeros, reads=zeros, bad_read=()),
+        pairs=tuple(Pair(PairState.PAIRED, (), (), (), ()) for _ in s.pairs),
     )

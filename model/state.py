@@ -104,6 +104,7 @@ class Job(NamedTuple):
     port: int  # port the LU will use on the destination (Step 801 may change it)
     ext_lun: int  # external LUN the LU will use there
     done: int  # how many steps of the protocol's step order are done
+    backup: bool = False  # embodiment 2: a backup cycle (Steps 901-909), not a take-over
 
 
 class Ghost(NamedTuple):
@@ -114,6 +115,27 @@ class Ghost(NamedTuple):
     reads: tuple[tuple[int, ...], ...]  # [lu][block] -> reads issued so far
     bad_read: tuple[int, ...]  # (lu, block, value, controller) of the first read that
     # returned a value no write had acknowledged or was writing; () while none did
+
+
+class PairState(IntEnum):
+    """The state of a mirrored pair (embodiment 2)."""
+
+    PAIRED = 0  # writes to the primary are mirrored to the secondary
+    SPLIT = 1  # Step 901: the secondary is frozen; writes to the primary are tracked
+    RESYNCING = 2  # Step 906: tracked blocks are being copied back to the secondary
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Pair(NamedTuple):
+    """A mirrored pair of LUs (Fig. 6: LU1 mirrors LU0, LU3 mirrors LU2) and its backups."""
+
+    state: PairState
+    diff: tuple[int, ...]  # difference information: primary blocks written since the split
+    tape: tuple[int, ...]  # the backup written so far, block by block (Step 905)
+    snapshot: tuple[int, ...]  # ghost: the primary's blocks at the split (the image to back up)
+    home: tuple[int, ...]  # ghost: the secondary's (default, current) controller before the backup
 
 
 class World(NamedTuple):
@@ -127,6 +149,8 @@ class World(NamedTuple):
     budget: int  # take-overs the operator may still designate ("any" mode)
     batches: int  # scripted batches designated so far ("scripted" mode)
     ghost: Ghost
+    pairs: tuple[Pair, ...] = ()  # embodiment 2: mirrored pairs, indexed as the scenario's
+    backups: int = 0  # embodiment 2: backup cycles started so far (scripted, in order)
 
 
 def active_controllers(w: World, lu: int) -> list[int]:

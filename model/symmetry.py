@@ -67,7 +67,7 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
             for r in w.hosts
         ]
     )
-    jobs = [_new(Job, (lm[j[0]], cm[j[1]], cm[j[2]], j[3], j[4], j[5])) for j in w.jobs]
+    jobs = [_new(Job, (lm[j[0]], cm[j[1]], cm[j[2]], j[3], j[4], j[5], j[6])) for j in w.jobs]
     if not identity_lu:
         jobs.sort(key=lambda j: j.lu)  # stable: jobs of one LU keep their designation order
     ghost = w.ghost
@@ -91,7 +91,21 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
         ),
     )
     paths = tuple([_new(Path, (cm[w.paths[old][0]], w.paths[old][1])) for old in inverse_lu])
-    return _new(World, (tuple(controllers), disk, paths, hosts, tuple(jobs), w.budget, w.batches, ghost))
+    # Scenarios with mirrored pairs have no symmetries (pairs name their LUs), so the pair
+    # records pass through unchanged.
+    world = (
+        tuple(controllers),
+        disk,
+        paths,
+        hosts,
+        tuple(jobs),
+        w.budget,
+        w.batches,
+        ghost,
+        w.pairs,
+        w.backups,
+    )
+    return _new(World, world)
 
 
 def canonicalizer(s: Scenario) -> Callable[[World], World] | None:

@@ -23,8 +23,22 @@ from dataclasses import dataclass
 import z3
 
 from model.actions import Model
-from model.protocol import Step
-from model.state import Controller, Disk, Ghost, Job, Line, Op, Path, Request, Row, Where, World
+from model.protocol import BACKUP_ORDER, Step
+from model.state import (
+    Controller,
+    Disk,
+    Ghost,
+    Job,
+    Line,
+    Op,
+    Pair,
+    PairState,
+    Path,
+    Request,
+    Row,
+    Where,
+    World,
+)
 
 Value = int | bool
 Sym = dict[str, z3.ExprRef]
@@ -55,6 +69,7 @@ class Layout:
     def __init__(self, m: Model) -> None:
         self.m = m
         self.slots = job_slots(m)
+        self.secondaries = {pair.secondary for pair in m.scenario.pairs}
         s = m.scenario
         self.kinds: dict[str, str] = {}  # name -> "b" (Bool) or "i" (Int)
         for c in range(s.controllers):
@@ -85,6 +100,17 @@ class Layout:
             self._add(f"host{h}.write", "b")
             for f in ("lu", "block", "value", "at"):
                 self._add(f"host{h}.{f}", "i")
+        for i, pair in enumerate(s.pairs):
+            self._add(f"pair{i}.state", "i")
+            self._add(f"pair{i}.tape_len", "i")
+            self._add(f"pair{i}.split", "b")  # a split happened: snapshot and home are recorded
+            self._add(f"pair{i}.home.default", "i")
+            self._add(f"pair{i}.home.current", "i")
+            for b in range(m.blocks[pair.primary]):
+                self._add(f"pair{i}.diff.{b}", "b")
+                self._add(f"pair{i}.tape.{b}", "i")
+                self._add(f"pair{i}.snapshot.{b}", "i")
+        self._add("backups", "i")
         self._add("budget", "i")
         self._add("batches", "i")
         self._add("bad_read", "b")
@@ -146,7 +172,18 @@ class Layout:
                 v[f"host{h}"], v[f"host{h}.write"] = True, r.op is Op.WRITE
                 for f in ("lu", "block", "value", "at"):
                     v[f"host{h}.{f}"] = int(getattr(r, f))
-        v["budget"], v["batches"] = w.budget, w.batches
+        v["budget"], v["batches"], v["backups"] = w.budget, w.batches, w.backups
+        for i, pair in enumerate(w.pairs):
+            v[f"pair{i}.state"], v[f"pair{i}.tape_len"] = int(pair.state), len(pair.tape)
+            for b in pair.diff:
+                v[f"pair{i}.diff.{b}"] = True
+            for b, x in enumerate(pair.tape):
+                v[f"pair{i}.tape.{b}"] = x
+            if pair.home:
+                v[f"pair{i}.split"] = True
+                v[f"pair{i}.home.default"], v[f"pair{i}.home.current"] = pair.home
+                for b, x in enumerate(pair.snapshot):
+                    v[f"pair{i}.snapshot.{b}"] = x
         if w.ghost.bad_read:
             v["bad_read"] = True
             for f, x in zip(("lu", "block", "value", "controller"), w.ghost.bad_read, strict=True):
@@ -180,12 +217,24 @@ class Layout:
         def grid(g: str) -> tuple[tuple[int, ...], ...]:
             return tuple(tuple(int(v[f"{g}.{lu}.{b}"]) for b in range(m.blocks[lu])) for lu in range(m.lus))
 
-        jobs = [
-            Job(lu, *(int(v[f"job.{lu}.{i}.{f}"]) for f in _JOB_FIELDS))
-            for lu in range(m.lus)
-            for i in range(self.slots)
-            if v[f"job.{lu}.{i}"]
-        ]
+        def job(lu: int, i: int) -> Job:
+            source, destination, port, ext_lun, done = (int(v[f"job.{lu}.{i}.{f}"]) for f in _JOB_FIELDS)
+            return Job(lu, source, destination, port, ext_lun, done, backup=lu in self.secondaries)
+
+        jobs = [job(lu, i) for lu in range(m.lus) for i in range(self.slots) if v[f"job.{lu}.{i}"]]
+        pairs = []
+        for i, spec in enumerate(s.pairs):
+            blocks = range(m.blocks[spec.primary])
+            split = bool(v[f"pair{i}.split"])
+            pairs.append(
+                Pair(
+                    PairState(int(v[f"pair{i}.state"])),
+                    tuple(b for b in blocks if v[f"pair{i}.diff.{b}"]),
+                    tuple(int(v[f"pair{i}.tape.{b}"]) for b in range(int(v[f"pair{i}.tape_len"]))),
+                    tuple(int(v[f"pair{i}.snapshot.{b}"]) for b in blocks) if split else (),
+                    (int(v[f"pair{i}.home.default"]), int(v[f"pair{i}.home.current"])) if split else (),
+                )
+            )
         hosts: list[Request | None] = []
         for h in range(len(s.hosts)):
             if not v[f"host{h}"]:
@@ -209,6 +258,8 @@ class Layout:
             budget=int(v["budget"]),
             batches=int(v["batches"]),
             ghost=Ghost(acked=grid("acked"), writes=grid("writes"), reads=grid("reads"), bad_read=bad),
+            pairs=tuple(pairs),
+            backups=int(v["backups"]),
         )
 
     def equals(self, s: Sym, w: World) -> z3.BoolRef:
@@ -309,15 +360,15 @@ class Encoding:
         for lu in range(m.lus):
             single.append(z3.AtMost(*[s[f"c{c}.active.{lu}"] for c in c_range], 1))
             nobody = z3.Not(z3.Or([s[f"c{c}.active.{lu}"] for c in c_range]))
+            mirror = lu in self.layout.secondaries  # its data is the pair properties' concern
             for b in range(m.blocks[lu]):
                 for c in c_range:
-                    lost.append(
-                        z3.Implies(
-                            s[f"c{c}.active.{lu}"], self._admissible(s, lu, b, self._visible(s, c, lu, b))
-                        )
-                    )
+                    if not mirror:
+                        visible = self._visible(s, c, lu, b)
+                        lost.append(z3.Implies(s[f"c{c}.active.{lu}"], self._admissible(s, lu, b, visible)))
                     stale.append(z3.Implies(s[f"c{c}.line.{lu}.{b}"], s[f"c{c}.active.{lu}"]))
-                lost.append(z3.Implies(nobody, self._admissible(s, lu, b, s[f"disk.{lu}.{b}"])))
+                if not mirror:
+                    lost.append(z3.Implies(nobody, self._admissible(s, lu, b, s[f"disk.{lu}.{b}"])))
             routes.append(
                 z3.Or(
                     s[f"path.{lu}.suspended"],
@@ -330,6 +381,7 @@ class Encoding:
         any_job = z3.Or([self._moving(s, lu) for lu in range(m.lus)])
         lun_map = z3.And(_unique(addresses), z3.Or(any_job, _gap_free(addresses, self._n(1), self._n(0))))
         return {
+            **self._pair_properties(s),
             "single_active_controller": z3.And(single),
             "no_acknowledged_write_lost": z3.And(lost),
             "reads_return_written_data": z3.Not(s["bad_read"]),
@@ -337,6 +389,32 @@ class Encoding:
             "path_routes_to_owner": z3.And(routes),
             "tables_agree": z3.And(agree),
             "lun_map_well_formed": lun_map,
+        }
+
+    def _pair_properties(self, s: Sym) -> dict[str, z3.BoolRef]:
+        """The embodiment-2 properties of ``invariants/safety.py``."""
+        point, tracked, mirror, home = [], [], [], []
+        for i, spec in enumerate(self.m.scenario.pairs):
+            state, tape_len, split = s[f"pair{i}.state"], s[f"pair{i}.tape_len"], s[f"pair{i}.split"]
+            blocks = range(self.m.blocks[spec.primary])
+            for b in blocks:
+                point.append(z3.Implies(tape_len > b, s[f"pair{i}.tape.{b}"] == s[f"pair{i}.snapshot.{b}"]))
+                same = self._seen(s, spec.primary, b) == self._seen(s, spec.secondary, b)
+                paired = state == int(PairState.PAIRED)
+                tracked.append(z3.Or(paired, same, s[f"pair{i}.diff.{b}"]))
+                mirror.append(z3.Implies(paired, same))
+            point.append(z3.Not(z3.And(split, state != int(PairState.SPLIT), tape_len < len(blocks))))
+            row = f"disk.row.{spec.secondary}"
+            back = z3.And(
+                s[f"{row}.default"] == s[f"pair{i}.home.default"],
+                s[f"{row}.current"] == s[f"pair{i}.home.current"],
+            )
+            home.append(z3.Implies(z3.And(split, z3.Not(self._moving(s, spec.secondary))), back))
+        return {
+            "backup_is_point_in_time": z3.And(point),
+            "mirror_differs_only_where_tracked": z3.And(tracked),
+            "resync_restores_mirror": z3.And(mirror),
+            "control_returns_home": z3.And(home),
         }
 
     # --- helpers ---------------------------------------------------------------------------
@@ -432,16 +510,13 @@ class Encoding:
                         yield self._send(s, h, lu, b, write=False)
             for lu in sorted({*host.writes, *host.reads}):
                 mine = z3.And(s[p], s[p + ".lu"] == lu)
-                for c in controllers:
+                cabled = host.controller if sc.topology == "direct" else None
+                for c in controllers if cabled is None else [cabled]:
+                    routed = s[f"path.{lu}.route"] == c if cabled is None else z3.BoolVal(True)
                     yield Instance(
                         "deliver",
                         (h, lu, c),
-                        z3.And(
-                            mine,
-                            s[p + ".at"] == Where.PATH,
-                            z3.Not(s[f"path.{lu}.suspended"]),
-                            s[f"path.{lu}.route"] == c,
-                        ),
+                        z3.And(mine, s[p + ".at"] == Where.PATH, z3.Not(s[f"path.{lu}.suspended"]), routed),
                         {p + ".at": z3.If(s[f"c{c}.active.{lu}"], self._n(c), self._n(Where.NOT_READY))},
                     )
                 for b in range(m.blocks[lu]):
@@ -484,6 +559,10 @@ class Encoding:
                 z3.And(s["batches"] == index, self._accept(s, jobs)),
                 {**self._append_jobs(s, jobs), "batches": self._n(index + 1)},
             )
+        for index, i in enumerate(sc.backups):
+            yield self._split_pair(s, index, i)
+        for i in range(len(sc.pairs)):
+            yield from self._resync(s, i)
         for lu in range(m.lus):
             for i in range(self.layout.slots):
                 for src in controllers:
@@ -511,6 +590,51 @@ class Encoding:
             },
         )
 
+    def _write_block(
+        self, s: Sym, writers: list[tuple[int, z3.BoolRef]], lu: int, b: int, value: z3.ExprRef
+    ) -> dict[str, z3.ExprRef]:
+        """``_write_block``: the controller whose condition holds (at most one) writes the
+        block, through to disk if the LU is write-through there, else into a dirty line."""
+        disk = f"disk.{lu}.{b}"
+        updates: dict[str, z3.ExprRef] = {}
+        to_disk = []
+        for c, cond in writers:
+            key, wt = f"c{c}.line.{lu}.{b}", s[f"c{c}.wt.{lu}"]
+            updates[key] = z3.If(cond, z3.Not(wt), s[key])
+            updates[key + ".value"] = z3.If(cond, z3.If(wt, self._n(0), value), s[key + ".value"])
+            updates[key + ".dirty"] = z3.If(cond, z3.Not(wt), s[key + ".dirty"])
+            to_disk.append(z3.And(cond, wt))
+        updates[disk] = z3.If(z3.Or(to_disk), value, s[disk])
+        return updates
+
+    def _first_owner(self, s: Sym, lu: int) -> list[tuple[int, z3.BoolRef]]:
+        """``_owner``: for each controller, the condition that it is the lowest-numbered one
+        in charge of ``lu``."""
+        controllers = range(self.m.scenario.controllers)
+        return [
+            (c, z3.And(s[f"c{c}.active.{lu}"], *[z3.Not(s[f"c{d}.active.{lu}"]) for d in range(c)]))
+            for c in controllers
+        ]
+
+    def _seen(self, s: Sym, lu: int, b: int) -> z3.ExprRef:
+        """A block through its first controller in charge, else the disk."""
+        value = s[f"disk.{lu}.{b}"]
+        for c, first in reversed(self._first_owner(s, lu)):
+            value = z3.If(first, self._visible(s, c, lu, b), value)
+        return value
+
+    def _mirror(self, s: Sym, lu: int, b: int, value: z3.ExprRef) -> dict[str, z3.ExprRef]:
+        """``_mirror``: a write to a paired primary reaches its secondary; a split pair
+        records the block in its difference information."""
+        i = self.m.pair_of[lu]
+        if i is None or self.m.scenario.pairs[i].primary != lu:
+            return {}
+        secondary = self.m.scenario.pairs[i].secondary
+        paired = s[f"pair{i}.state"] == int(PairState.PAIRED)
+        writers = [(c, z3.And(paired, first)) for c, first in self._first_owner(s, secondary)]
+        diff = f"pair{i}.diff.{b}"
+        return {**self._write_block(s, writers, secondary, b, value), diff: z3.Or(s[diff], z3.Not(paired))}
+
     def _process(self, s: Sym, h: int, lu: int, b: int, c: int, at_c: z3.BoolRef) -> Iterator[Instance]:
         p, key = f"host{h}", f"c{c}.line.{lu}.{b}"
         wt, disk = s[f"c{c}.wt.{lu}"], f"disk.{lu}.{b}"
@@ -519,10 +643,8 @@ class Encoding:
             (h, lu, b, c),
             z3.And(at_c, s[p + ".write"]),
             {
-                disk: z3.If(wt, s[p + ".value"], s[disk]),
-                key: z3.Not(wt),
-                key + ".value": z3.If(wt, self._n(0), s[p + ".value"]),
-                key + ".dirty": z3.Not(wt),
+                **self._write_block(s, [(c, z3.BoolVal(True))], lu, b, s[p + ".value"]),
+                **self._mirror(s, lu, b, s[p + ".value"]),
                 p + ".at": self._n(Where.REPLIED),
             },
         )
@@ -587,16 +709,20 @@ class Encoding:
 
     def _job_steps(self, s: Sym, lu: int, i: int, src: int, dst: int) -> Iterator[Instance]:
         """Steps 802-809 of the job in slot ``i`` of ``lu``, moving it from ``src`` to ``dst``."""
-        m, order = self.m, self.m.order
+        m = self.m
+        order = m.backup_order if lu in self.layout.secondaries else m.order
         j = f"job.{lu}.{i}"
         mine = z3.And(s[j], s[f"{j}.source"] == src, s[f"{j}.destination"] == dst)
         blocks = range(m.blocks[lu])
         for k, step in enumerate(order):
-            if step is Step.DESIGNATE:
-                continue
+            if step in (Step.DESIGNATE, Step.SPLIT_PAIR):
+                continue  # the job's first step is its creation
             guard = z3.And(mine, s[f"{j}.done"] == k)
-            advance = self._advance(s, lu, i, k)
+            advance = self._advance(s, lu, i, k, len(order))
             updates: dict[str, z3.ExprRef] = {}
+            if step in BACKUP_ORDER:
+                yield from self._backup_step(s, step, lu, i, src, dst, guard, advance)
+                continue
             if step is Step.WRITE_ROW:
                 row = {
                     "ext_lun": s[f"{j}.ext_lun"],
@@ -657,11 +783,185 @@ class Encoding:
             # INSTRUCT changes nothing but the job's progress.
             yield Instance(step.action, (lu, i, src, dst), guard, {**updates, **advance})
 
-    def _advance(self, s: Sym, lu: int, i: int, k: int) -> dict[str, z3.ExprRef]:
+    # --- embodiment 2: Steps 901-909 --------------------------------------------------------
+
+    def _all_tables(self, lu: int, row: dict[str, z3.ExprRef]) -> dict[str, z3.ExprRef]:
+        """``_migrate``: the row to the disk and every controller's table."""
+        updates = {f"disk.row.{lu}.{f}": e for f, e in row.items()}
+        for c in range(self.m.scenario.controllers):
+            updates.update({f"c{c}.row.{lu}.{f}": e for f, e in row.items()})
+        return updates
+
+    def _split_pair(self, s: Sym, index: int, i: int) -> Instance:
+        """901: the next backup of the script splits its pair and starts the cycle."""
+        m, spec = self.m, self.m.scenario.pairs[i]
+        q, row = spec.secondary, f"disk.row.{spec.secondary}"
+        blocks = range(m.blocks[spec.primary])
+        free = z3.Not(z3.Or(self._moving(s, spec.primary), self._moving(s, q)))
+        job = {
+            "source": s[f"{row}.current"],
+            "destination": s[f"{row}.default"],
+            "port": s[f"{row}.port"],
+            "ext_lun": s[f"{row}.ext_lun"],
+            "done": self._n(1),
+        }
+        updates = {
+            **self._append_jobs(s, [(q, job)]),
+            f"pair{i}.state": self._n(int(PairState.SPLIT)),
+            f"pair{i}.tape_len": self._n(0),
+            f"pair{i}.split": z3.BoolVal(True),
+            f"pair{i}.home.default": s[f"{row}.default"],
+            f"pair{i}.home.current": s[f"{row}.current"],
+            "backups": self._n(index + 1),
+        }
+        for b in blocks:
+            updates[f"pair{i}.diff.{b}"] = z3.BoolVal(False)
+            updates[f"pair{i}.tape.{b}"] = self._n(0)
+            updates[f"pair{i}.snapshot.{b}"] = self._seen(s, spec.primary, b)
+        guard = z3.And(s["backups"] == index, s[f"pair{i}.state"] == int(PairState.PAIRED), free)
+        return Instance("split_pair", (index,), guard, updates)
+
+    def _backup_step(
+        self,
+        s: Sym,
+        step: Step,
+        lu: int,
+        i: int,
+        src: int,
+        dst: int,
+        guard: z3.BoolRef,
+        advance: dict[str, z3.ExprRef],
+    ) -> Iterator[Instance]:
+        """Steps 902-909 of the backup cycle of secondary ``lu`` from ``src`` through ``dst``."""
+        m, p = self.m, self.m.pair_of[lu]
+        assert p is not None
+        row, blocks, args = f"disk.row.{lu}", range(m.blocks[lu]), (lu, i, src, dst)
+        name = {
+            Step.MIGRATE_OUT: "migrate_out",
+            Step.BEGIN_BACKUP_DESTAGE: "begin_backup_destage",
+            Step.PURGE_BACKUP: "purge_backup",
+            Step.HAND_OVER: "hand_over",
+            Step.BACKUP_DONE: "backup_done",
+            Step.REQUEST_RESYNC: "request_resync",
+            Step.MIGRATE_BACK: "migrate_back",
+            Step.BEGIN_RETURN_DESTAGE: "begin_return_destage",
+            Step.PURGE_RETURN: "purge_return",
+            Step.RETURN_CONTROL: "return_control",
+        }[step]
+        updates: dict[str, z3.ExprRef] = {}
+        holder = dst if step in (Step.BEGIN_RETURN_DESTAGE, Step.PURGE_RETURN) else src
+        if step is Step.MIGRATE_OUT:
+            default = s[f"{row}.default"] if m.protocol.no_default_swap else self._n(src)
+            fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
+            updates = self._all_tables(lu, {**fields, "default": default, "current": self._n(dst)})
+        elif step is Step.MIGRATE_BACK:
+            fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
+            updates = self._all_tables(
+                lu, {**fields, "default": self._n(dst), "current": s[f"{row}.default"]}
+            )
+        elif step in (Step.BEGIN_BACKUP_DESTAGE, Step.BEGIN_RETURN_DESTAGE):
+            updates = {f"c{holder}.wt.{lu}": z3.BoolVal(True)}
+        elif step in (Step.PURGE_BACKUP, Step.PURGE_RETURN):
+            line_name = "destage_backup_line" if step is Step.PURGE_BACKUP else "destage_return_line"
+            for b in blocks:
+                key = f"c{holder}.line.{lu}.{b}"
+                yield Instance(
+                    line_name,
+                    (*args, b),
+                    z3.And(guard, s[key], s[key + ".dirty"]),
+                    {f"disk.{lu}.{b}": s[key + ".value"], key + ".dirty": z3.BoolVal(False)},
+                )
+            guard = z3.And(guard, *[z3.Not(s[f"c{holder}.line.{lu}.{b}.dirty"]) for b in blocks])
+            for b in blocks:
+                key = f"c{holder}.line.{lu}.{b}"
+                updates.update(
+                    {key: z3.BoolVal(False), key + ".value": self._n(0), key + ".dirty": z3.BoolVal(False)}
+                )
+        elif step is Step.HAND_OVER:
+            guard = z3.And(guard, self._drained(s, src, lu))
+            updates = self._pass_control(lu, src, dst)
+        elif step is Step.BACKUP_DONE:
+            tape_len = s[f"pair{p}.tape_len"]
+            for b in blocks:
+                yield Instance(
+                    "backup_block",
+                    (*args, b),
+                    z3.And(guard, tape_len == b, s[f"c{dst}.active.{lu}"]),
+                    {
+                        f"pair{p}.tape.{b}": self._visible(s, dst, lu, b),
+                        f"pair{p}.tape_len": self._n(b + 1),
+                    },
+                )
+            if not m.protocol.resync_before_backup_done:
+                guard = z3.And(guard, tape_len >= len(blocks))
+        elif step is Step.REQUEST_RESYNC:
+            updates = {f"pair{p}.state": self._n(int(PairState.RESYNCING))}
+        elif step is Step.RETURN_CONTROL:
+            guard = z3.And(guard, self._drained(s, dst, lu))
+            for home in range(m.scenario.controllers):
+                yield Instance(
+                    name,
+                    args,
+                    z3.And(guard, s[f"{row}.current"] == home),
+                    {**self._pass_control(lu, dst, home), **advance},
+                )
+            return
+        yield Instance(name, args, guard, {**updates, **advance})
+
+    def _drained(self, s: Sym, c: int, lu: int) -> z3.BoolRef:
+        hosts = range(len(self.m.scenario.hosts))
+        return z3.And(
+            [z3.Not(z3.And(s[f"host{h}"], s[f"host{h}.at"] == c, s[f"host{h}.lu"] == lu)) for h in hosts]
+        )
+
+    def _pass_control(self, lu: int, old: int, new: int) -> dict[str, z3.ExprRef]:
+        """``_pass_control``: ``old`` stops (write-through ends), ``new`` starts, the route follows."""
+        return {
+            f"c{old}.active.{lu}": z3.BoolVal(False),
+            f"c{old}.wt.{lu}": z3.BoolVal(False),
+            f"c{new}.active.{lu}": z3.BoolVal(True),  # after old's: new may equal old
+            f"path.{lu}.route": self._n(new),
+        }
+
+    def _resync(self, s: Sym, i: int) -> Iterator[Instance]:
+        """906: copy each tracked block to the secondary, then pair again."""
+        spec = self.m.scenario.pairs[i]
+        resyncing = z3.And(
+            s[f"pair{i}.state"] == int(PairState.RESYNCING), z3.Not(self._moving(s, spec.secondary))
+        )
+        blocks = range(self.m.blocks[spec.primary])
+        for b in blocks:
+            diff = f"pair{i}.diff.{b}"
+            value = self._seen(s, spec.primary, b)
+            yield Instance(
+                "resync_block",
+                (i, b),
+                z3.And(resyncing, s[diff]),
+                {
+                    **self._write_block(s, self._first_owner(s, spec.secondary), spec.secondary, b, value),
+                    diff: z3.BoolVal(False),
+                },
+            )
+        clean = (
+            z3.BoolVal(True)
+            if self.m.protocol.resync_without_diff
+            else z3.Not(z3.Or([s[f"pair{i}.diff.{b}"] for b in blocks]))
+        )
+        yield Instance(
+            "resync_done",
+            (i,),
+            z3.And(resyncing, clean),
+            {
+                f"pair{i}.state": self._n(int(PairState.PAIRED)),
+                **{f"pair{i}.diff.{b}": z3.BoolVal(False) for b in blocks},
+            },
+        )
+
+    def _advance(self, s: Sym, lu: int, i: int, k: int, steps: int) -> dict[str, z3.ExprRef]:
         """``_advance``: the job's next step is done; after its last step the job is over,
         and the LU's later jobs move down a slot (the model keeps them in a sorted tuple)."""
         j = f"job.{lu}.{i}"
-        if k + 1 < len(self.m.order):
+        if k + 1 < steps:
             return {f"{j}.done": self._n(k + 1)}
         updates: dict[str, z3.ExprRef] = {}
         for slot in range(i, self.layout.slots):

@@ -17,7 +17,7 @@ from conftest import checked, reachable_worlds, summary
 from lutakeover.check import run_check
 from model.actions import Model
 from model.generate import array_scenario
-from model.protocol import SEEDED_BUGS, Step, variant
+from model.protocol import BACKUP_BUGS, SEEDED_BUGS, Step, variant
 from model.scenario import builtin
 from model.state import World
 from proofs.bmc import EncodingDisagrees, bmc
@@ -36,7 +36,7 @@ def sample(states: list[World], n: int) -> list[World]:
 
 
 def test_every_reachable_state_has_one_assignment_and_back() -> None:
-    for scenario in ("fig5", "ping-pong"):
+    for scenario in ("fig5", "ping-pong", "fig9"):
         layout = Encoding(Model(builtin(scenario))).layout
         for w in reachable(scenario, "correct"):
             assert layout.unflatten(layout.flatten(w)) == w
@@ -47,6 +47,9 @@ EXACT = [
     ("ping-pong", "correct", 30),
     ("three-way", "correct", 15),
     ("ping-pong", "concurrent-same-lu", 15),  # two job slots per LU, and jobs shifting down
+    ("fig9", "correct", 25),  # embodiment 2: pairs, backup cycles, direct topology
+    ("backup-and-takeover", "correct", 15),  # both embodiments, through the path controller
+    *[("backup-and-takeover", bug, 6) for bug in BACKUP_BUGS],
     *[("fig5", bug, 8) for bug in SEEDED_BUGS if bug != "concurrent-same-lu"],
 ]
 
@@ -154,3 +157,20 @@ def test_a_depth_z3_cannot_decide_in_time_is_unknown_not_ok() -> None:
     result = bmc(Model(builtin("three-way")), 12, timeout=0.001)
     assert result.verdict == "unknown" and result.unknown is not None
     assert result.reached < 12
+
+
+# Embodiment 2 (fig9): BMC finds each backup bug with the property and depth BFS pins.
+@pytest.mark.parametrize("bug", ["no-default-swap", "backup-without-destage", "resync-before-backup-done"])
+def test_bmc_finds_each_backup_bug_where_breadth_first_search_does(bug: str) -> None:
+    result = bmc(Model(builtin("fig9"), variant(bug)), 14)
+    assert result.violation is not None
+    assert {result.violation.property: len(result.violation.trace) - 1} == summary(checked("fig9", bug))
+
+
+@pytest.mark.slow
+def test_bmc_finds_resync_without_diff_where_breadth_first_search_does() -> None:
+    result = bmc(Model(builtin("fig9"), variant("resync-without-diff")), 16)  # about a minute
+    assert result.violation is not None
+    assert {result.violation.property: len(result.violation.trace) - 1} == summary(
+        checked("fig9", "resync-without-diff")
+    )

@@ -95,7 +95,7 @@ def test_max_states_is_incomplete() -> None:
     [
         (
             ["check", "--builtin", "fig6"],
-            "no built-in scenario 'fig6'; built-ins: fig5, ping-pong, three-way",
+            "no built-in scenario 'fig6'; built-ins: backup-and-takeover, fig5, fig9, ping-pong, three-way",
         ),
         (["check", "--variant", "skip_destage"], "unknown variant 'skip_destage'"),
         (["check", "x.toml", "--builtin", "fig5"], "give a scenario file or --builtin, not both"),
@@ -241,6 +241,7 @@ def test_bmc_json_and_a_bound_with_no_violation(capsys: pytest.CaptureFixture[st
         (["bmc", "--timeout", "0"], "must be at least 1"),
         (["prove", "--variant", "nope"], "unknown variant 'nope'"),
         (["prove", "--timeout", "x"], "is not a whole number"),
+        (["prove", "--variant", "no-default-swap"], "covers embodiment 1"),
     ],
 )
 def test_bmc_and_prove_refuse_bad_arguments(args: list[str], message: str) -> None:

@@ -14,7 +14,8 @@ from conftest import checked, summary
 from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
-from model.protocol import SEEDED_BUGS, variant
+from model.protocol import BACKUP_BUGS, SEEDED_BUGS, variant
+from model.scenario import builtin
 from proofs.replay import ReplayError, check_run, replay
 from proofs.stateful import machine_for
 
@@ -112,3 +113,20 @@ def test_check_run_is_quiet_on_a_correct_run() -> None:
 
 # The machine also runs as an ordinary Hypothesis test under the active profile.
 TestCorrectArray = machine_for(Model(array_scenario(3, 6), variant("correct"))).TestCase
+
+
+# Embodiment 2: the backup bugs on fig9 (every interleaving of two backup cycles).
+@pytest.mark.parametrize("bug", list(BACKUP_BUGS))
+def test_every_backup_bug_is_found_on_fig9(bug: str) -> None:
+    runs, steps = budget()
+    result = simulate(
+        Model(builtin("fig9"), variant(bug)), "builtin('fig9')", runs=runs, steps=steps, seed=SEED
+    )
+    assert result.failure is not None, f"{bug} not found in {result.runs} runs"
+    assert result.failure.property in summary(checked("fig9", bug, keep_going=True))
+
+
+def test_both_backups_complete_in_a_correct_simulation() -> None:
+    runs, steps = budget()
+    result = simulate(Model(builtin("fig9")), "builtin('fig9')", runs=runs, steps=steps, seed=SEED)
+    assert result.verdict == "ok" and result.witnesses["backup_completes"] is not None

@@ -100,8 +100,9 @@ def test_the_invariant_has_the_pinned_parts() -> None:
 
 
 def test_the_abstract_actions_are_the_models() -> None:
-    # designate_batch is a sequence of designate steps here.
-    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name != "designate_batch"]
+    # designate_batch is a sequence of designate steps here; embodiment 2 is not covered.
+    embodiment_1 = [a for a in MODEL_ACTIONS if a.step is None or a.step.number.startswith("8")]
+    assert list(ACTION_NAMES) == [a.name for a in embodiment_1 if a.name != "designate_batch"]
 
 
 def test_correct_protocol_proves_every_obligation() -> None:

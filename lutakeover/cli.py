@@ -29,7 +29,7 @@ from lutakeover.report import (
 from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
-from model.protocol import BACKUP_BUGS, VARIANTS, Protocol, variant
+from model.protocol import VARIANTS, Protocol, variant
 from model.scenario import Scenario, ScenarioError, builtin, builtin_names, load
 from proofs.bmc import bmc
 from proofs.induction import format_proof, prove
@@ -353,11 +353,6 @@ def cmd_bmc(args: argparse.Namespace) -> int:
 
 def cmd_prove(args: argparse.Namespace) -> int:
     protocol = _protocol(args.variant)
-    if args.variant in BACKUP_BUGS:
-        raise BadInput(
-            f"--variant {args.variant}: the inductive proof covers embodiment 1 (Steps 801-809); "
-            "check the backup cycle with `check --builtin fig9` or `simulate`"
-        )
     # Without --json each obligation's line is the output itself, printed as it is decided.
     live = None if args.json else (lambda line: _print(line))
     result = prove(protocol, classify=args.classify, timeout_ms=args.timeout * 1000, progress=live)

@@ -30,6 +30,14 @@ Abstraction (each choice over-approximates the model, so a proof here covers it)
 - the management utility's record of LUs being moved is the relation ``busy``; Step 801's
   LUN-map rules (free, gap-free addresses) are dropped, so any LU may go to any controller;
 - ``designate_batch`` is a sequence of ``designate`` steps, one per LU of the batch.
+
+Embodiment 2 (Steps 901-909). A sort Pair (above LU) holds the mirrored pairs: static
+``primary``/``secondary``, the pair state, difference information, the tape and the ghosts
+(the primary's image at the split, the secondary's row before the cycle). A backup cycle is a
+job with ``backup`` set, walking ``Protocol.backup_order()``; its pair is not a function of
+the job (see ``_of_pair``). The scripted order of backups and of tape blocks is dropped. The
+four pair properties of ``invariants/safety.py`` are parts of the invariant, with the lemmas
+they need; ``no_acknowledged_write_lost`` skips mirrors, as the model's property does.
 """
 
 from __future__ import annotations
@@ -48,8 +56,9 @@ import z3
 from invariants.safety import SAFETY
 from model.actions import Model
 from model.generate import array_scenario
-from model.protocol import CORRECT, Protocol, Step
-from model.state import Op, Where, World
+from model.protocol import BACKUP_ORDER, CORRECT, Protocol, Step
+from model.scenario import builtin
+from model.state import Op, PairState, Where, World
 from proofs.explicit import explore
 
 #: z3 terms, formulas and declarations: z3's Python API has no type information.
@@ -76,10 +85,13 @@ class Sorts:
     value: Term
     job: Term
     read: Term
+    pair: Term
     phase: Term
     loc: Term
+    pstate: Term
     step: dict[Step, Term]  # the Phase constant of each step
     where: dict[str, Term]  # the Loc constant of each place
+    pair_state: dict[PairState, Term]  # the PState constant of each pair state
 
 
 @functools.cache
@@ -87,6 +99,7 @@ def sorts() -> Sorts:
     """The sorts, made once: z3 refuses to declare an enumeration sort twice."""
     phase, steps = z3.EnumSort("Phase", [s.name for s in Step])
     loc, places = z3.EnumSort("Loc", list(Loc.NAMES))
+    pstate, pair_states = z3.EnumSort("PState", [ps.name for ps in PairState])
     return Sorts(
         controller=z3.DeclareSort("Controller"),
         lu=z3.DeclareSort("LU"),
@@ -94,10 +107,13 @@ def sorts() -> Sorts:
         value=z3.DeclareSort("Value"),
         job=z3.DeclareSort("Job"),
         read=z3.DeclareSort("Read"),
+        pair=z3.DeclareSort("Pair"),
         phase=phase,
         loc=loc,
+        pstate=pstate,
         step=dict(zip(Step, steps, strict=True)),
         where=dict(zip(Loc.NAMES, places, strict=True)),
+        pair_state=dict(zip(PairState, pair_states, strict=True)),
     )
 
 
@@ -133,13 +149,27 @@ class State:
     destination: Fn  # J -> C
     phase: Fn  # J -> Phase: the job's next step
     busy: Fn  # L -> Bool: the management utility has a take-over of L in progress
+    # Embodiment 2 (Steps 901-909).
+    disk_default: Fn  # L -> C: default controller of L's row at the disk's predetermined position
+    mirror: Fn  # L -> Bool: L is a pair's secondary (static; no host reads or writes it)
+    backup: Fn  # J -> Bool: the job is a backup cycle (901-909), not a take-over
+    primary: Fn  # P -> L (static)
+    secondary: Fn  # P -> L (static)
+    pstate: Fn  # P -> PState
+    diff: Fn  # (P, B) -> Bool: difference information, primary blocks written since the split
+    tape_has: Fn  # (P, B) -> Bool: the block is on tape (905)
+    tape: Fn  # (P, B) -> V: its value on tape
+    snapshot: Fn  # (P, B) -> V: ghost, the primary's block at the split
+    cycled: Fn  # P -> Bool: ghost, a backup cycle of the pair has begun (the model's snapshot is set)
+    home_default: Fn  # P -> C: ghost, the secondary's default controller before the cycle
+    home_current: Fn  # P -> C: ghost, its current controller before the cycle
     bad_read: Term  # Bool: ghost, some read returned a value not admissible
 
 
 def declare(suffix: str = "") -> State:
     """The state as fresh z3 declarations (``suffix`` tells two states apart)."""
     s = sorts()
-    c, lu, b, v, j, r = s.controller, s.lu, s.block, s.value, s.job, s.read
+    c, lu, b, v, j, r, pr = s.controller, s.lu, s.block, s.value, s.job, s.read, s.pair
     boolean = z3.BoolSort()
     signature: dict[str, tuple[Term, ...]] = {
         "active": (c, lu, boolean),
@@ -169,6 +199,19 @@ def declare(suffix: str = "") -> State:
         "destination": (j, c),
         "phase": (j, s.phase),
         "busy": (lu, boolean),
+        "disk_default": (lu, c),
+        "mirror": (lu, boolean),
+        "backup": (j, boolean),
+        "primary": (pr, lu),
+        "secondary": (pr, lu),
+        "pstate": (pr, s.pstate),
+        "diff": (pr, b, boolean),
+        "tape_has": (pr, b, boolean),
+        "tape": (pr, b, v),
+        "snapshot": (pr, b, v),
+        "cycled": (pr, boolean),
+        "home_default": (pr, c),
+        "home_current": (pr, c),
     }
     decls = {name: z3.Function(name + suffix, *sig) for name, sig in signature.items()}
     return State(**decls, bad_read=z3.Bool("bad_read" + suffix))
@@ -241,22 +284,36 @@ class Steps:
         self.protocol = protocol
         self.order = protocol.order()
         self.position = {step: i for i, step in enumerate(self.order)}
+        self.backup_order = protocol.backup_order()
+        self.backup_position = {step: i for i, step in enumerate(self.backup_order)}
+
+    def _order_of(self, step: Step) -> tuple[tuple[Step, ...], dict[Step, int]]:
+        if step in BACKUP_ORDER or step is Step.RESYNC_DONE:
+            return self.backup_order, self.backup_position
+        return self.order, self.position
 
     def done(self, s: State, j: Term, step: Step) -> Term:
-        """Job ``j`` has done ``step``: its next step comes later in the order. A step the
-        order leaves out is never done."""
-        if step not in self.position:
+        """Job ``j`` has done ``step``: its next step comes later in the order (the backup
+        order for a step of 901-909). A step the order leaves out is never done."""
+        order, position = self._order_of(step)
+        if step not in position:
             return z3.BoolVal(False)
-        later = self.order[self.position[step] + 1 :]
+        later = order[position[step] + 1 :]
         return z3.Or(*[s.phase(j) == sorts().step[t] for t in later]) if later else z3.BoolVal(False)
 
+    def has(self, step: Step) -> bool:
+        """Whether a job's order (a take-over's or a backup's) has ``step``."""
+        return step in self._order_of(step)[1]
+
     def next(self, step: Step) -> Step | None:
-        i = self.position[step] + 1
-        return self.order[i] if i < len(self.order) else None
+        order, position = self._order_of(step)
+        i = position[step] + 1
+        return order[i] if i < len(order) else None
 
     def performs(self, step: Step | None) -> bool:
-        """Whether the order has ``step`` (host I/O, ``None``, is always performed)."""
-        return step is None or step in self.position
+        """Whether the order has ``step`` (host I/O, ``None``, is always performed; so is
+        the re-synchronization, which is no job's step)."""
+        return step is None or step is Step.RESYNC_DONE or self.has(step)
 
     @property
     def resumes(self) -> bool:
@@ -281,6 +338,11 @@ class Part:
     formula: Callable[[Steps, State], Term]
 
 
+def _takeover(s: State, j: Term) -> Term:
+    """Job ``j`` is a take-over (801-809) in progress, not a backup cycle."""
+    return z3.And(s.live(j), z3.Not(s.backup(j)))
+
+
 def _single_active_controller(p: Steps, s: State) -> Term:
     k = sorts()
     return forall(
@@ -291,14 +353,19 @@ def _single_active_controller(p: Steps, s: State) -> Term:
 
 def _no_acknowledged_write_lost(p: Steps, s: State) -> Term:
     k = sorts()
+    # A mirror holds its primary's writes, not its own: the pair properties cover it.
     through_owner = forall(
         [k.controller, k.lu, k.block],
-        lambda c, lu, b: z3.Implies(s.active(c, lu), admissible(s, lu, b, visible(s, c, lu, b))),
+        lambda c, lu, b: z3.Implies(
+            z3.And(s.active(c, lu), z3.Not(s.mirror(lu))), admissible(s, lu, b, visible(s, c, lu, b))
+        ),
     )
     on_disk = forall(
         [k.lu, k.block],
         lambda lu, b: z3.Or(
-            exists([k.controller], lambda c: s.active(c, lu)), admissible(s, lu, b, s.disk(lu, b))
+            s.mirror(lu),
+            exists([k.controller], lambda c: s.active(c, lu)),
+            admissible(s, lu, b, s.disk(lu, b)),
         ),
     )
     return z3.And(through_owner, on_disk)
@@ -375,7 +442,7 @@ def _active_follows_job(p: Steps, s: State) -> Term:
     def body(j: Term, c: Term) -> Term:
         source_on = z3.And(c == s.source(j), z3.Not(p.done(s, j, Step.STOP_SOURCE)))
         destination_on = z3.And(c == s.destination(j), p.done(s, j, Step.START_DESTINATION))
-        return z3.Implies(s.live(j), s.active(c, s.job_lu(j)) == z3.Or(source_on, destination_on))
+        return z3.Implies(_takeover(s, j), s.active(c, s.job_lu(j)) == z3.Or(source_on, destination_on))
 
     return forall([k.job, k.controller], body)
 
@@ -383,7 +450,9 @@ def _active_follows_job(p: Steps, s: State) -> Term:
 def _route_follows_job(p: Steps, s: State) -> Term:
     def body(j: Term) -> Term:
         switched = p.done(s, j, Step.SWITCH_PATH)
-        return z3.Implies(s.live(j), s.route(s.job_lu(j)) == z3.If(switched, s.destination(j), s.source(j)))
+        return z3.Implies(
+            _takeover(s, j), s.route(s.job_lu(j)) == z3.If(switched, s.destination(j), s.source(j))
+        )
 
     return forall([sorts().job], body)
 
@@ -393,7 +462,7 @@ def _suspension_follows_job(p: Steps, s: State) -> Term:
         held = z3.And(p.done(s, j, Step.SUSPEND), z3.Not(p.done(s, j, Step.RESUME)))
         suspended = s.suspended(s.job_lu(j))
         # Without 809 an LU moved before stays suspended, so only one direction holds.
-        return z3.Implies(s.live(j), suspended == held if p.resumes else z3.Implies(held, suspended))
+        return z3.Implies(_takeover(s, j), suspended == held if p.resumes else z3.Implies(held, suspended))
 
     return forall([sorts().job], body)
 
@@ -402,7 +471,7 @@ def _disk_current_follows_job(p: Steps, s: State) -> Term:
     def body(j: Term) -> Term:
         written = p.done(s, j, Step.WRITE_ROW)
         return z3.Implies(
-            s.live(j), s.disk_current(s.job_lu(j)) == z3.If(written, s.destination(j), s.source(j))
+            _takeover(s, j), s.disk_current(s.job_lu(j)) == z3.If(written, s.destination(j), s.source(j))
         )
 
     return forall([sorts().job], body)
@@ -414,7 +483,7 @@ def _tables_follow_job(p: Steps, s: State) -> Term:
     def body(j: Term, c: Term, x: Term) -> Term:
         new = z3.Or(p.done(s, j, Step.READ_ROW), z3.And(p.done(s, j, Step.WRITE_ROW), c == s.source(j)))
         names = z3.If(new, s.destination(j), s.source(j))
-        return z3.Implies(s.live(j), s.table_current(c, s.job_lu(j), x) == (x == names))
+        return z3.Implies(_takeover(s, j), s.table_current(c, s.job_lu(j), x) == (x == names))
 
     return forall([k.job, k.controller, k.controller], body)
 
@@ -422,7 +491,7 @@ def _tables_follow_job(p: Steps, s: State) -> Term:
 def _write_through_while_moving(p: Steps, s: State) -> Term:
     def body(j: Term) -> Term:
         window = z3.And(p.done(s, j, Step.BEGIN_DESTAGE), z3.Not(p.done(s, j, Step.STOP_SOURCE)))
-        return z3.Implies(z3.And(s.live(j), window), s.write_through(s.source(j), s.job_lu(j)))
+        return z3.Implies(z3.And(_takeover(s, j), window), s.write_through(s.source(j), s.job_lu(j)))
 
     return forall([sorts().job], body)
 
@@ -432,7 +501,7 @@ def _source_purged(p: Steps, s: State) -> Term:
     return forall(
         [k.job, k.block],
         lambda j, b: z3.Implies(
-            z3.And(s.live(j), p.done(s, j, Step.PURGE)), z3.Not(s.line(s.source(j), s.job_lu(j), b))
+            z3.And(_takeover(s, j), p.done(s, j, Step.PURGE)), z3.Not(s.line(s.source(j), s.job_lu(j), b))
         ),
     )
 
@@ -465,18 +534,300 @@ def _visible_is_expected(p: Steps, s: State) -> Term:
     k = sorts()
     through_owner = forall(
         [k.controller, k.lu, k.block],
-        lambda c, lu, b: z3.Implies(s.active(c, lu), visible(s, c, lu, b) == expected(s, lu, b)),
+        lambda c, lu, b: z3.Implies(
+            z3.And(s.active(c, lu), z3.Not(s.mirror(lu))), visible(s, c, lu, b) == expected(s, lu, b)
+        ),
     )
     on_disk = forall(
         [k.lu, k.block],
         lambda lu, b: z3.Or(
-            exists([k.controller], lambda c: s.active(c, lu)), s.disk(lu, b) == expected(s, lu, b)
+            s.mirror(lu),
+            exists([k.controller], lambda c: s.active(c, lu)),
+            s.disk(lu, b) == expected(s, lu, b),
         ),
     )
     return z3.And(through_owner, on_disk)
 
 
+# --- embodiment 2: mirrored pairs and the backup cycle (Steps 901-909) ----------------------
+
+
+def _no_owner(s: State, lu: Term) -> Term:
+    return z3.Not(exists([sorts().controller], lambda c: s.active(c, lu)))
+
+
+def seen_is(s: State, lu: Term, b: Term, x: Term) -> Term:
+    """Block ``b`` of ``lu`` shows ``x`` through every controller in charge of it, or on
+    disk when none is (``model.invariants.safety._seen``)."""
+    k = sorts()
+    return z3.And(
+        forall([k.controller], lambda c: z3.Implies(s.active(c, lu), visible(s, c, lu, b) == x)),
+        z3.Or(z3.Not(_no_owner(s, lu)), s.disk(lu, b) == x),
+    )
+
+
+def seen_equal(s: State, l1: Term, l2: Term, b: Term) -> Term:
+    """Block ``b`` shows one value in ``l1`` and in ``l2``, each seen through its controller
+    in charge, or on disk when none is. Written so that no existential depends on a
+    controller (its Skolem function would go from Controller to Controller)."""
+    k = sorts()
+    both = forall(
+        [k.controller, k.controller],
+        lambda c1, c2: z3.Implies(
+            z3.And(s.active(c1, l1), s.active(c2, l2)), visible(s, c1, l1, b) == visible(s, c2, l2, b)
+        ),
+    )
+
+    def one(la: Term, lb: Term) -> Term:
+        shown = forall(
+            [k.controller], lambda c: z3.Implies(s.active(c, la), visible(s, c, la, b) == s.disk(lb, b))
+        )
+        return z3.Or(z3.Not(_no_owner(s, lb)), shown)
+
+    neither = z3.Or(z3.Not(_no_owner(s, l1)), z3.Not(_no_owner(s, l2)), s.disk(l1, b) == s.disk(l2, b))
+    return z3.And(both, one(l1, l2), one(l2, l1), neither)
+
+
+def _is(s: State, pr: Term, state: PairState) -> Term:
+    return s.pstate(pr) == sorts().pair_state[state]
+
+
+def _real(s: State, pr: Term) -> Term:
+    """``pr`` is a real pair: its primary and secondary differ. z3's sorts are never empty,
+    so an array without pairs has Pair elements too; they are the pairs with one LU on both
+    sides, and every pair fact and action is about real pairs only. (Without this an
+    array of one LU would have no model, and counterexamples would not shrink to one LU.)"""
+    return s.primary(pr) != s.secondary(pr)
+
+
+def _backup_job(s: State, j: Term) -> Term:
+    return z3.And(s.live(j), s.backup(j))
+
+
+def _backup_is_point_in_time(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.pair, k.block],
+        lambda pr, b: z3.Implies(
+            _real(s, pr),
+            z3.And(
+                z3.Implies(s.tape_has(pr, b), s.tape(pr, b) == s.snapshot(pr, b)),
+                z3.Implies(z3.And(s.cycled(pr), z3.Not(_is(s, pr, PairState.SPLIT))), s.tape_has(pr, b)),
+            ),
+        ),
+    )
+
+
+def _mirror_differs_only_where_tracked(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.pair, k.block],
+        lambda pr, b: z3.Or(
+            z3.Not(_real(s, pr)),
+            _is(s, pr, PairState.PAIRED),
+            s.diff(pr, b),
+            seen_equal(s, s.primary(pr), s.secondary(pr), b),
+        ),
+    )
+
+
+def _resync_restores_mirror(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.pair, k.block],
+        lambda pr, b: z3.Implies(
+            z3.And(_real(s, pr), _is(s, pr, PairState.PAIRED)),
+            seen_equal(s, s.primary(pr), s.secondary(pr), b),
+        ),
+    )
+
+
+def _control_returns_home(p: Steps, s: State) -> Term:
+    def body(pr: Term) -> Term:
+        lu = s.secondary(pr)
+        row = z3.And(s.disk_default(lu) == s.home_default(pr), s.disk_current(lu) == s.home_current(pr))
+        return z3.Implies(z3.And(_real(s, pr), s.cycled(pr), z3.Not(s.busy(lu))), row)
+
+    return forall([sorts().pair], body)
+
+
+def _pairs_well_formed(p: Steps, s: State) -> Term:
+    k = sorts()
+    distinct = forall(
+        [k.pair, k.pair],
+        lambda p1, p2: z3.Implies(
+            z3.And(_real(s, p1), _real(s, p2)),
+            z3.And(
+                s.primary(p1) != s.secondary(p2),
+                z3.Implies(s.primary(p1) == s.primary(p2), p1 == p2),
+                z3.Implies(s.secondary(p1) == s.secondary(p2), p1 == p2),
+            ),
+        ),
+    )
+    marked = forall(
+        [k.pair],
+        lambda pr: z3.Implies(
+            _real(s, pr), z3.And(s.mirror(s.secondary(pr)), z3.Not(s.mirror(s.primary(pr))))
+        ),
+    )
+    return z3.And(distinct, marked)
+
+
+def _hosts_leave_mirrors_alone(p: Steps, s: State) -> Term:
+    k = sorts()
+    writes = forall([k.lu], lambda lu: z3.Implies(s.w_on(lu), z3.Not(s.mirror(lu))))
+    reads = forall([k.read], lambda r: z3.Implies(s.r_on(r), z3.Not(s.mirror(s.r_lu(r)))))
+    return z3.And(writes, reads)
+
+
+def _takeovers_avoid_pairs(p: Steps, s: State) -> Term:
+    k = sorts()
+    avoid = forall(
+        [k.job, k.pair],
+        lambda j, pr: z3.Implies(
+            z3.And(_takeover(s, j), _real(s, pr)),
+            z3.And(s.job_lu(j) != s.primary(pr), s.job_lu(j) != s.secondary(pr)),
+        ),
+    )
+    no_mirror = forall([k.job], lambda j: z3.Implies(_takeover(s, j), z3.Not(s.mirror(s.job_lu(j)))))
+    # Only a take-over's 806 suspends an LU: a mirror never is (with no_resume too).
+    never_held = forall([k.lu], lambda lu: z3.Implies(s.mirror(lu), z3.Not(s.suspended(lu))))
+    return z3.And(avoid, no_mirror, never_held)
+
+
+def _of_pair(s: State, j: Term, pr: Term) -> Term:
+    """Job ``j`` is a backup cycle of pair ``pr``: it moves its secondary. (A job's pair is
+    not a function from Job to Pair: with busy_lu_has_job's Skolem function from LU to Job
+    and ``secondary`` from Pair to LU it would make the terms infinite.)"""
+    return z3.And(_backup_job(s, j), _real(s, pr), s.job_lu(j) == s.secondary(pr))
+
+
+def _backup_job_of_pair(p: Steps, s: State) -> Term:
+    k = sorts()
+
+    def body(j: Term, pr: Term) -> Term:
+        state = z3.If(
+            p.done(s, j, Step.REQUEST_RESYNC),
+            k.pair_state[PairState.RESYNCING],
+            k.pair_state[PairState.SPLIT],
+        )
+        facts = [
+            s.cycled(pr),
+            s.pstate(pr) == state,
+            s.home_current(pr) == s.source(j),
+            s.home_default(pr) == s.destination(j),
+        ]
+        return z3.Implies(_of_pair(s, j, pr), z3.And(*facts))
+
+    def moves_a_mirror(j: Term) -> Term:
+        lu = s.job_lu(j)
+        return z3.Implies(_backup_job(s, j), s.mirror(lu))
+
+    return z3.And(forall([k.job, k.pair], body), forall([k.job], moves_a_mirror))
+
+
+def _row_follows_backup_job(p: Steps, s: State) -> Term:
+    k = sorts()
+
+    def body(j: Term, c: Term, x: Term) -> Term:
+        lu = s.job_lu(j)
+        out = z3.And(p.done(s, j, Step.MIGRATE_OUT), z3.Not(p.done(s, j, Step.MIGRATE_BACK)))
+        facts = [
+            s.disk_current(lu) == z3.If(out, s.destination(j), s.source(j)),
+            s.disk_default(lu) == z3.If(out, s.source(j), s.destination(j)),
+            s.table_current(c, lu, x) == (x == s.disk_current(lu)),
+        ]
+        return z3.Implies(_backup_job(s, j), z3.And(*facts))
+
+    return forall([k.job, k.controller, k.controller], body)
+
+
+def _control_follows_backup_job(p: Steps, s: State) -> Term:
+    k = sorts()
+
+    def body(j: Term, c: Term) -> Term:
+        lu, handed = s.job_lu(j), p.done(s, j, Step.HAND_OVER)
+        holder = z3.If(handed, s.destination(j), s.source(j))
+        return z3.Implies(_backup_job(s, j), z3.And(s.active(c, lu) == (c == holder), s.route(lu) == holder))
+
+    return forall([k.job, k.controller], body)
+
+
+def _backup_caches_purged(p: Steps, s: State) -> Term:
+    k = sorts()
+
+    def body(j: Term, b: Term) -> Term:
+        lu = s.job_lu(j)
+        out = z3.And(p.done(s, j, Step.PURGE_BACKUP), z3.Not(p.done(s, j, Step.HAND_OVER)))
+        back = p.done(s, j, Step.PURGE_RETURN)
+        return z3.Implies(
+            _backup_job(s, j),
+            z3.And(
+                z3.Implies(out, z3.Not(s.line(s.source(j), lu, b))),
+                z3.Implies(back, z3.Not(s.line(s.destination(j), lu, b))),
+            ),
+        )
+
+    return forall([k.job, k.block], body)
+
+
+def _tape_complete_after_backup(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.job, k.pair, k.block],
+        lambda j, pr, b: z3.Implies(
+            z3.And(_of_pair(s, j, pr), p.done(s, j, Step.BACKUP_DONE)), s.tape_has(pr, b)
+        ),
+    )
+
+
+def _secondary_holds_snapshot(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.pair, k.block],
+        lambda pr, b: z3.Implies(
+            z3.And(_real(s, pr), _is(s, pr, PairState.SPLIT)),
+            seen_is(s, s.secondary(pr), b, s.snapshot(pr, b)),
+        ),
+    )
+
+
+def _mirror_is_expected(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.pair, k.block],
+        lambda pr, b: z3.Implies(
+            z3.And(_real(s, pr), z3.Or(_is(s, pr, PairState.PAIRED), z3.Not(s.diff(pr, b)))),
+            seen_is(s, s.secondary(pr), b, expected(s, s.primary(pr), b)),
+        ),
+    )
+
+
+def _secondary_default_elsewhere(p: Steps, s: State) -> Term:
+    def body(pr: Term) -> Term:
+        lu = s.secondary(pr)
+        return z3.Implies(z3.And(_real(s, pr), z3.Not(s.busy(lu))), s.disk_default(lu) != s.disk_current(lu))
+
+    return forall([sorts().pair], body)
+
+
+def _paired_is_idle(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.pair],
+        lambda pr: z3.Implies(
+            z3.And(_real(s, pr), _is(s, pr, PairState.PAIRED)), z3.Not(s.busy(s.secondary(pr)))
+        ),
+    )
+
+
 _ALL_DATA = ("no_acknowledged_write_lost", "reads_return_written_data")
+_PAIR_PROPERTIES = (
+    "backup_is_point_in_time",
+    "mirror_differs_only_where_tracked",
+    "resync_restores_mirror",
+    "control_returns_home",
+)
 
 
 def _property(name: str, claim: str, formula: Callable[[Steps, State], Term]) -> Part:
@@ -654,6 +1005,134 @@ PARTS: tuple[Part, ...] = (
         _ALL_DATA,
         _visible_is_expected,
     ),
+    # Embodiment 2 (Steps 901-909): the pair properties, then their lemmas.
+    _property(
+        "backup_is_point_in_time",
+        "Every block on tape is the primary's block at the split, and once re-synchronization "
+        "is asked for every block is on tape.",
+        _backup_is_point_in_time,
+    ),
+    _property(
+        "mirror_differs_only_where_tracked",
+        "While a pair is split or re-synchronizing, a block where secondary and primary differ "
+        "is in the difference information.",
+        _mirror_differs_only_where_tracked,
+    ),
+    _property(
+        "resync_restores_mirror",
+        "A paired secondary equals its primary block for block.",
+        _resync_restores_mirror,
+    ),
+    _property(
+        "control_returns_home",
+        "After a backup cycle the secondary's default and current controller are those before it.",
+        _control_returns_home,
+    ),
+    _lemma(
+        "pairs_well_formed",
+        "A pair's primary and secondary are distinct LUs in no other pair; the secondary is a "
+        "mirror, the primary is not.",
+        "The scenario's pairs are fixed (model.scenario._validate_pairs); no action changes them.",
+        _PAIR_PROPERTIES,
+        _pairs_well_formed,
+    ),
+    _lemma(
+        "hosts_leave_mirrors_alone",
+        "No host request is for a mirror.",
+        "No host reads or writes a secondary (model.scenario._validate_pairs): send_write and "
+        "send_read refuse a mirror, and only they start requests.",
+        ("no_stale_cache", *_PAIR_PROPERTIES),
+        _hosts_leave_mirrors_alone,
+    ),
+    _lemma(
+        "takeovers_avoid_pairs",
+        "A take-over job (801-809) moves no LU of a pair and no mirror, so no mirror is ever suspended.",
+        "Plain take-overs never move a pair's LU (model.scenario._validate_pairs): designate "
+        "refuses them; only a backup cycle moves a secondary, and only a take-over's 806 "
+        "suspends an LU.",
+        ("single_active_controller", *_PAIR_PROPERTIES),
+        _takeovers_avoid_pairs,
+    ),
+    _lemma(
+        "backup_job_of_pair",
+        "A backup job moves its pair's secondary, which is split until 906 asks for "
+        "re-synchronization and re-synchronizing after; its source and destination are the "
+        "secondary's current and default controller before the cycle.",
+        "split_pair creates the job with the pair's home recorded and the pair split; only "
+        "request_resync changes the state while the job lives (re-synchronization waits for "
+        "the job to end).",
+        _PAIR_PROPERTIES,
+        _backup_job_of_pair,
+    ),
+    _lemma(
+        "row_follows_backup_job",
+        "During a backup cycle the secondary's row names the source as current and the backup "
+        "controller as default, except between 902 and 907, where the two are swapped; every "
+        "table names the disk's current controller.",
+        "902 and 907 are the only steps writing the row, each into the disk and every table at once.",
+        ("tables_agree", "control_returns_home"),
+        _row_follows_backup_job,
+    ),
+    _lemma(
+        "control_follows_backup_job",
+        "During a backup cycle the source is in charge of the secondary, and its path leads "
+        "there, until 904; the backup controller from 904 on; nobody else.",
+        "904 and 909 pass control (and the path) in one step; the job ends with 909.",
+        ("single_active_controller", "path_routes_to_owner", *_PAIR_PROPERTIES),
+        _control_follows_backup_job,
+    ),
+    _lemma(
+        "backup_caches_purged",
+        "After the purge of 903 and until 904 the source holds no line of the secondary; after "
+        "the purge of 908 the backup controller holds none.",
+        "The purge removes them, and while the job lives nothing writes or reads the secondary "
+        "through a cache: hosts never do, the pair is not paired (no mirrored write) and "
+        "re-synchronization waits for the job's end.",
+        ("no_stale_cache", *_PAIR_PROPERTIES),
+        _backup_caches_purged,
+    ),
+    _lemma(
+        "tape_complete_after_backup",
+        "Once 905 is done every block of the secondary is on tape.",
+        "backup_done waits for the last block; tape blocks are cleared only by the next split.",
+        ("backup_is_point_in_time",),
+        _tape_complete_after_backup,
+    ),
+    _lemma(
+        "secondary_holds_snapshot",
+        "While a pair is split its secondary shows, block for block, the primary's image at the split.",
+        "At the split the paired secondary equals the primary (mirror_is_expected), whose image "
+        "the snapshot records; while split nothing writes the secondary, and 903's de-stage and "
+        "purge and 904's change of control keep what it shows.",
+        ("backup_is_point_in_time",),
+        _secondary_holds_snapshot,
+    ),
+    _lemma(
+        "mirror_is_expected",
+        "A paired secondary, and a split one outside the difference information, shows the "
+        "value its primary is expected to show (visible_is_expected).",
+        "A write performed on a paired primary is written to the secondary in the same step; "
+        "on a split or re-synchronizing one it is recorded in the difference information; "
+        "re-synchronization copies the primary's block before clearing its bit, and pairs "
+        "again only once no bit is left.",
+        ("mirror_differs_only_where_tracked", "resync_restores_mirror"),
+        _mirror_is_expected,
+    ),
+    _lemma(
+        "secondary_default_elsewhere",
+        "Outside a backup cycle a secondary's default controller differs from its current one.",
+        "The scenario makes the default the backup controller (Fig. 9A), and 907 swaps the "
+        "two numbers 902 swapped.",
+        ("control_returns_home", "single_active_controller"),
+        _secondary_default_elsewhere,
+    ),
+    _lemma(
+        "paired_is_idle",
+        "No backup cycle of a paired pair is in progress.",
+        "A cycle splits the pair at 901, and re-synchronization pairs it again only after the cycle's end.",
+        _PAIR_PROPERTIES,
+        _paired_is_idle,
+    ),
 )
 
 PART_NAMES: tuple[str, ...] = tuple(part.name for part in PARTS)
@@ -695,6 +1174,31 @@ def initial(s: State) -> Term:
         forall([k.read], lambda r: z3.Not(s.r_on(r))),
         forall([k.job], lambda j: z3.Not(s.live(j))),
         z3.Not(s.bad_read),
+        # Embodiment 2 (Fig. 9A): every pair paired, the mirror equal to its primary, its
+        # default controller the backup controller (not its current one), no cycle yet.
+        _pairs_well_formed(Steps(CORRECT), s),
+        forall(
+            [k.pair],
+            lambda p1: z3.Implies(
+                _real(s, p1),
+                z3.And(
+                    _is(s, p1, PairState.PAIRED),
+                    z3.Not(s.cycled(p1)),
+                    s.disk_default(s.secondary(p1)) != s.disk_current(s.secondary(p1)),
+                ),
+            ),
+        ),
+        forall(
+            [k.pair, b],
+            lambda p1, b1: z3.Implies(
+                _real(s, p1),
+                z3.And(
+                    z3.Not(s.diff(p1, b1)),
+                    z3.Not(s.tape_has(p1, b1)),
+                    s.disk(s.secondary(p1), b1) == s.acked(s.primary(p1), b1),
+                ),
+            ),
+        ),
     )
 
 
@@ -751,7 +1255,7 @@ def send_write(p: Steps, s: State) -> Transition:
         w_value=at(s.w_value, (lu,), x),
         w_loc=at(s.w_loc, (lu,), k.where["PATH"]),
     )
-    return Transition([z3.Not(s.w_on(lu))], after, {"l": lu, "b": b, "v": x})
+    return Transition([z3.Not(s.w_on(lu)), z3.Not(s.mirror(lu))], after, {"l": lu, "b": b, "v": x})
 
 
 def send_read(p: Steps, s: State) -> Transition:
@@ -765,7 +1269,7 @@ def send_read(p: Steps, s: State) -> Transition:
         r_block=at(s.r_block, (r,), b),
         r_loc=at(s.r_loc, (r,), k.where["PATH"]),
     )
-    return Transition([z3.Not(s.r_on(r))], after, {"r": r, "l": lu, "b": b})
+    return Transition([z3.Not(s.r_on(r)), z3.Not(s.mirror(lu))], after, {"r": r, "l": lu, "b": b})
 
 
 def deliver(p: Steps, s: State) -> Transition:
@@ -790,6 +1294,34 @@ def deliver(p: Steps, s: State) -> Transition:
     return _write_or_read(s, "deliver", write, read)
 
 
+def _write_block(s: State, when: Term, c: Term, lu: Term, b: Term, x: Term) -> State:
+    """If ``when``: controller ``c`` writes ``x`` to block ``b`` of ``lu``, through to disk
+    (dropping its line) when write-through, else into a dirty line (model.actions._write_block)."""
+    wt = s.write_through(c, lu)
+
+    def here(c1: Term, l1: Term, b1: Term) -> Term:
+        return z3.And(when, c1 == c, l1 == lu, b1 == b)
+
+    return replace(
+        s,
+        disk=lambda l1, b1: z3.If(z3.And(when, wt, l1 == lu, b1 == b), x, s.disk(l1, b1)),
+        line=lambda c1, l1, b1: z3.If(here(c1, l1, b1), z3.Not(wt), s.line(c1, l1, b1)),
+        dirty=lambda c1, l1, b1: z3.If(here(c1, l1, b1), z3.Not(wt), s.dirty(c1, l1, b1)),
+        line_value=lambda c1, l1, b1: z3.If(here(c1, l1, b1), x, s.line_value(c1, l1, b1)),
+    )
+
+
+def _owner_of(s: State, lu: Term, o: Term, owned: Term) -> list[Term]:
+    """Guards making ``owned`` say that a controller is in charge of ``lu``, and ``o`` one."""
+    owner = exists([sorts().controller], lambda c: s.active(c, lu))
+    return [owned == owner, z3.Implies(owned, s.active(o, lu))]
+
+
+def _seen(s: State, lu: Term, b: Term, o: Term, owned: Term) -> Term:
+    """Block ``b`` of ``lu`` as its controller in charge ``o`` sees it, or the disk if none."""
+    return z3.If(owned, visible(s, o, lu, b), s.disk(lu, b))
+
+
 def process(p: Steps, s: State) -> Transition:
     """A controller performs a request in its inbox, even for an LU it has stopped
     controlling since: a write goes to disk (dropping the line) when write-through, else
@@ -799,20 +1331,27 @@ def process(p: Steps, s: State) -> Transition:
 
     def write(lu: Term) -> Transition:
         c, b, x = s.w_at(lu), s.w_block(lu), s.w_value(lu)
-        wt = s.write_through(c, lu)
-
-        def here(c1: Term, l1: Term, b1: Term) -> Term:
-            return z3.And(c1 == c, l1 == lu, b1 == b)
-
+        after = _write_block(s, z3.BoolVal(True), c, lu, b, x)
+        # Embodiment 2 (model.actions._mirror): q is lu's pair if lu is a primary; o is
+        # the secondary's controller in charge, if it has one.
+        q, o, owned = _const("q", k.pair), _const("o", k.controller), z3.Bool("process_owned")
+        sec = s.secondary(q)
+        is_primary = z3.And(_real(s, q), s.primary(q) == lu)
+        paired = _is(s, q, PairState.PAIRED)
+        after = _write_block(after, z3.And(is_primary, paired, owned), o, sec, b, x)
+        track = z3.And(is_primary, z3.Not(paired))
         after = replace(
-            s,
-            disk=lambda l1, b1: z3.If(z3.And(wt, l1 == lu, b1 == b), x, s.disk(l1, b1)),
-            line=lambda c1, l1, b1: z3.If(here(c1, l1, b1), z3.Not(wt), s.line(c1, l1, b1)),
-            dirty=lambda c1, l1, b1: z3.If(here(c1, l1, b1), z3.Not(wt), s.dirty(c1, l1, b1)),
-            line_value=lambda c1, l1, b1: z3.If(here(c1, l1, b1), x, s.line_value(c1, l1, b1)),
+            after,
+            diff=lambda p1, b1: z3.Or(z3.And(track, p1 == q, b1 == b), s.diff(p1, b1)),
             w_loc=at(s.w_loc, (lu,), k.where["REPLIED"]),
         )
-        return Transition([s.w_on(lu), s.w_loc(lu) == k.where["INBOX"]], after, {"l": lu})
+        guard = [
+            s.w_on(lu),
+            s.w_loc(lu) == k.where["INBOX"],
+            z3.Or(is_primary, forall([k.pair], lambda p1: z3.Implies(_real(s, p1), s.primary(p1) != lu))),
+            *_owner_of(s, sec, o, owned),
+        ]
+        return Transition(guard, after, {"l": lu, "q": q, "o": o})
 
     def read(r: Term) -> Transition:
         c, lu, b = s.r_at(r), s.r_lu(r), s.r_block(r)
@@ -877,11 +1416,20 @@ def designate(p: Steps, s: State) -> Transition:
     k = sorts()
     j, lu, d = _const("j", k.job), _const("l", k.lu), _const("d", k.controller)
     guard = [z3.Not(s.live(j)), d != s.disk_current(lu)]
+    # Plain take-overs never move a pair's LU (model.scenario._validate_pairs).
+    guard.append(
+        forall(
+            [k.pair],
+            lambda pr: z3.Implies(_real(s, pr), z3.And(s.primary(pr) != lu, s.secondary(pr) != lu)),
+        )
+    )
+    guard.append(z3.Not(s.mirror(lu)))
     if not p.protocol.concurrent_same_lu:
         guard.append(z3.Not(s.busy(lu)))
     after = replace(
         s,
         live=at(s.live, (j,), z3.BoolVal(True)),
+        backup=at(s.backup, (j,), z3.BoolVal(False)),
         job_lu=at(s.job_lu, (j,), lu),
         source=at(s.source, (j,), s.disk_current(lu)),
         destination=at(s.destination, (j,), d),
@@ -911,8 +1459,9 @@ def _job(p: Steps, s: State, step: Step) -> _Job:
     k = sorts()
     j = _const("j", k.job)
     lu, src, dst = _const("l", k.lu), _const("s", k.controller), _const("d", k.controller)
-    enabled = s.phase(j) == k.step[step] if step in p.position else z3.BoolVal(False)
-    guard = [s.live(j), enabled, lu == s.job_lu(j), src == s.source(j), dst == s.destination(j)]
+    enabled = s.phase(j) == k.step[step] if p.has(step) else z3.BoolVal(False)
+    kind = s.backup(j) if step in BACKUP_ORDER else z3.Not(s.backup(j))
+    guard = [s.live(j), kind, enabled, lu == s.job_lu(j), src == s.source(j), dst == s.destination(j)]
     return _Job(j, lu, src, dst, guard)
 
 
@@ -920,7 +1469,7 @@ def _advance(p: Steps, s: State, job: _Job, step: Step, after: State) -> Transit
     """The job has done ``step``: on to the order's next step, or over after the last;
     the LU stays busy only if another job of it lives (only a buggy utility makes one)."""
     k = sorts()
-    nxt = p.next(step) if step in p.position else None
+    nxt = p.next(step) if p.has(step) else None
     if nxt is not None:
         after = replace(after, phase=at(after.phase, (job.j,), k.step[nxt]))
         return Transition(job.guard, after, job.args)
@@ -950,13 +1499,18 @@ def _instruct(p: Steps, s: State, job: _Job) -> State:
 
 
 def _write_row(p: Steps, s: State, job: _Job) -> State:
-    """803: the source writes the LU's row, naming the destination, into its table and at
-    the disk's predetermined position."""
+    """803: the source writes the LU's row, naming the destination (as current and as
+    default controller), into its table and at the disk's predetermined position."""
 
     def row(c: Term, lu: Term, x: Term) -> Term:
         return z3.If(z3.And(c == job.source, lu == job.lu), x == job.destination, s.table_current(c, lu, x))
 
-    return replace(s, table_current=row, disk_current=at(s.disk_current, (job.lu,), job.destination))
+    return replace(
+        s,
+        table_current=row,
+        disk_current=at(s.disk_current, (job.lu,), job.destination),
+        disk_default=at(s.disk_default, (job.lu,), job.destination),  # Fig. 5B: both numbers
+    )
 
 
 def _read_row(p: Steps, s: State, job: _Job) -> State:
@@ -1070,6 +1624,237 @@ def _resume(p: Steps, s: State, job: _Job) -> State:
     return replace(s, suspended=at(s.suspended, (job.lu,), z3.BoolVal(False)))
 
 
+# --- embodiment 2: Steps 901-909 ---------------------------------------------------------------
+
+
+def split_pair(p: Steps, s: State) -> Transition:
+    """901: a host splits a paired pair whose LUs no job moves; a backup job of its secondary
+    begins, from its current controller to the one its row names as default. The ghost
+    records the primary's image (through its controller in charge) and the secondary's home."""
+    k = sorts()
+    j, q = _const("j", k.job), _const("q", k.pair)
+    o, owned = _const("o", k.controller), z3.Bool("split_owned")
+    sec, pri = s.secondary(q), s.primary(q)
+    guard = [
+        z3.Not(s.live(j)),
+        _real(s, q),
+        _is(s, q, PairState.PAIRED),
+        z3.Not(s.busy(sec)),
+        z3.Not(s.busy(pri)),
+        *_owner_of(s, pri, o, owned),
+    ]
+    src, dst = s.disk_current(sec), s.disk_default(sec)
+
+    def on_q(f: Fn, value: Callable[[Term], Term]) -> Fn:
+        return lambda p1, b1: z3.If(p1 == q, value(b1), f(p1, b1))
+
+    after = replace(
+        s,
+        live=at(s.live, (j,), z3.BoolVal(True)),
+        backup=at(s.backup, (j,), z3.BoolVal(True)),
+        job_lu=at(s.job_lu, (j,), sec),
+        source=at(s.source, (j,), src),
+        destination=at(s.destination, (j,), dst),
+        phase=at(s.phase, (j,), k.step[p.backup_order[1]]),
+        busy=at(s.busy, (sec,), z3.BoolVal(True)),
+        pstate=at(s.pstate, (q,), k.pair_state[PairState.SPLIT]),
+        diff=on_q(s.diff, lambda b1: z3.BoolVal(False)),
+        tape_has=on_q(s.tape_has, lambda b1: z3.BoolVal(False)),
+        snapshot=on_q(s.snapshot, lambda b1: _seen(s, pri, b1, o, owned)),
+        cycled=at(s.cycled, (q,), z3.BoolVal(True)),
+        home_current=at(s.home_current, (q,), src),
+        home_default=at(s.home_default, (q,), dst),
+    )
+    return Transition(guard, after, {"j": j, "q": q, "o": o})
+
+
+def _migrate(s: State, lu: Term, current: Term, default: Term) -> State:
+    """902 / 907: the row goes to the disk and every controller's table at once."""
+
+    def row(c: Term, l1: Term, x: Term) -> Term:
+        return z3.If(l1 == lu, x == current, s.table_current(c, l1, x))
+
+    return replace(
+        s,
+        table_current=row,
+        disk_current=at(s.disk_current, (lu,), current),
+        disk_default=at(s.disk_default, (lu,), default),
+    )
+
+
+def _migrate_out(p: Steps, s: State, job: _Job) -> State:
+    """902: default := the source (no_default_swap: unchanged), current := backup controller."""
+    default = s.disk_default(job.lu) if p.protocol.no_default_swap else job.source
+    return _migrate(s, job.lu, job.destination, default)
+
+
+def _begin_backup_destage(p: Steps, s: State, job: _Job) -> State:
+    """903: the source makes the secondary's writes write-through."""
+    return replace(s, write_through=at(s.write_through, (job.source, job.lu), z3.BoolVal(True)))
+
+
+def _holder(job: _Job, step: Step) -> Term:
+    return job.destination if step is Step.PURGE_RETURN else job.source
+
+
+def _destage_for(step: Step) -> Callable[[Steps, State], Transition]:
+    def action(p: Steps, s: State) -> Transition:
+        k = sorts()
+        job = _job(p, s, step)
+        b = _const("b", k.block)
+        c, lu = _holder(job, step), job.lu
+        after = replace(
+            s,
+            disk=at(s.disk, (lu, b), s.line_value(c, lu, b)),
+            dirty=at(s.dirty, (c, lu, b), z3.BoolVal(False)),
+        )
+        guard = [*job.guard, s.line(c, lu, b), s.dirty(c, lu, b)]
+        return Transition(guard, after, {**job.args, "b": b})
+
+    action.__doc__ = f"{step.number}: one dirty line of the secondary goes to disk."
+    return action
+
+
+def _purge_for(step: Step) -> Callable[[Steps, State], Transition]:
+    def action(p: Steps, s: State) -> Transition:
+        k = sorts()
+        job = _job(p, s, step)
+        c, lu = _holder(job, step), job.lu
+        job.guard.append(forall([k.block], lambda b: z3.Not(z3.And(s.line(c, lu, b), s.dirty(c, lu, b)))))
+
+        def mine(c1: Term, l1: Term) -> Term:
+            return z3.And(c1 == c, l1 == lu)
+
+        after = replace(
+            s,
+            line=lambda c1, l1, b: z3.And(z3.Not(mine(c1, l1)), s.line(c1, l1, b)),
+            dirty=lambda c1, l1, b: z3.And(z3.Not(mine(c1, l1)), s.dirty(c1, l1, b)),
+        )
+        return _advance(p, s, job, step, after)
+
+    action.__doc__ = f"{step.number}: with nothing dirty left, the secondary's lines are removed."
+    return action
+
+
+def _pass_control(s: State, lu: Term, old: Term, new: Term) -> State:
+    """904 / 909: control of ``lu`` (and its path) passes from ``old`` to ``new`` at once."""
+    off, on = z3.BoolVal(False), z3.BoolVal(True)
+    return replace(
+        s,
+        active=at(at(s.active, (old, lu), off), (new, lu), on),
+        write_through=at(s.write_through, (old, lu), off),
+        route=at(s.route, (lu,), new),
+    )
+
+
+def _drained(s: State, c: Term, lu: Term) -> list[Term]:
+    """No request of ``lu`` is in ``c``'s inbox (model.actions._drained)."""
+    k = sorts()
+    inbox = k.where["INBOX"]
+    return [
+        z3.Not(z3.And(s.w_on(lu), s.w_loc(lu) == inbox, s.w_at(lu) == c)),
+        forall(
+            [k.read],
+            lambda r: z3.Not(z3.And(s.r_on(r), s.r_loc(r) == inbox, s.r_at(r) == c, s.r_lu(r) == lu)),
+        ),
+    ]
+
+
+def hand_over(p: Steps, s: State) -> Transition:
+    """904: the source, its inbox drained, notifies completion; the backup controller takes control."""
+    job = _job(p, s, Step.HAND_OVER)
+    job.guard.extend(_drained(s, job.source, job.lu))
+    return _advance(p, s, job, Step.HAND_OVER, _pass_control(s, job.lu, job.source, job.destination))
+
+
+def backup_block(p: Steps, s: State) -> Transition:
+    """905: the backup host reads a block of the secondary through the backup controller,
+    in charge of it, and writes it to tape (any block: the model's order is dropped)."""
+    k = sorts()
+    job = _job(p, s, Step.BACKUP_DONE)
+    b, q = _const("b", k.block), _const("q", k.pair)
+    job.guard += [_real(s, q), s.secondary(q) == job.lu, s.active(job.destination, job.lu)]
+    after = replace(
+        s,
+        tape_has=at(s.tape_has, (q, b), z3.BoolVal(True)),
+        tape=at(s.tape, (q, b), visible(s, job.destination, job.lu, b)),
+    )
+    return Transition(job.guard, after, {**job.args, "b": b, "q": q})
+
+
+def backup_done(p: Steps, s: State) -> Transition:
+    """905: every block is on tape (resync_before_backup_done: whether or not)."""
+    k = sorts()
+    job = _job(p, s, Step.BACKUP_DONE)
+    if not p.protocol.resync_before_backup_done:
+        q = _const("q", k.pair)
+        job.guard += [_real(s, q), s.secondary(q) == job.lu, forall([k.block], lambda b: s.tape_has(q, b))]
+    return _advance(p, s, job, Step.BACKUP_DONE, s)
+
+
+def _request_resync(p: Steps, s: State, job: _Job) -> State:
+    """906: the backup host asks for re-synchronization; the pair is re-synchronizing."""
+    k = sorts()
+    resyncing = k.pair_state[PairState.RESYNCING]
+
+    def state(pr: Term) -> Term:
+        return z3.If(z3.And(_real(s, pr), s.secondary(pr) == job.lu), resyncing, s.pstate(pr))
+
+    return replace(s, pstate=state)
+
+
+def _migrate_back(p: Steps, s: State, job: _Job) -> State:
+    """907: current := the default number (home), default := the backup controller."""
+    return _migrate(s, job.lu, s.disk_default(job.lu), job.destination)
+
+
+def _begin_return_destage(p: Steps, s: State, job: _Job) -> State:
+    """908: the backup controller makes the secondary's writes write-through."""
+    return replace(s, write_through=at(s.write_through, (job.destination, job.lu), z3.BoolVal(True)))
+
+
+def return_control(p: Steps, s: State) -> Transition:
+    """909: the backup controller, its inbox drained, passes control to the controller the
+    row now names as current; the cycle is over."""
+    job = _job(p, s, Step.RETURN_CONTROL)
+    job.guard.extend(_drained(s, job.destination, job.lu))
+    home = s.disk_current(job.lu)
+    return _advance(p, s, job, Step.RETURN_CONTROL, _pass_control(s, job.lu, job.destination, home))
+
+
+def _resyncing(s: State, q: Term) -> list[Term]:
+    return [_real(s, q), _is(s, q, PairState.RESYNCING), z3.Not(s.busy(s.secondary(q)))]
+
+
+def resync_block(p: Steps, s: State) -> Transition:
+    """906: a block the difference information names is copied from the primary (through
+    its controller in charge) to the secondary (through its)."""
+    k = sorts()
+    q, b = _const("q", k.pair), _const("b", k.block)
+    o1, owned1 = _const("o", k.controller), z3.Bool("resync_primary_owned")
+    o2, owned2 = _const("o2", k.controller), z3.Bool("resync_secondary_owned")
+    pri, sec = s.primary(q), s.secondary(q)
+    guard = [*_resyncing(s, q), s.diff(q, b), *_owner_of(s, pri, o1, owned1), *_owner_of(s, sec, o2, owned2)]
+    after = _write_block(s, owned2, o2, sec, b, _seen(s, pri, b, o1, owned1))
+    after = replace(after, diff=at(s.diff, (q, b), z3.BoolVal(False)))
+    return Transition(guard, after, {"q": q, "b": b, "o": o1, "o2": o2})
+
+
+def resync_done(p: Steps, s: State) -> Transition:
+    """906: with no difference left (resync_without_diff: regardless), the pair is paired again."""
+    k = sorts()
+    q = _const("q", k.pair)
+    guard = _resyncing(s, q)
+    if not p.protocol.resync_without_diff:
+        guard.append(forall([k.block], lambda b: z3.Not(s.diff(q, b))))
+    after = replace(
+        s,
+        pstate=at(s.pstate, (q,), k.pair_state[PairState.PAIRED]),
+        diff=lambda p1, b1: z3.And(p1 != q, s.diff(p1, b1)),
+    )
+    return Transition(guard, after, {"q": q})
+
+
 @dataclass(frozen=True)
 class AbstractAction:
     name: str
@@ -1099,6 +1884,30 @@ ACTIONS: tuple[AbstractAction, ...] = (
         "start_destination", Step.START_DESTINATION, _plain_step(Step.START_DESTINATION, _start_destination)
     ),
     AbstractAction("resume", Step.RESUME, _plain_step(Step.RESUME, _resume)),
+    AbstractAction("split_pair", Step.SPLIT_PAIR, split_pair),
+    AbstractAction("migrate_out", Step.MIGRATE_OUT, _plain_step(Step.MIGRATE_OUT, _migrate_out)),
+    AbstractAction(
+        "begin_backup_destage",
+        Step.BEGIN_BACKUP_DESTAGE,
+        _plain_step(Step.BEGIN_BACKUP_DESTAGE, _begin_backup_destage),
+    ),
+    AbstractAction("destage_backup_line", Step.PURGE_BACKUP, _destage_for(Step.PURGE_BACKUP)),
+    AbstractAction("purge_backup", Step.PURGE_BACKUP, _purge_for(Step.PURGE_BACKUP)),
+    AbstractAction("hand_over", Step.HAND_OVER, hand_over),
+    AbstractAction("backup_block", Step.BACKUP_DONE, backup_block),
+    AbstractAction("backup_done", Step.BACKUP_DONE, backup_done),
+    AbstractAction("request_resync", Step.REQUEST_RESYNC, _plain_step(Step.REQUEST_RESYNC, _request_resync)),
+    AbstractAction("migrate_back", Step.MIGRATE_BACK, _plain_step(Step.MIGRATE_BACK, _migrate_back)),
+    AbstractAction(
+        "begin_return_destage",
+        Step.BEGIN_RETURN_DESTAGE,
+        _plain_step(Step.BEGIN_RETURN_DESTAGE, _begin_return_destage),
+    ),
+    AbstractAction("destage_return_line", Step.PURGE_RETURN, _destage_for(Step.PURGE_RETURN)),
+    AbstractAction("purge_return", Step.PURGE_RETURN, _purge_for(Step.PURGE_RETURN)),
+    AbstractAction("return_control", Step.RETURN_CONTROL, return_control),
+    AbstractAction("resync_block", Step.RESYNC_DONE, resync_block),
+    AbstractAction("resync_done", Step.RESYNC_DONE, resync_done),
 )
 
 ACTION_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIONS)
@@ -1275,12 +2084,35 @@ def prove(
         transition = action.relation(steps, pre)
         solver = _solver(timeout_ms)
         solver.add(hypothesis, *transition.guard)
-        if steps.performs(action.step) and _verdict(solver) != "sat":
+        if steps.performs(action.step) and not _enabled(solver):
             vacuous.append(action.name)
         for part in invariant:
             record(_discharge(solver, action.name, part, steps, pre, transition))
     seconds = time.monotonic() - started
     return ProofResult(protocol.name, results, seconds, tuple(sorted(omit)), tuple(vacuous))
+
+
+# The sizes of the small universe where an action is first looked for enabled: a model
+# there is a model, and z3 finds it faster than an unbounded one (the pairs' quantifiers
+# make unbounded model building slow).
+_WITNESS_SIZES = {"controller": 3, "lu": 3, "block": 1, "value": 2, "job": 2, "read": 1, "pair": 1}
+
+
+def _enabled(solver: Any) -> bool:
+    """Whether some state satisfying the hypotheses in ``solver`` enables the action: first
+    in a small universe, then, if none is found there, in any."""
+    k = sorts()
+    solver.push()
+    try:
+        for name, size in _WITNESS_SIZES.items():
+            srt = getattr(k, name)
+            elements = _vars(*[srt] * size)
+            solver.add(forall([srt], lambda x, es=elements: z3.Or(*[x == e for e in es])))
+        if _verdict(solver) == "sat":
+            return True
+    finally:
+        solver.pop()
+    return _verdict(solver) == "sat"
 
 
 def _solver(timeout_ms: int) -> Any:
@@ -1318,7 +2150,7 @@ def _discharge(
 
 # The sorts in the order a counterexample is made small: fewest LUs and jobs first, so
 # the instance the explicit checker replays is small where it costs most.
-_SHRINK_ORDER = ("lu", "job", "read", "block", "controller", "value")
+_SHRINK_ORDER = ("lu", "job", "pair", "read", "block", "controller", "value")
 
 
 def _shrink(solver: Any) -> Any:
@@ -1357,6 +2189,7 @@ class _Reader:
         "value": "v",
         "job": "j",
         "read": "r",
+        "pair": "p",
     }
 
     def __init__(self, model: Any) -> None:
@@ -1473,18 +2306,24 @@ def _clamp(n: int, low: int, high: int) -> int:
 def classify(cti: Cti, protocol: Protocol, max_states: int = CLASSIFY_MAX_STATES) -> Classification:
     """Explore a small array of the counterexample's size under the same variant and say
     whether a property the broken part protects fails there. Sizes are capped (3
-    controllers, 2 LUs, 2 blocks, 3 take-overs) so the search stays in seconds."""
-    scenario = array_scenario(
-        controllers=_clamp(cti.sizes.get("controller", 2), 2, 3),
-        lus=_clamp(cti.sizes.get("lu", 1), 1, 2),
-        blocks=_clamp(cti.sizes.get("block", 1), 1, 2),
-        # Two hosts let a write and a read be outstanding at once, as in the abstract state.
-        hosts=2 if cti.writes and cti.reads else 1,
-        budget=_clamp(cti.jobs + 1, 2, 3),
-        writes_per_block=2,
-        reads_per_block=1,
-    )
+    controllers, 2 LUs, 2 blocks, 3 take-overs) so the search stays in seconds. A
+    counterexample of embodiment 2 (a backup action, or a part protecting a pair property)
+    is searched for on the built-in ``fig9`` instead: ``array_scenario`` makes no pairs."""
     wanted = next(p.protects for p in PARTS if p.name == cti.part)
+    backup_actions = {a.name for a in ACTIONS if a.step in BACKUP_ORDER or a.step is Step.RESYNC_DONE}
+    if cti.action in backup_actions or set(wanted) & set(_PAIR_PROPERTIES):
+        scenario = builtin("fig9")
+    else:
+        scenario = array_scenario(
+            controllers=_clamp(cti.sizes.get("controller", 2), 2, 3),
+            lus=_clamp(cti.sizes.get("lu", 1), 1, 2),
+            blocks=_clamp(cti.sizes.get("block", 1), 1, 2),
+            # Two hosts let a write and a read be outstanding at once, as in the abstract state.
+            hosts=2 if cti.writes and cti.reads else 1,
+            budget=_clamp(cti.jobs + 1, 2, 3),
+            writes_per_block=2,
+            reads_per_block=1,
+        )
     m = Model(scenario, protocol)
     search = explore(
         [m.initial()],
@@ -1539,6 +2378,7 @@ class Image:
         self.v = elements(k.value, values, "v")
         self.j = elements(k.job, m.lus, "j")
         self.r = elements(k.read, max(len(s.hosts), 1), "r")
+        self.p = elements(k.pair, len(s.pairs), "p")  # none without pairs: pair formulas hold vacuously
         self.elements: dict[str, list[Term]] = {}
         self.distinct: list[Term] = []
         for srt, es in (
@@ -1548,6 +2388,7 @@ class Image:
             (k.value, self.v),
             (k.job, self.j),
             (k.read, self.r),
+            (k.pair, self.p),
         ):
             self.elements[str(srt)] = es
             if len(es) > 1:
@@ -1580,10 +2421,12 @@ class Image:
             relation = next(a.relation for a in ACTIONS if a.name == action)
             with self.ground():
                 transition = relation(self.steps, self.pre)
+            # An argument of a sort without elements (a pair, in an array without pairs) is
+            # left free: the guards then make its choice harmless (no mirroring, say).
             choices = [
                 z3.Or(*[arg == e for e in self.elements[str(arg.sort())]])
                 for arg in transition.args.values()
-                if str(arg.sort()) in self.elements
+                if self.elements.get(str(arg.sort()))
             ]
             self._transitions[action] = (transition, choices)
         return self._transitions[action]
@@ -1592,7 +2435,6 @@ class Image:
         """Formulas saying that state ``s`` is the image of world ``w``."""
         m, k, c, lu, b, v = self.m, sorts(), self.c, self.lu, self.b, self.v
         out: list[Term] = []
-        order = m.order
         for ci, ctl in enumerate(w.controllers):
             lines = {(x.lu, x.block): x for x in ctl.cache}
             for li in range(m.lus):
@@ -1614,15 +2456,19 @@ class Image:
             out.append(s.route(lu[li]) == c[w.paths[li].route])
             out.append(s.suspended(lu[li]) == w.paths[li].suspended)
             out.append(s.disk_current(lu[li]) == c[w.disk.table[li].current])
+            out.append(s.disk_default(lu[li]) == c[w.disk.table[li].default])
+            pair = m.pair_of[li]
+            out.append(s.mirror(lu[li]) == (pair is not None and m.scenario.pairs[pair].secondary == li))
             jobs = [job for job in w.jobs if job.lu == li]
             out.append(s.busy(lu[li]) == bool(jobs))
             out.append(s.live(self.j[li]) == bool(jobs))
             for job in jobs:
                 out += [
                     s.job_lu(self.j[li]) == lu[li],
+                    s.backup(self.j[li]) == job.backup,
                     s.source(self.j[li]) == c[job.source],
                     s.destination(self.j[li]) == c[job.destination],
-                    s.phase(self.j[li]) == k.step[order[job.done]],
+                    s.phase(self.j[li]) == k.step[m.order_of(job)[job.done]],
                 ]
             writer = m.writer[li]
             request = w.hosts[writer] if writer is not None else None
@@ -1631,6 +2477,23 @@ class Image:
             if request is not None and writing:
                 out += [s.w_block(lu[li]) == b[request.block], s.w_value(lu[li]) == v[request.value]]
                 out += self._place(s.w_loc(lu[li]), s.w_at(lu[li]), request.at)
+        for pi, spec in enumerate(m.scenario.pairs):
+            pair_w, q = w.pairs[pi], self.p[pi]
+            out += [
+                s.primary(q) == lu[spec.primary],
+                s.secondary(q) == lu[spec.secondary],
+                s.pstate(q) == k.pair_state[pair_w.state],
+                s.cycled(q) == bool(pair_w.snapshot),
+            ]
+            if pair_w.home:
+                out += [s.home_default(q) == c[pair_w.home[0]], s.home_current(q) == c[pair_w.home[1]]]
+            for bi in range(len(b)):
+                out.append(s.diff(q, b[bi]) == (bi in pair_w.diff))
+                out.append(s.tape_has(q, b[bi]) == (bi < len(pair_w.tape)))
+                if bi < len(pair_w.tape):
+                    out.append(s.tape(q, b[bi]) == v[pair_w.tape[bi]])
+                if bi < len(pair_w.snapshot):
+                    out.append(s.snapshot(q, b[bi]) == v[pair_w.snapshot[bi]])
         for h, request in enumerate(w.hosts):
             reading = request is not None and request.op is Op.READ
             out.append(s.r_on(self.r[h]) == reading)

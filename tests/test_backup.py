@@ -13,6 +13,7 @@ import pytest
 
 from conftest import checked, summary
 from lutakeover.check import run_check
+from lutakeover.itf import read_trace, write_trace
 from lutakeover.walkthrough import backup_cycle, fig9_table
 from model.actions import Model
 from model.protocol import BACKUP_BUGS, SEEDED_BUGS, Step, variant
@@ -191,3 +192,12 @@ def test_unknown_topology_is_refused() -> None:
 def test_the_walkthrough_in_the_docs_is_the_models() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "backup.md").read_text()
     assert fig9_table() in doc
+
+
+def test_an_embodiment_2_trace_round_trips_through_itf(tmp_path: Path) -> None:
+    check = checked("fig9", "backup-without-destage", keep_going=True)
+    v = check.shortest()["backup_is_point_in_time"]
+    path = tmp_path / "backup.itf.json"
+    write_trace(path, v, "test", "tape differs from the split image")
+    assert [(label, w) for label, w in read_trace(path)] == [(s.label, s.state) for s in v.trace]
+    assert any(w.pairs[0].tape for _, w in read_trace(path))

@@ -16,7 +16,8 @@ from lutakeover.check import run_check
 from model.actions import ACTIONS as MODEL_ACTIONS
 from model.actions import Model
 from model.generate import array_scenario
-from model.protocol import CORRECT, SEEDED_BUGS, Protocol, variant
+from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, variant
+from model.scenario import builtin
 from model.state import World
 from proofs import induction
 from proofs.induction import (
@@ -61,6 +62,44 @@ PARTS = [
     "inbox_is_active",
     "clean_lines_match_disk",
     "visible_is_expected",
+    # embodiment 2: properties (invariants/safety.py)
+    "backup_is_point_in_time",
+    "mirror_differs_only_where_tracked",
+    "resync_restores_mirror",
+    "control_returns_home",
+    # embodiment 2: lemmas
+    "pairs_well_formed",
+    "hosts_leave_mirrors_alone",
+    "takeovers_avoid_pairs",
+    "backup_job_of_pair",
+    "row_follows_backup_job",
+    "control_follows_backup_job",
+    "backup_caches_purged",
+    "tape_complete_after_backup",
+    "secondary_holds_snapshot",
+    "mirror_is_expected",
+    "secondary_default_elsewhere",
+    "paired_is_idle",
+]
+
+# The embodiment-2 actions (Steps 901-909), which an array without pairs never takes.
+BACKUP_ACTIONS = [
+    "split_pair",
+    "migrate_out",
+    "begin_backup_destage",
+    "destage_backup_line",
+    "purge_backup",
+    "hand_over",
+    "backup_block",
+    "backup_done",
+    "request_resync",
+    "migrate_back",
+    "begin_return_destage",
+    "destage_return_line",
+    "purge_return",
+    "return_control",
+    "resync_block",
+    "resync_done",
 ]
 
 # The obligations each seeded bug fails: action -> parts it does not preserve.
@@ -84,6 +123,18 @@ FAILS: dict[str, dict[str, list[str]]] = {
         ]
     },
     "no-resume": {},
+    # embodiment 2
+    "no-default-swap": {"migrate_out": ["row_follows_backup_job"]},
+    "resync-without-diff": {"resync_done": ["resync_restores_mirror", "mirror_is_expected"]},
+    "backup-without-destage": {
+        "hand_over": [
+            "no_stale_cache",
+            "mirror_differs_only_where_tracked",
+            "secondary_holds_snapshot",
+            "mirror_is_expected",
+        ]
+    },
+    "resync-before-backup-done": {"backup_done": ["tape_complete_after_backup"]},
 }
 
 
@@ -100,15 +151,15 @@ def test_the_invariant_has_the_pinned_parts() -> None:
 
 
 def test_the_abstract_actions_are_the_models() -> None:
-    # designate_batch is a sequence of designate steps here; embodiment 2 is not covered.
-    embodiment_1 = [a for a in MODEL_ACTIONS if a.step is None or a.step.number.startswith("8")]
-    assert list(ACTION_NAMES) == [a.name for a in embodiment_1 if a.name != "designate_batch"]
+    # designate_batch is a sequence of designate steps here.
+    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name != "designate_batch"]
 
 
 def test_correct_protocol_proves_every_obligation() -> None:
     result = proof()
     assert result.proved
-    assert len(result.obligations) == len(OBLIGATIONS) == 20 * 22 == 440
+    # 35 actions and the initial condition, 38 parts (22 of embodiment 1, 16 of embodiment 2).
+    assert len(result.obligations) == len(OBLIGATIONS) == 36 * 38 == 1368
     assert [(o.action, o.part) for o in result.obligations] == list(OBLIGATIONS)
     assert all(o.status == "ok" and o.cti is None for o in result.obligations)
     assert result.vacuous == ()  # every action is enabled in some state of the invariant
@@ -120,7 +171,7 @@ def test_initial_condition_implies_every_part() -> None:
     assert INITIAL not in proof().vacuous  # and some state satisfies it
 
 
-@pytest.mark.parametrize("name", list(SEEDED_BUGS))
+@pytest.mark.parametrize("name", list(ALL_BUGS))
 def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
     result = proof(name)
     assert failing(result) == FAILS[name]
@@ -131,6 +182,14 @@ def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
 def test_every_bug_but_no_resume_fails_something() -> None:
     # no-resume leaves the LU suspended for good: a liveness bug, safe by construction.
     assert {name for name, fails in FAILS.items() if not fails} == {"no-resume"}
+    assert set(FAILS) == set(ALL_BUGS)
+
+
+def test_each_backup_bug_fails_only_backup_actions() -> None:
+    # An embodiment-2 bug changes only the backup cycle: every embodiment-1 action still
+    # preserves every part.
+    for name in BACKUP_BUGS:
+        assert set(failing(proof(name))) <= set(BACKUP_ACTIONS), name
 
 
 def test_a_bugs_counterexample_is_reachable_with_a_concrete_trace() -> None:
@@ -149,9 +208,15 @@ def test_a_bugs_counterexample_is_reachable_with_a_concrete_trace() -> None:
 
 def test_a_missing_lemmas_counterexample_is_unreachable() -> None:
     result = proof(classify=True, omit=frozenset({"clean_lines_match_disk"}))
+    # The purges of embodiment 2 (903, 908) need the lemma as much as 804's does.
     assert [(o.action, o.part) for o in result.failures] == [
         ("purge", "no_acknowledged_write_lost"),
         ("purge", "visible_is_expected"),
+        ("purge_backup", "mirror_differs_only_where_tracked"),
+        ("purge_backup", "secondary_holds_snapshot"),
+        ("purge_backup", "mirror_is_expected"),
+        ("purge_return", "mirror_differs_only_where_tracked"),
+        ("purge_return", "mirror_is_expected"),
     ]
     for o in result.failures:
         assert o.cti is not None and o.cti.classification is not None
@@ -160,7 +225,7 @@ def test_a_missing_lemmas_counterexample_is_unreachable() -> None:
     # The state: a clean line that differs from the disk, dropped by the purge.
     cti = result.failures[0].cti
     assert cti is not None and any(row.startswith("line ") and row.endswith("clean") for row in cti.before)
-    assert len(result.obligations) == 20 * 21
+    assert len(result.obligations) == 36 * 37
 
 
 def test_omit_accepts_only_lemmas() -> None:
@@ -198,8 +263,8 @@ def test_a_timeout_is_unknown_not_ok() -> None:
 def test_progress_reports_each_obligation_and_json_is_plain() -> None:
     lines: list[str] = []
     result = prove(variant("stale-config-row"), progress=lines.append)
-    assert len(lines) == 440
-    assert lines[22] == "send_write preserves single_active_controller ... ok"
+    assert len(lines) == 1368
+    assert lines[38] == "send_write preserves single_active_controller ... ok"
     assert "read_row preserves tables_follow_job ... failed" in lines
     data: dict[str, Any] = json.loads(json.dumps(result.to_json()))
     assert data["protocol"] == "stale-config-row" and data["proved"] is False
@@ -212,13 +277,16 @@ def test_format_proof_ends_with_the_verdict() -> None:
     text = format_proof(proof())
     assert text.splitlines()[0] == "initial implies single_active_controller ... ok"
     assert "resume preserves visible_is_expected ... ok" in text
-    assert text.splitlines()[-1].startswith("correct: 440/440 obligations ok in ")
+    assert "resync_done preserves paired_is_idle ... ok" in text
+    assert text.splitlines()[-1].startswith("correct: 1368/1368 obligations ok in ")
     assert text.endswith(": proved")
 
 
 def test_a_variant_without_a_step_leaves_its_actions_out_without_vacuity() -> None:
     # skip-destage has no purge step: purge and destage_line are never enabled, by design.
     assert proof("skip-destage").vacuous == ()
+    # backup-without-destage has no purge step of 903: likewise for its two actions.
+    assert proof("backup-without-destage").vacuous == ()
     assert variant("skip-destage") != Protocol()
 
 
@@ -246,7 +314,8 @@ def test_every_step_of_the_model_is_a_step_of_the_abstract_protocol() -> None:
     steps = [(w, t) for w in worlds[::9] for t in m.transitions(w)]
     # Every action but retry: the correct protocol never routes a frame to a controller not
     # in charge, so no request is refused NOT READY.
-    assert {t.action.name for _, t in steps} == set(ACTION_NAMES) - {"retry"}
+    # The array has no pair, so no step of embodiment 2 either.
+    assert {t.action.name for _, t in steps} == set(ACTION_NAMES) - {"retry", *BACKUP_ACTIONS}
     assert [(t.action.name, w) for w, t in steps if not simulates(image, w, t.action.name, t.after)] == []
 
 
@@ -269,3 +338,59 @@ def test_agreement_checks_can_fail() -> None:
     assert not simulates(image, w, "designate", w)  # 801 must create a job
     both = w._replace(controllers=tuple(c._replace(active=(0,)) for c in w.controllers))
     assert broken_in(image, both) == ["single_active_controller", "owner_at_rest"]
+
+
+# --- embodiment 2: the same agreement checks on an array with mirrored pairs
+
+
+@functools.cache
+def backup_array() -> tuple[Model, list[World]]:
+    """Every reachable world of the built-in backup-and-takeover: a backup cycle of a mirror
+    beside a plain take-over of another LU, through the path controller."""
+    m = Model(builtin("backup-and-takeover"), CORRECT)
+    return m, reachable_worlds(m)
+
+
+def test_the_invariant_holds_in_reachable_states_with_pairs() -> None:
+    m, worlds = backup_array()
+    assert len(worlds) == 4620
+    image = Image(m)
+    assert [w for w in worlds[::20] if broken_in(image, w)] == []
+
+
+def test_every_step_with_pairs_is_a_step_of_the_abstract_protocol() -> None:
+    m, worlds = backup_array()
+    image = Image(m)
+    # designate_batch is a sequence of designate steps here, not one step.
+    steps = [(w, t) for w in worlds[::60] for t in m.transitions(w) if t.action.name != "designate_batch"]
+    # destage_return_line is never enabled: nothing writes the mirror while the backup
+    # controller has it, so that controller never holds a dirty line of it.
+    assert set(BACKUP_ACTIONS) - {t.action.name for _, t in steps} == {"destage_return_line"}
+    assert [(t.action.name, w) for w, t in steps if not simulates(image, w, t.action.name, t.after)] == []
+
+
+def test_a_backup_bugs_counterexamples_are_reachable_on_fig9() -> None:
+    # Counterexamples of embodiment 2 are searched for on the built-in fig9 (array_scenario
+    # makes no pairs).
+    result = proof("backup-without-destage", classify=True)
+    found = []
+    for o in result.failures:
+        c = o.cti.classification if o.cti is not None else None
+        assert c is not None and c.verdict == "reachable" and c.scenario == "fig9", o.line
+        found.append((o.part, c.broken))
+    assert found == [
+        ("no_stale_cache", "no_stale_cache"),
+        ("mirror_differs_only_where_tracked", "mirror_differs_only_where_tracked"),
+        ("secondary_holds_snapshot", "backup_is_point_in_time"),
+        ("mirror_is_expected", "mirror_differs_only_where_tracked"),
+    ]
+
+
+@pytest.mark.parametrize("name", list(BACKUP_BUGS))
+def test_each_backup_bugs_counterexample_is_an_abstract_run(name: str) -> None:
+    m = Model(builtin("fig9"), variant(name))
+    check = run_check(m.scenario, m.protocol, liveness=False)
+    [trace] = [v.trace for v in check.search.violations]
+    image = Image(m)
+    for before, after in itertools.pairwise(trace):
+        assert simulates(image, before.state, after.label.split()[0], after.state), after.label

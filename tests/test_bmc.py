@@ -133,7 +133,7 @@ def test_bmc_finds_each_seeded_bug_where_breadth_first_search_does(bug: str) -> 
     assert {result.violation.property: len(result.violation.trace) - 1} == summary(checked("fig5", bug))
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_bmc_finds_concurrent_same_lu_where_breadth_first_search_does() -> None:
     # fig5 cannot show this bug (one scripted batch); the smallest "any" array that does is
     # 3 controllers and 1 LU: about 2 minutes of BMC (three-way takes 12).
@@ -167,7 +167,7 @@ def test_bmc_finds_each_backup_bug_where_breadth_first_search_does(bug: str) -> 
     assert {result.violation.property: len(result.violation.trace) - 1} == summary(checked("fig9", bug))
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_bmc_finds_resync_without_diff_where_breadth_first_search_does() -> None:
     result = bmc(Model(builtin("fig9"), variant("resync-without-diff")), 16)  # about a minute
     assert result.violation is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from model.actions import Model, admissible_values
 from model.scenario import lun_map_problem
-from model.state import PairState, Row, World, active_controllers, jobs_for, visible_value
+from model.state import PairState, Row, World, active_controllers, jobs_for, owner, visible_value
 
 
 @dataclass(frozen=True)
@@ -125,10 +125,17 @@ def _is_secondary(m: Model, lu: int) -> bool:
     return i is not None and m.scenario.pairs[i].secondary == lu
 
 
-def _seen(w: World, lu: int, block: int) -> int:
-    """A block as its controller in charge sees it (the disk when none is)."""
-    active = active_controllers(w, lu)
-    return visible_value(w, active[0] if active else None, lu, block)
+def _mirror_differences(m: Model, w: World, i: int) -> list[tuple[int, int, int]]:
+    """(block, primary's value, mirror's value) wherever pair ``i``'s mirror differs, each
+    seen through its controller in charge (the disk when none is)."""
+    spec = m.scenario.pairs[i]
+    out = []
+    for block in range(m.blocks[spec.primary]):
+        p = visible_value(w, owner(w, spec.primary), spec.primary, block)
+        q = visible_value(w, owner(w, spec.secondary), spec.secondary, block)
+        if p != q:
+            out.append((block, p, q))
+    return out
 
 
 def backup_is_point_in_time(m: Model, w: World) -> str | None:
@@ -157,9 +164,8 @@ def mirror_differs_only_where_tracked(m: Model, w: World) -> str | None:
         if pair.state is PairState.PAIRED:
             continue
         spec = m.scenario.pairs[i]
-        for block in range(m.blocks[spec.primary]):
-            p, q = _seen(w, spec.primary, block), _seen(w, spec.secondary, block)
-            if p != q and block not in pair.diff:
+        for block, p, q in _mirror_differences(m, w, i):
+            if block not in pair.diff:
                 return (
                     f"pair {i} block {block}: primary LU{spec.primary} holds {p}, mirror "
                     f"LU{spec.secondary} holds {q}, and the difference information does not say so"
@@ -173,13 +179,11 @@ def resync_restores_mirror(m: Model, w: World) -> str | None:
         if pair.state is not PairState.PAIRED:
             continue
         spec = m.scenario.pairs[i]
-        for block in range(m.blocks[spec.primary]):
-            p, q = _seen(w, spec.primary, block), _seen(w, spec.secondary, block)
-            if p != q:
-                return (
-                    f"pair {i} is paired but block {block} differs: primary LU{spec.primary} "
-                    f"holds {p}, mirror LU{spec.secondary} holds {q}"
-                )
+        for block, p, q in _mirror_differences(m, w, i)[:1]:
+            return (
+                f"pair {i} is paired but block {block} differs: primary LU{spec.primary} "
+                f"holds {p}, mirror LU{spec.secondary} holds {q}"
+            )
     return None
 
 

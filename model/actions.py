@@ -30,6 +30,7 @@ from model.state import (
     Where,
     World,
     find_line,
+    owner,
     replace_at,
     visible_value,
 )
@@ -256,14 +257,10 @@ def _mirror(m: Model, w: World, lu: int, block: int, value: int) -> World:
         return w
     pair, secondary = w.pairs[i], m.scenario.pairs[i].secondary
     if pair.state is PairState.PAIRED:
-        owner = _owner(w, secondary)
-        return _write_block(w, owner, secondary, block, value) if owner is not None else w
+        c = owner(w, secondary)
+        return _write_block(w, c, secondary, block, value) if c is not None else w
     diff = tuple(sorted({*pair.diff, block}))
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
-
-
-def _owner(w: World, lu: int) -> int | None:
-    return next((c for c, ctl in enumerate(w.controllers) if lu in ctl.active), None)
 
 
 def complete(m: Model, w: World, h: int) -> World | None:
@@ -421,33 +418,6 @@ def begin_destage(m: Model, w: World, k: int) -> World | None:
     return _advance(m, w, k)
 
 
-def destage_line(m: Model, w: World, k: int, block: int) -> World | None:
-    """804: the source writes one dirty line of the LU to disk and marks it clean."""
-    job = _job_at(m, w, k, Step.PURGE)
-    if job is None:
-        return None
-    source = w.controllers[job.source]
-    line = find_line(source, job.lu, block)
-    if line is None or not line.dirty:
-        return None
-    w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
-    return _set_controller(w, job.source, _with_line(source, line._replace(dirty=False)))
-
-
-def purge(m: Model, w: World, k: int) -> World | None:
-    """804: with no dirty line of the LU left, the source removes all its lines of the LU."""
-    job = _job_at(m, w, k, Step.PURGE)
-    if job is None:
-        return None
-    source = w.controllers[job.source]
-    if any(line.lu == job.lu and line.dirty for line in source.cache):
-        return None
-    if not m.protocol.keep_clean_lines:
-        cache = tuple(line for line in source.cache if line.lu != job.lu)
-        w = _set_controller(w, job.source, source._replace(cache=cache))
-    return _advance(m, w, k)
-
-
 def notify(m: Model, w: World, k: int) -> World | None:
     """805: the source notifies de-stage completion; the utility orders the path switch."""
     job = _job_at(m, w, k, Step.NOTIFY)
@@ -528,8 +498,8 @@ def split_pair(m: Model, w: World, index: int) -> World | None:
     if pair.state is not PairState.PAIRED or any(j.lu in (spec.primary, secondary) for j in w.jobs):
         return None  # the pair must be whole again (a repeated backup waits for the resync)
     primary = spec.primary
-    owner = _owner(w, primary)
-    snapshot = tuple(visible_value(w, owner, primary, b) for b in range(m.blocks[primary]))
+    holder = owner(w, primary)
+    snapshot = tuple(visible_value(w, holder, primary, b) for b in range(m.blocks[primary]))
     job = Job(secondary, row.current, row.default, row.port, row.ext_lun, done=1, backup=True)
     pair = pair._replace(
         state=PairState.SPLIT, diff=(), tape=(), snapshot=snapshot, home=(row.default, row.current)
@@ -561,8 +531,8 @@ def migrate_out(m: Model, w: World, k: int) -> World | None:
 
 
 def _holder(job: Job, step: Step) -> int:
-    """The controller that de-stages at ``step``: the source going out, the backup
-    controller coming back."""
+    """The controller that de-stages at ``step``: the source (804, 903), the backup
+    controller coming back (908)."""
     return job.destination if step in (Step.BEGIN_RETURN_DESTAGE, Step.PURGE_RETURN) else job.source
 
 
@@ -589,7 +559,7 @@ def _destage(step: Step) -> Callable[..., World | None]:
         w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
         return _set_controller(w, c, _with_line(w.controllers[c], line._replace(dirty=False)))
 
-    action.__doc__ = f"{step.number}: one dirty line of the secondary goes to disk."
+    action.__doc__ = f"{step.number}: one dirty line of the LU goes to disk and is marked clean."
     return action
 
 
@@ -602,11 +572,18 @@ def _purge(step: Step) -> Callable[[Model, World, int], World | None]:
         ctl = w.controllers[c]
         if any(line.lu == job.lu and line.dirty for line in ctl.cache):
             return None
-        cache = tuple(line for line in ctl.cache if line.lu != job.lu)
-        return _advance(m, _set_controller(w, c, ctl._replace(cache=cache)), k)
+        if not (step is Step.PURGE and m.protocol.keep_clean_lines):
+            cache = tuple(line for line in ctl.cache if line.lu != job.lu)
+            w = _set_controller(w, c, ctl._replace(cache=cache))
+        return _advance(m, w, k)
 
-    action.__doc__ = f"{step.number}: with nothing dirty left, the secondary's lines are removed."
+    action.__doc__ = f"{step.number}: with nothing dirty left, the LU's lines are removed from the cache."
     return action
+
+
+# 804's de-stage and purge are the same mechanism as 903's and 908's, at the source.
+destage_line = _destage(Step.PURGE)
+purge = _purge(Step.PURGE)
 
 
 def _pass_control(w: World, lu: int, old: int, new: int) -> World:
@@ -705,10 +682,10 @@ def resync_block(m: Model, w: World, i: int, block: int) -> World | None:
     pair, spec = w.pairs[i], m.scenario.pairs[i]
     if not _resyncing(m, w, i) or block not in pair.diff:
         return None
-    value = visible_value(w, _owner(w, spec.primary), spec.primary, block)
-    owner = _owner(w, spec.secondary)
-    if owner is not None:
-        w = _write_block(w, owner, spec.secondary, block, value)
+    value = visible_value(w, owner(w, spec.primary), spec.primary, block)
+    c = owner(w, spec.secondary)
+    if c is not None:
+        w = _write_block(w, c, spec.secondary, block, value)
     diff = tuple(b for b in pair.diff if b != block)
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
 

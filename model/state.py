@@ -158,6 +158,11 @@ def active_controllers(w: World, lu: int) -> list[int]:
     return [c for c, ctl in enumerate(w.controllers) if lu in ctl.active]
 
 
+def owner(w: World, lu: int) -> int | None:
+    """The lowest-numbered controller in charge of ``lu``, or None."""
+    return next((c for c, ctl in enumerate(w.controllers) if lu in ctl.active), None)
+
+
 def find_line(ctl: Controller, lu: int, block: int) -> Line | None:
     for line in ctl.cache:
         if line.lu == lu and line.block == block:

@@ -1,4 +1,4 @@
-"""The `lutakeover` command: check, simulate, bmc and prove; list scenarios and variants.
+"""The `lutakeover` command: check, simulate, bmc, prove and diagram; list scenarios and variants.
 
 Exit codes: 0 every property holds, 1 a property is violated (or a witness was never reached,
 or a proof obligation failed), 2 bad input, 3 incomplete (`check`: a limit stopped the search;
@@ -14,7 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from lutakeover import diagram
 from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATED, run_check
+from lutakeover.dot import DiagramError, format_of
+from lutakeover.dot import write as write_diagram
+from lutakeover.html_report import check_report, simulation_report
 from lutakeover.itf import write_trace
 from lutakeover.report import (
     bmc_exit_code,
@@ -27,6 +31,7 @@ from lutakeover.report import (
     simulation_json,
 )
 from lutakeover.simulate import simulate
+from lutakeover.state_graph import DEFAULT_MAX_NODES
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import VARIANTS, Protocol, variant
@@ -125,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="after a violation, go on to find every property's shortest counterexample",
     )
     _output_options(check)
+    _report_option(check)
     sim = verbs.add_parser(
         "simulate",
         help="random deep runs (Hypothesis) of arrays too large to explore exhaustively",
@@ -156,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--trace-out", metavar="FILE", help="write a failing run as an ITF JSON trace")
     sim.add_argument("--program-out", metavar="FILE", help="write the replaying pytest test to FILE")
     sim.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _report_option(sim)
     bmc = verbs.add_parser(
         "bmc",
         help="bounded model checking with z3: the shortest run of at most K steps breaking a property",
@@ -203,9 +210,64 @@ def build_parser() -> argparse.ArgumentParser:
         help="per query; a query z3 has not decided by then fails the proof (default 10)",
     )
     prove.add_argument("--json", action="store_true", help="print the result as JSON")
+    draw = verbs.add_parser(
+        "diagram",
+        help="draw the phase machine, the state graph, a trace or the configuration tables",
+        description="Diagrams generated from the model: "
+        + "; ".join(f"{kind}: {what}" for kind, what in diagram.KINDS.items())
+        + ". The output format follows the file's extension: .svg, .png, or .dot (Graphviz source, "
+        "byte-identical for the same model).",
+    )
+    draw.add_argument("kind", choices=list(diagram.KINDS), metavar="KIND", help=", ".join(diagram.KINDS))
+    draw.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
+    draw.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    draw.add_argument("--variant", metavar="NAME", help="the protocol (default: correct; see `variants`)")
+    draw.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="where to write: FILE.svg, FILE.png or FILE.dot"
+    )
+    draw.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="trace: draw this ITF trace (scenario and variant read from its #meta unless given)",
+    )
+    draw.add_argument(
+        "--max-nodes",
+        type=_positive,
+        default=DEFAULT_MAX_NODES,
+        metavar="N",
+        help=f"states: draw the quotient by phase above N states (default {DEFAULT_MAX_NODES})",
+    )
+    draw.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
+
+
+def _report_option(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write an HTML report (verdict, statistics, step table, sequence and phase diagrams) "
+        "to DIR/index.html, readable offline",
+    )
+
+
+def _check_report_dir(path: str) -> None:
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise BadInput(f"--report {path}: exists and is not a directory")
+    existing = next((p for p in [target, *target.parents] if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK):
+        raise BadInput(f"--report {path}: {existing} is not writable")
+
+
+def _write_report(write: Callable[[], Path], quiet: bool) -> None:
+    try:
+        page = write()
+    except OSError as e:
+        raise BadInput(f"--report: cannot write the report: {e}") from None
+    if not quiet:
+        print(f"lutakeover: report written to {page}", file=sys.stderr)
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
@@ -238,6 +300,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise BadInput(str(e.args[0])) from None
     if args.trace_out:
         _check_writable(args.trace_out)
+    if args.report:
+        _check_report_dir(args.report)
 
     def progress(line: str) -> None:
         print(f"lutakeover: {line}", file=sys.stderr, flush=True)
@@ -265,6 +329,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"lutakeover: trace written to {args.trace_out}", file=sys.stderr)
         elif not args.quiet:
             print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
+    if args.report:
+        _write_report(lambda: check_report(result, args.report), args.quiet)
     return result.exit_code
 
 
@@ -292,6 +358,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for option in ("trace_out", "program_out"):
         if getattr(args, option):
             _check_writable(getattr(args, option), "--" + option.replace("_", "-"))
+    if args.report:
+        _check_report_dir(args.report)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     if not args.quiet:
         print(f"lutakeover: simulate {scenario.name}, variant {protocol.name}, seed {seed}", file=sys.stderr)
@@ -314,6 +382,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             )
         if args.program_out and result.program:
             Path(args.program_out).write_text(result.program)
+    if args.report:
+        _write_report(lambda: simulation_report(result, args.report), args.quiet)
     return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "vacuous": EXIT_VIOLATED}[result.verdict]
 
 
@@ -364,6 +434,47 @@ def cmd_prove(args: argparse.Namespace) -> int:
     return EXIT_OK if result.proved else EXIT_VIOLATED
 
 
+def cmd_diagram(args: argparse.Namespace) -> int:
+    try:
+        format_of(args.output)
+    except DiagramError as e:
+        raise BadInput(f"-o {e}") from None
+    _check_writable(args.output, "-o")
+    if args.trace and args.kind != "trace":
+        raise BadInput("--trace belongs to the trace kind")
+    if args.trace and not Path(args.trace).is_file():
+        raise BadInput(f"--trace {args.trace}: no such file")
+    name = args.variant
+    if args.trace:
+        scenario_name, trace_variant = diagram.trace_origin(args.trace)
+        name = name or trace_variant
+    if args.trace and not (args.scenario or args.builtin):
+        if scenario_name is None or scenario_name not in builtin_names():
+            raise BadInput(
+                f"--trace {args.trace}: its #meta names no built-in scenario; "
+                "give the scenario file or --builtin"
+            )
+        args.builtin = scenario_name
+    scenario = _scenario(args)
+    m = Model(scenario, _protocol(name or "correct"))
+    progress = _progress(args.quiet)
+    try:
+        if args.kind == "phases":
+            source = diagram.phases(m, progress)
+        elif args.kind == "states":
+            source = diagram.states(m, args.max_nodes, progress)
+        elif args.kind == "trace":
+            source = diagram.trace(m, args.trace, progress)
+        else:
+            source = diagram.tables(m, progress)
+        write_diagram(source, args.output)
+    except DiagramError as e:
+        raise BadInput(str(e)) from None
+    if not args.quiet:
+        print(f"lutakeover: {args.kind} diagram written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     names = builtin_names()
     width = max(len(name) for name in names)
@@ -388,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": cmd_simulate,
         "bmc": cmd_bmc,
         "prove": cmd_prove,
+        "diagram": cmd_diagram,
         "scenarios": cmd_scenarios,
         "variants": cmd_variants,
     }

@@ -821,6 +821,10 @@ def _destination(w: World, args: tuple[int, ...]) -> str:
     return f"controller {w.jobs[args[0]].destination}"
 
 
+def _splitting_host(w: World, args: tuple[int, ...]) -> str:
+    return "host"  # Step 901: "the computer 2x sends a pair-split command"; args name the backup
+
+
 def _backup_host(w: World, args: tuple[int, ...]) -> str:
     return "backup host"
 
@@ -862,7 +866,7 @@ ACTIONS: tuple[Action, ...] = (
     _step("stop_source", Step.STOP_SOURCE, _source, stop_source),
     _step("start_destination", Step.START_DESTINATION, _destination, start_destination),
     _step("resume", Step.RESUME, _path, resume),
-    Action("split_pair", Step.SPLIT_PAIR, _host, _next_backup, split_pair),
+    Action("split_pair", Step.SPLIT_PAIR, _splitting_host, _next_backup, split_pair),
     _step("migrate_out", Step.MIGRATE_OUT, _source, migrate_out),
     _step(
         "begin_backup_destage",

@@ -19,6 +19,8 @@ STATES = {
     ("ping-pong", False): (2575, 4986, 52),
     ("three-way", True): (32548, 108662, 36),
     ("three-way", False): (66601, 220972, 36),
+    ("one-lu", True): (69, 110, 16),
+    ("one-lu", False): (69, 110, 16),
 }
 
 

@@ -1,0 +1,114 @@
+"""`lutakeover diagram KIND`: the four kinds of picture, built from the model.
+
+- phases: the per-LU phase machine (take-over, and the backup cycle where the scenario has one)
+- states: the reachable state graph of a small scenario (or its quotient by phase)
+- trace: a counterexample, or an ITF trace file, as a sequence diagram
+- tables: every controller's configuration information table before and after (Figs. 5, 9)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from lutakeover.check import run_check
+from lutakeover.dot import DiagramError
+from lutakeover.itf import ItfError, read_trace
+from lutakeover.phases import DEFAULT_LIMIT, derive, phase_dot
+from lutakeover.sequence import trace_dot
+from lutakeover.state_graph import DEFAULT_MAX_NODES, state_graph_dot
+from lutakeover.tables import tables_dot
+from model.actions import Model
+from model.state import World
+from proofs.explicit import Counterexample, Step
+from proofs.replay import ReplayError, check_run, replay
+
+KINDS: dict[str, str] = {
+    "phases": "the per-LU phase machine: phases as nodes, actions labelled with patent steps",
+    "states": "the reachable state graph of a small scenario, counterexample in red",
+    "trace": "a counterexample (or --trace FILE, an ITF trace) as a sequence diagram",
+    "tables": "every controller's configuration table before and after the take-overs",
+}
+
+Progress = Callable[[str], None] | None
+
+
+def phases(m: Model, progress: Progress = None) -> str:
+    machine = derive(m, DEFAULT_LIMIT, progress)
+    if not machine.complete and progress is not None:
+        progress(f"phase machine drawn from the first {machine.states:,} states (the scenario has more)")
+    return phase_dot(machine)
+
+
+def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexample[World] | None:
+    """The check's shortest counterexample, on the unreduced state space (so its states are
+    the model's own, and can be found in a drawn graph)."""
+    check = run_check(m.scenario, m.protocol, symmetry=False, progress=progress)
+    found = check.shortest()
+    return next(iter(found.values()), None)
+
+
+def states(m: Model, max_nodes: int = DEFAULT_MAX_NODES, progress: Progress = None) -> str:
+    counterexample = shortest_counterexample(m)
+    source, _message = state_graph_dot(m, counterexample, max_nodes, progress)
+    return source
+
+
+def trace(m: Model, trace_file: str | None = None, progress: Progress = None) -> str:
+    if trace_file is None:
+        v = shortest_counterexample(m, progress)
+        if v is None:
+            raise DiagramError(
+                f"variant {m.protocol.name} breaks no property on scenario {m.scenario.name}: "
+                "no counterexample to draw; name a seeded bug with --variant, "
+                "or give an ITF trace with --trace"
+            )
+        title = f"{v.property} broken by variant {m.protocol.name}: scenario {m.scenario.name}, shortest run"
+        return trace_dot(m, v.trace, title, v)
+    run = _replayed(m, trace_file)
+    found = check_run(m, run)
+    title = f"{Path(trace_file).name}: scenario {m.scenario.name}, variant {m.protocol.name}"
+    if found is not None:
+        title += f"; {found.property} broken at step {len(found.trace) - 1}"
+    return trace_dot(m, run, title, found)
+
+
+def _replayed(m: Model, trace_file: str) -> list[Step[World]]:
+    try:
+        states = read_trace(trace_file)
+    except ItfError as e:
+        raise DiagramError(str(e)) from None
+    if not states:
+        raise DiagramError(f"{trace_file}: the trace has no states")
+    try:
+        run = replay(m, [label for label, _ in states[1:]])
+    except ReplayError as e:
+        raise DiagramError(
+            f"{trace_file} is not a run of scenario {m.scenario.name} under variant {m.protocol.name}: {e}"
+        ) from None
+    for i, ((_, given), step) in enumerate(zip(states, run, strict=True)):
+        if given != step.state:
+            raise DiagramError(
+                f"{trace_file}: state {i} differs from the model's state after the same steps "
+                f"(scenario {m.scenario.name}, variant {m.protocol.name})"
+            )
+    return run
+
+
+def tables(m: Model, progress: Progress = None) -> str:
+    return tables_dot(m)
+
+
+def trace_origin(trace_file: str) -> tuple[str | None, str | None]:
+    """The scenario and variant an ITF trace written by `lutakeover` names in its #meta:
+    ``source`` is "lutakeover VERB SCENARIO ...", ``description`` "... by variant NAME"."""
+    try:
+        meta = json.loads(Path(trace_file).read_text()).get("#meta", {})
+    except (OSError, ValueError, AttributeError):
+        return None, None
+    source = str(meta.get("source", "")).split()
+    scenario = source[2] if len(source) >= 3 and source[0] == "lutakeover" else None
+    match = re.search(r"by variant (\S+)", str(meta.get("description", "")))
+    return scenario, match.group(1) if match else None

@@ -1,0 +1,211 @@
+"""`check --report DIR` and `simulate --report DIR`: one HTML page, readable offline.
+
+The page holds the verdict, the statistics, every property's status, and for a violation the
+step table, the sequence diagram of the run and the phase machine, the diagrams inlined as
+SVG (no script, no stylesheet or font fetched from anywhere). The counterexample is also
+written beside the page as an ITF trace, which `lutakeover diagram trace --trace` reads.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lutakeover.check import Check
+from lutakeover.dot import DiagramError, svg_text
+from lutakeover.itf import write_trace
+from lutakeover.phases import derive, phase_dot
+from lutakeover.report import check_json, step_rows
+from lutakeover.sequence import MAX_STEPS, trace_dot
+from lutakeover.simulate import Simulation
+from model.actions import Model
+from model.state import World
+from proofs.explicit import Counterexample
+
+PAGE = "index.html"
+TRACE = "counterexample.itf.json"
+PHASE_STATES = 50_000  # states explored for the report's phase machine
+
+STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+.verdict { display: inline-block; padding: 0.3em 0.8em; border-radius: 4px; color: white; font-weight: bold; }
+.ok { background: #2ca02c; } .violated, .vacuous { background: #d62728; } .incomplete { background: #ff7f0e; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+td.holds { color: #2ca02c; } td.broken { color: #d62728; font-weight: bold; }
+.diagram { overflow-x: auto; border: 1px solid #eee; padding: 0.5em; }
+.diagram svg { max-width: none; height: auto; }
+.sentence { color: #d62728; font-weight: bold; }
+code { background: #f6f6f6; padding: 0 0.2em; }
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _table(header: list[str], rows: list[list[str]], classes: list[list[str]] | None = None) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for r, row in enumerate(rows):
+        cells = []
+        for k, value in enumerate(row):
+            cls = classes[r][k] if classes is not None else ""
+            cells.append(f'<td class="{cls}">{value}</td>' if cls else f"<td>{value}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _steps_table(m: Model, v: Counterexample[World]) -> str:
+    rows = []
+    for r in step_rows(m, v):
+        changes = "<br>".join(f"<code>{_e(k)}</code>: {_e(val)}" for k, val in r["changes"].items())
+        action = _e(r["action"]) + (f" ({_e(r['patent_step'])})" if r["patent_step"] else "")
+        rows.append([str(r["step"]), _e(r["component"]), action, changes or "(nothing visible)"])
+    return _table(["#", "component", "action (patent step)", "changed fields"], rows)
+
+
+def _diagram(build: Callable[[], str], what: str) -> str:
+    try:
+        return f'<div class="diagram">{svg_text(build())}</div>'
+    except DiagramError as e:
+        return f"<p>No {_e(what)}: {_e(e)}</p>"
+
+
+def _counterexample_section(m: Model, v: Counterexample[World], sentence: str, heading: str) -> str:
+    parts = [
+        f"<h2>{_e(heading)}</h2>",
+        f'<p class="sentence">{_e(sentence)}</p>',
+        f"<p>The run, {len(v.trace) - 1} steps from the initial state; the ITF trace is "
+        f'<a href="{TRACE}">{TRACE}</a>.</p>',
+        _steps_table(m, v),
+    ]
+    if len(v.trace) - 1 <= MAX_STEPS:
+        title = f"{heading}: scenario {m.scenario.name}, variant {m.protocol.name}"
+        parts += [
+            "<h3>Sequence diagram</h3>",
+            _diagram(lambda: trace_dot(m, v.trace, title, v), "sequence diagram"),
+        ]
+    return "\n".join(parts)
+
+
+def _page(title: str, verdict: str, summary: str, sections: list[str]) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f"<style>{STYLE}</style></head><body>\n"
+        f"<h1>{_e(title)}</h1>\n"
+        f'<p><span class="verdict {_e(verdict)}">{_e(verdict.upper())}</span> {summary}</p>\n'
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )
+
+
+def _phase_section(m: Model) -> str:
+    return "<h2>Phase machine</h2>\n" + _diagram(lambda: phase_dot(derive(m, PHASE_STATES)), "phase machine")
+
+
+_BY = "violated by variant"  # trace descriptions end "... violated by variant NAME", read back by diagram
+
+
+def _finish(folder: Path, verb: str, m: Model, verdict: str, summary: str, sections: list[str]) -> Path:
+    """Add the phase machine and write the page."""
+    sections.append(_phase_section(m))
+    title = f"lutakeover {verb}: scenario {m.scenario.name}, variant {m.protocol.name}"
+    page = folder / PAGE
+    page.write_text(_page(title, verdict, _e(summary), sections), encoding="utf-8")
+    return page
+
+
+def _prepare(directory: str | Path) -> Path:
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def check_report(check: Check, directory: str | Path) -> Path:
+    """Write the report of a finished `check` into ``directory``; the page's path."""
+    m = check.model
+    data: dict[str, Any] = check_json(check)
+    folder = _prepare(directory)
+    stats = _table(
+        ["states", "transitions", "depth", "seconds", "states/s", "symmetry permutations", "complete"],
+        [
+            [
+                f"{data['states']:,}",
+                f"{data['transitions']:,}",
+                str(data["depth"]),
+                f"{data['seconds']:.2f}",
+                f"{data['states_per_second']:,}",
+                str(data["symmetry_permutations"]),
+                "yes" if data["complete"] else "no",
+            ]
+        ],
+    )
+    status_rows, classes = [], []
+    for name, p in data["properties"].items():
+        holds = p["holds"]
+        text = {True: "holds", False: "VIOLATED", None: "not known"}[holds]
+        status_rows.append([_e(name), _e(p["kind"]), text, _e(p["message"] or p["description"])])
+        classes.append(["", "", {True: "holds", False: "broken", None: ""}[holds], ""])
+    witness_rows = [
+        [_e(name), f"depth {w['depth']}" if w["reached"] else "NEVER REACHED"]
+        for name, w in data["witnesses"].items()
+    ]
+    sections = [
+        "<h2>Statistics</h2>",
+        stats,
+        "<h2>Properties</h2>",
+        _table(["property", "kind", "status", "what it says / why it fails"], status_rows, classes),
+        "<h2>Witnesses</h2>",
+        _table(["witness", "reached"], witness_rows),
+    ]
+    shortest = list(check.shortest().values())
+    for k, v in enumerate(shortest):
+        name = check.property_name(v)
+        sections.append(_counterexample_section(m, v, check.violation_sentence(v), f"Counterexample: {name}"))
+        if k == 0:
+            write_trace(
+                folder / TRACE, v, f"lutakeover check {m.scenario.name}", f"{name} {_BY} {m.protocol.name}"
+            )
+    summary = f"{data['states']:,} states explored; exit code {data['exit_code']}"
+    return _finish(folder, "check", m, check.verdict, summary, sections)
+
+
+def simulation_report(sim: Simulation, directory: str | Path) -> Path:
+    """Write the report of a finished `simulate` into ``directory``; the page's path."""
+    m = sim.model
+    folder = _prepare(directory)
+    stats = _table(
+        ["seed", "runs", "transitions", "deepest run", "seconds", "transitions/s"],
+        [
+            [
+                str(sim.seed),
+                f"{sim.runs:,}",
+                f"{sim.steps:,}",
+                str(sim.deepest),
+                f"{sim.seconds:.1f}",
+                f"{sim.steps_per_second:,.0f}",
+            ]
+        ],
+    )
+    witness_rows = [
+        [_e(name), f"step {d}" if d is not None else "NEVER REACHED"] for name, d in sim.witnesses.items()
+    ]
+    sections = [
+        "<h2>Statistics</h2>",
+        stats,
+        "<h2>Witnesses</h2>",
+        _table(["witness", "reached"], witness_rows),
+    ]
+    v = sim.failure
+    if v is not None:
+        sections.append(_counterexample_section(m, v, v.message, f"Failure (shrunk): {v.property}"))
+        sections.append(f"<h3>A pytest test that replays it</h3><pre>{_e(sim.program or '')}</pre>")
+        source = f"lutakeover simulate {m.scenario.name} --seed {sim.seed}"
+        write_trace(folder / TRACE, v, source, f"{v.property} {_BY} {m.protocol.name}")
+    return _finish(folder, "simulate", m, sim.verdict, f"{sim.runs:,} runs, seed {sim.seed}", sections)

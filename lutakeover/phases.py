@@ -1,0 +1,344 @@
+"""The per-LU phase machine, derived from the model by exploring a scenario.
+
+An LU's *phase* is where its take-over (or backup cycle) stands: at rest, or a job with k of
+its protocol's steps done, or (embodiment 2) its pair re-synchronizing. Every transition of
+every reachable state is projected onto each LU's phase; an action that changes an LU's phase
+is an edge of the phase machine, a job action that leaves it unchanged (de-staging a line,
+copying a block to tape) a loop. What each phase looks like (who is in charge, where the
+frames go, which caches hold the LU's lines) is read off the reachable states, so a seeded
+bug shows in the picture: ``skip-destage`` leaves dirty lines in the source at the phase
+"destination in charge".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import graphviz
+
+from lutakeover.dot import ROLE_COLOURS, DiagramError, digraph, esc
+from model.actions import Action, Model
+from model.protocol import Step
+from model.state import Job, PairState, World
+
+# The phase an LU is in once a step is done: the step's effect, in the words of the docs.
+PHASE_AFTER: dict[Step, str] = {
+    Step.DESIGNATE: "designated",
+    Step.INSTRUCT: "instructed",
+    Step.WRITE_ROW: "row on disk",
+    Step.READ_ROW: "row read by all",
+    Step.BEGIN_DESTAGE: "write-through",
+    Step.PURGE: "de-staged and purged",
+    Step.NOTIFY: "de-stage reported",
+    Step.SUSPEND: "frames held",
+    Step.SWITCH_PATH: "path switched",
+    Step.STOP_SOURCE: "source stopped",
+    Step.START_DESTINATION: "destination in charge",
+    Step.RESUME: "frames released",
+    Step.SPLIT_PAIR: "pair split",
+    Step.MIGRATE_OUT: "row migrated out",
+    Step.BEGIN_BACKUP_DESTAGE: "secondary write-through",
+    Step.PURGE_BACKUP: "secondary de-staged",
+    Step.HAND_OVER: "backup controller in charge",
+    Step.BACKUP_DONE: "on tape",
+    Step.REQUEST_RESYNC: "re-sync requested",
+    Step.MIGRATE_BACK: "row migrated back",
+    Step.BEGIN_RETURN_DESTAGE: "write-through at backup controller",
+    Step.PURGE_RETURN: "de-staged at backup controller",
+    Step.RETURN_CONTROL: "home controller in charge",
+    Step.RESYNC_DONE: "paired again",
+}
+
+REST = ("rest", 0)
+RESYNC = ("resync", 0)
+CYCLES = ("rest", "takeover", "backup", "resync")  # the order phases are listed in
+
+Phase = tuple[str, int]  # (cycle, steps done): ("takeover", 3) is 3 steps into a take-over
+
+DEFAULT_LIMIT = 200_000  # states explored to derive the phase machine
+
+
+def job_of(w: World, lu: int) -> Job | None:
+    """The LU's take-over or backup job (the first, if a buggy utility made two)."""
+    return next((job for job in w.jobs if job.lu == lu), None)
+
+
+def lu_phase(m: Model, w: World, lu: int) -> Phase:
+    job = job_of(w, lu)
+    if job is not None:
+        return ("backup" if job.backup else "takeover", job.done)
+    pair = m.pair_of[lu]
+    if (
+        pair is not None
+        and w.pairs[pair].state is PairState.RESYNCING
+        and m.scenario.pairs[pair].secondary == lu
+    ):
+        return RESYNC
+    return REST
+
+
+def phase_title(m: Model, phase: Phase) -> str:
+    cycle, done = phase
+    if cycle == "rest":
+        return "at rest"
+    if cycle == "resync":
+        return "re-synchronizing"
+    order = m.backup_order if cycle == "backup" else m.order
+    return PHASE_AFTER[order[done - 1]]
+
+
+def phase_step(m: Model, phase: Phase) -> str:
+    """The patent step whose completion entered the phase ("" for rest / resync)."""
+    cycle, done = phase
+    if cycle in ("rest", "resync"):
+        return ""
+    order = m.backup_order if cycle == "backup" else m.order
+    return order[done - 1].number
+
+
+def phase_id(phase: Phase) -> str:
+    return f"{phase[0]}{phase[1]}"
+
+
+WorldPhase = tuple[tuple[int, Phase], ...]  # (LU, phase) of every LU not at rest
+
+
+def world_phase(m: Model, w: World) -> WorldPhase:
+    """The phases of the LUs that are not at rest: the phase of the whole array."""
+    return tuple((lu, p) for lu in range(m.lus) if (p := lu_phase(m, w, lu)) != REST)
+
+
+def world_phase_title(m: Model, phase: WorldPhase) -> str:
+    if not phase:
+        return "every LU at rest"
+    return ", ".join(f"LU{lu} {phase_title(m, p)}" for lu, p in phase)
+
+
+def role(component: str, job: Job | None) -> str:
+    """A component named by the model (``controller 1``) as its role in the job."""
+    if not component.startswith("controller") or job is None:
+        return "host" if component.startswith("host") else component
+    number = int(component.split()[-1]) if component.split()[-1].isdigit() else -1
+    if number == job.source:
+        return "source controller"
+    return "backup controller" if job.backup else "destination controller"
+
+
+def _controller_role(c: int, job: Job | None, w: World, lu: int) -> str:
+    if job is None:
+        return "its controller" if c == w.disk.table[lu].current else f"c{c}"
+    if c == job.source:
+        return "source"
+    if c == job.destination:
+        return "backup controller" if job.backup else "destination"
+    return f"c{c}"
+
+
+def _join(roles: list[str]) -> str:
+    return " + ".join(roles) if roles else "none"
+
+
+# What a phase looks like, fact by fact; each fact's value is read off one state.
+FACTS: tuple[tuple[str, Callable[[Model, World, int], str]], ...] = (
+    (
+        "in charge",
+        lambda m, w, lu: _join(
+            [
+                _controller_role(c, job_of(w, lu), w, lu)
+                for c, ctl in enumerate(w.controllers)
+                if lu in ctl.active
+            ]
+        ),
+    ),
+    (
+        "write-through",
+        lambda m, w, lu: _join(
+            [
+                _controller_role(c, job_of(w, lu), w, lu)
+                for c, ctl in enumerate(w.controllers)
+                if lu in ctl.write_through
+            ]
+        ),
+    ),
+    (
+        "dirty lines",
+        lambda m, w, lu: _join(
+            [
+                _controller_role(c, job_of(w, lu), w, lu)
+                for c, ctl in enumerate(w.controllers)
+                if any(x.lu == lu and x.dirty for x in ctl.cache)
+            ]
+        ),
+    ),
+    (
+        "frames",
+        lambda m, w, lu: (
+            ("held, " if w.paths[lu].suspended else "")
+            + "to "
+            + _controller_role(w.paths[lu].route, job_of(w, lu), w, lu)
+        ),
+    ),
+)
+
+
+@dataclass
+class PhaseMachine:
+    """The phases an LU goes through, the actions between them, and what each looks like."""
+
+    model: Model
+    states: int
+    complete: bool  # False: the exploration stopped at the limit
+    facts: dict[Phase, dict[str, set[str]]] = field(default_factory=dict)
+    # (from, to, action name, role) -> how many transitions project onto it
+    edges: dict[tuple[Phase, Phase, str, str], int] = field(default_factory=dict)
+
+
+def derive(
+    m: Model, limit: int = DEFAULT_LIMIT, progress: Callable[[str], None] | None = None
+) -> PhaseMachine:
+    """Explore the scenario (every state up to ``limit``) and project it onto LU phases."""
+    start = m.initial()
+    seen = {start}
+    queue = deque([start])
+    machine = PhaseMachine(m, 0, True)
+    while queue:
+        w = queue.popleft()
+        machine.states += 1
+        if progress is not None and machine.states % 50_000 == 0:
+            progress(f"phase machine: {machine.states:,} states explored")
+        phases = [lu_phase(m, w, lu) for lu in range(m.lus)]
+        for lu, phase in enumerate(phases):
+            facts = machine.facts.setdefault(phase, {})
+            for name, fact in FACTS:
+                if name == "frames" and m.scenario.topology == "direct":
+                    continue  # Fig. 6: hosts are cabled to controllers; there is no path to switch
+                facts.setdefault(name, set()).add(fact(m, w, lu))
+        for t in m.transitions(w):
+            if t.action.step is not None:
+                _project(m, machine, w, t.after, t.action, t.args, phases)
+            if t.after not in seen:
+                if len(seen) >= limit:
+                    machine.complete = False
+                    continue
+                seen.add(t.after)
+                queue.append(t.after)
+    return machine
+
+
+def _project(
+    m: Model,
+    machine: PhaseMachine,
+    w: World,
+    after: World,
+    action: Action,
+    args: tuple[int, ...],
+    phases: list[Phase],
+) -> None:
+    for lu in range(m.lus):
+        before, now = phases[lu], lu_phase(m, after, lu)
+        job = job_of(w, lu) or job_of(after, lu)
+        if before == now and not _acts_on(m, w, action, args, lu):
+            continue
+        key = (before, now, action.name, role(action.component(w, args), job))
+        machine.edges[key] = machine.edges.get(key, 0) + 1
+
+
+def _acts_on(m: Model, w: World, action: Action, args: tuple[int, ...], lu: int) -> bool:
+    """Whether a protocol action that leaves the LU's phase alone still works on the LU."""
+    if action.per_job is not None:
+        return w.jobs[args[0]].lu == lu
+    if action.name == "resync_block":
+        return m.scenario.pairs[args[0]].secondary == lu
+    return False
+
+
+def _sort_key(m: Model, phase: Phase) -> tuple[int, int]:
+    return (CYCLES.index(phase[0]), phase[1])
+
+
+def _step_of(name: str) -> Step | None:
+    from model.actions import ACTIONS_BY_NAME
+
+    return ACTIONS_BY_NAME[name].step
+
+
+def phase_dot(machine: PhaseMachine) -> str:
+    """The phase machine as DOT: one node per phase with what it looks like, one edge per
+    action labelled with its patent step, coloured by the component that performs it."""
+    m = machine.model
+    if not machine.edges:
+        raise DiagramError(
+            f"scenario {m.scenario.name} moves no LU: no take-over or backup happens, "
+            "so there is no phase machine"
+        )
+    title = f"Per-LU phases: scenario {m.scenario.name}, variant {m.protocol.name}"
+    if not machine.complete:
+        title += f" (first {machine.states:,} states)"
+    g = digraph("phases", title, nodesep="0.5", ranksep="0.45")
+    g.attr("node", shape="plain", fontsize="11")
+    g.attr("edge", fontsize="10")
+    phases = sorted({p for key in machine.edges for p in key[:2]}, key=lambda p: _sort_key(m, p))
+    for phase in phases:
+        g.node(phase_id(phase), _phase_label(m, phase, machine.facts.get(phase, {})))
+    used_roles: set[str] = set()
+    for (before, now, name, who), _count in sorted(
+        machine.edges.items(),
+        key=lambda kv: (_sort_key(m, kv[0][0]), _sort_key(m, kv[0][1]), kv[0][2], kv[0][3]),
+    ):
+        step = _step_of(name)
+        number = step.number if step is not None else ""
+        colour = ROLE_COLOURS.get(who, "#000000")
+        used_roles.add(who)
+        label = f"<<b>{esc(number)}</b> {esc(name)}>"
+        attrs = {"color": colour, "fontcolor": colour, "penwidth": "1.6"}
+        if before == now:
+            attrs["style"] = "dashed"
+        # The step that closes a cycle goes back up; it must not pull the rest phase down.
+        if (now in (REST, RESYNC) and before not in (REST, RESYNC)) or (before == RESYNC and now == REST):
+            attrs["constraint"] = "false"
+        g.edge(phase_id(before), phase_id(now), label=label, **attrs)
+    _legend(g, sorted(used_roles, key=lambda r: list(ROLE_COLOURS).index(r) if r in ROLE_COLOURS else 99))
+    return str(g.source)
+
+
+def _phase_label(m: Model, phase: Phase, facts: dict[str, set[str]]) -> str:
+    title = phase_title(m, phase)
+    step = phase_step(m, phase)
+    cycle = {"takeover": "take-over", "backup": "backup cycle", "rest": "", "resync": "backup cycle"}[
+        phase[0]
+    ]
+    head = f"{esc(title)}"
+    sub = f"after {step}, {cycle}" if step else (cycle or "no job")
+    fill = {"rest": "#f2f2f2", "takeover": "#eaf2fb", "backup": "#fdf0e2", "resync": "#fdf0e2"}[phase[0]]
+    rows = [
+        f'<tr><td colspan="2" bgcolor="{fill}"><b>{head}</b><br/>'
+        f'<font point-size="9">{esc(sub)}</font></td></tr>'
+    ]
+    for name in [name for name, _ in FACTS if name in facts]:
+        values = " | ".join(sorted(facts[name]))
+        rows.append(
+            f'<tr><td align="left"><font point-size="9">{esc(name)}</font></td>'
+            f'<td align="left"><font point-size="9">{esc(values)}</font></td></tr>'
+        )
+    return (
+        '<<table border="1" cellborder="0" cellspacing="0" cellpadding="2" style="rounded">'
+        + "".join(rows)
+        + "</table>>"
+    )
+
+
+def _legend(g: graphviz.Digraph, roles: list[str]) -> None:
+    rows = "".join(
+        f'<tr><td><font color="{ROLE_COLOURS.get(r, "#000000")}">&#9644;&#9644;</font></td>'
+        f'<td align="left">{esc(r)}</td></tr>'
+        for r in roles
+    )
+    g.node(
+        "legend",
+        '<<table border="1" cellborder="0" cellspacing="0" cellpadding="2">'
+        f'<tr><td colspan="2"><b>performed by</b></td></tr>{rows}'
+        '<tr><td><font color="#555555">- - -</font></td><td align="left">loop: the phase stays</td></tr>'
+        "</table>>",
+    )

@@ -1,0 +1,385 @@
+"""A run (a counterexample, or any ITF trace) as a sequence diagram.
+
+One lane per component (hosts, the backup host, the path controller, the management
+utility, each controller, the disk), one row per step, each step an arrow from the component
+that performs it (the model's ``Action.component``) to the one it acts on, or a box on the
+lane when it acts on itself. Where a step changes a configuration information table, the
+changed tables are drawn beside the row (Fig. 5A/5B layout, changed cells shaded); the step
+that breaks a property is drawn in red with the property's sentence.
+
+Lanes are laid out as a grid: every row is a rank whose nodes are chained left to right by
+invisible edges, every lane a chain of rows; messages do not constrain the layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lutakeover.dot import HIGHLIGHT, DiagramError, digraph, esc, html_table, role_colour
+from lutakeover.tables import TABLE_HEADER, changed_cells
+from model.actions import Model, Transition
+from model.state import Op, PairState, Request, Row, Where, World
+from proofs.explicit import Counterexample, Step
+
+MAX_STEPS = 400  # a longer run is not readable as one picture
+
+Lane = str
+
+
+def lanes(m: Model) -> list[Lane]:
+    """The components of the scenario's array, left to right."""
+    s = m.scenario
+    out = [f"host{h}" for h in range(len(s.hosts))]
+    if s.backups:
+        out.append("backup host")
+    if s.topology == "path":
+        out.append("path controller")
+    out.append("management utility")
+    out += [f"controller {c}" for c in range(s.controllers)]
+    out.append("disk")
+    return out
+
+
+def _request_controller(m: Model, w: World, h: int) -> Lane:
+    request = w.hosts[h]
+    assert request is not None, "a host with a request"
+    cabled = m.scenario.hosts[h].controller
+    c = cabled if m.scenario.topology == "direct" and cabled is not None else w.paths[request.lu].route
+    return f"controller {c}"
+
+
+def _front(m: Model, w: World, h: int) -> Lane:
+    """Where a host's frame goes first: the path controller, or its cabled controller."""
+    return "path controller" if m.scenario.topology == "path" else _request_controller(m, w, h)
+
+
+def _job(w: World, t: Transition) -> tuple[int, int]:
+    job = w.jobs[t.args[0]]
+    return job.source, job.destination
+
+
+Target = Callable[[Model, World, Transition, Lane], Lane]
+
+
+def _sender(lane: Lane) -> Target:
+    return lambda m, w, t, sender: sender
+
+
+def _to_source(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return f"controller {_job(w, t)[0]}"
+
+
+def _to_destination(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return f"controller {_job(w, t)[1]}"
+
+
+def _process_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    """A write or a read miss reaches the disk; a write into the cache stays on the lane."""
+    return "disk" if t.after.disk.blocks != w.disk.blocks else sender
+
+
+def _self(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return sender
+
+
+def _disk(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return "disk"
+
+
+def _utility(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return "management utility"
+
+
+def _host_of(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return f"host{t.args[0]}"
+
+
+def _front_of(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    """A frame sent goes to the path controller; cabled directly (Fig. 6), it stays on the
+    host's lane until delivered."""
+    return "path controller" if m.scenario.topology == "path" else sender
+
+
+def _deliver_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    return _request_controller(m, w, t.args[0])
+
+
+def _split_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    """Step 901 reaches the controller in charge of the pair's secondary (the job's source)."""
+    secondary = m.scenario.pairs[m.scenario.backups[t.args[0]]].secondary
+    return f"controller {w.disk.table[secondary].current}"
+
+
+def _primary_owner(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    spec = m.scenario.pairs[t.args[0]]
+    c = next((c for c, ctl in enumerate(w.controllers) if spec.secondary in ctl.active), None)
+    return f"controller {c}" if c is not None else "disk"
+
+
+# Whom each action acts on. A test checks every action of the model has an entry here.
+TARGETS: dict[str, Target] = {
+    "send_write": _front_of,
+    "send_read": _front_of,
+    "deliver": _deliver_target,
+    "process": _process_target,
+    "complete": _self,
+    "retry": _front_of,
+    "designate": _self,
+    "designate_batch": _self,
+    "instruct": _to_source,
+    "write_row": _disk,
+    "read_row": _disk,
+    "begin_destage": _self,
+    "destage_line": _disk,
+    "purge": _self,
+    "notify": _utility,
+    "suspend": _self,
+    "switch_path": _self,
+    "stop_source": _self,
+    "start_destination": _self,
+    "resume": _self,
+    "split_pair": _split_target,
+    "migrate_out": _disk,
+    "begin_backup_destage": _self,
+    "destage_backup_line": _disk,
+    "purge_backup": _self,
+    "hand_over": _to_destination,
+    "backup_block": _to_destination,
+    "backup_done": _self,
+    "request_resync": _to_destination,
+    "migrate_back": _disk,
+    "begin_return_destage": _self,
+    "destage_return_line": _disk,
+    "purge_return": _self,
+    "return_control": _to_source,
+    "resync_block": _primary_owner,
+    "resync_done": _self,
+}
+
+
+def _sender_lane(m: Model, w: World, t: Transition, all_lanes: list[Lane]) -> Lane:
+    component = t.action.component(w, t.args)
+    if t.action.name == "complete":
+        return _front(m, w, t.args[0])  # the reply comes back the way the frame went
+    if component == "host":  # Step 901: the host that writes the pair's primary splits it
+        pair = m.scenario.pairs[m.scenario.backups[t.args[0]]]
+        writer = m.writer[pair.primary]
+        return f"host{writer}" if writer is not None else "backup host"
+    if component == "mirroring":
+        spec = m.scenario.pairs[t.args[0]]
+        c = next((c for c, ctl in enumerate(w.controllers) if spec.primary in ctl.active), None)
+        return f"controller {c}" if c is not None else "disk"
+    if component == "path controller" and m.scenario.topology == "direct":
+        return f"host{t.args[0]}"  # Fig. 6: the host's cable delivers the frame
+    if component not in all_lanes:
+        raise DiagramError(f"step {t.label(w)!r}: component {component!r} has no lane")
+    return component
+
+
+@dataclass(frozen=True)
+class Message:
+    row: int
+    sender: Lane
+    receiver: Lane
+    number: str  # the patent step, "" for host I/O
+    text: str
+    tables: tuple[tuple[str, World, World, int | None], ...]  # changed tables: (title, before, after, c)
+
+
+def messages(m: Model, trace: list[Step[World]]) -> list[Message]:
+    all_lanes = lanes(m)
+    out = []
+    for i in range(1, len(trace)):
+        w, label = trace[i - 1].state, trace[i].label
+        t = next((t for t in m.transitions(w) if t.label(w) == label), None)
+        if t is None:
+            raise DiagramError(f"step {i}: {label!r} is not a step of this model from the state before it")
+        sender = _sender_lane(m, w, t, all_lanes)
+        receiver = TARGETS[t.action.name](m, w, t, sender)
+        number = t.action.step.number if t.action.step is not None else ""
+        out.append(Message(i, sender, receiver, number, _short(m, label, w, t), _changed_tables(w, t.after)))
+    return out
+
+
+def _short(m: Model, label: str, w: World, t: Transition) -> str:
+    """The action label without the job's controllers and the host (the arrow shows them);
+    for a request being processed, what it does and where its data goes."""
+    words = [word for word in label.split(" ") if "->" not in word and not word.startswith("host")]
+    text = " ".join(words)
+    if t.action.name in ("deliver", "process", "complete"):
+        request = w.hosts[t.args[0]]
+        assert request is not None, "a host with a request"
+        text += f" {_request(request)}"
+        after = t.after.hosts[t.args[0]]
+        if t.action.name == "deliver" and after is not None and after.at == Where.NOT_READY:
+            text += " (NOT READY)"
+        if t.action.name == "process" and request.op is Op.WRITE:
+            text += " to disk" if t.after.disk.blocks != w.disk.blocks else " to cache (dirty)"
+            pair = m.pair_of[request.lu]
+            if pair is not None and m.scenario.pairs[pair].primary == request.lu:
+                secondary = m.scenario.pairs[pair].secondary
+                paired = w.pairs[pair].state is PairState.PAIRED
+                text += f", mirrored to LU{secondary}" if paired else f", LU{secondary} split: block tracked"
+        if t.action.name == "process" and after is not None and request.op is Op.READ:
+            text += f" -> {after.value}"
+    return text
+
+
+def _request(r: Request) -> str:
+    return f"write LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"read LU{r.lu}.{r.block}"
+
+
+def _changed_tables(w: World, after: World) -> tuple[tuple[str, World, World, int | None], ...]:
+    out: list[tuple[str, World, World, int | None]] = []
+    for c in range(len(w.controllers)):
+        if w.controllers[c].table != after.controllers[c].table:
+            out.append((f"controller {c} table", w, after, c))
+    if w.disk.table != after.disk.table:
+        out.append(("disk: table at the predetermined position", w, after, None))
+    return tuple(out)
+
+
+def _rows(table: tuple[Row, ...]) -> list[list[str]]:
+    return [
+        [str(lu), str(r.ext_lun), str(r.port), str(r.default), str(r.current)] for lu, r in enumerate(table)
+    ]
+
+
+def _table_of(w: World, c: int | None) -> tuple[Row, ...]:
+    return w.controllers[c].table if c is not None else w.disk.table
+
+
+def trace_dot(
+    m: Model,
+    trace: list[Step[World]],
+    title: str,
+    violation: Counterexample[World] | None = None,
+) -> str:
+    """The run as DOT; ``violation`` (if any) marks the step at its trace's end."""
+    if len(trace) - 1 > MAX_STEPS:
+        raise DiagramError(
+            f"the run has {len(trace) - 1} steps; a sequence diagram shows at most {MAX_STEPS}"
+        )
+    msgs = messages(m, trace)
+    bad_row = len(violation.trace) - 1 if violation is not None and violation.kind == "safety" else None
+    all_lanes = lanes(m)
+    used = {x for msg in msgs for x in (msg.sender, msg.receiver)}
+    shown = [lane for lane in all_lanes if lane in used or lane.startswith("controller") or lane == "disk"]
+    index = {lane: k for k, lane in enumerate(shown)}
+    g = digraph("trace", title, nodesep="0.6", ranksep="0.3", splines="false")  # straight messages
+    g.attr("node", fontsize="10")
+    g.attr("edge", fontsize="10")
+    rows = len(msgs)
+
+    def cell(k: int, i: int) -> str:
+        return f"l{k}r{i}"
+
+    # Header row and lifelines.
+    for k, lane in enumerate(shown):
+        colour = role_colour(_role(lane))
+        g.node(
+            cell(k, 0),
+            esc(lane),
+            shape="box",
+            width="1.5",
+            style="filled,rounded",
+            fillcolor=colour,
+            fontcolor="white",
+            penwidth="0",
+        )
+    g.node("n0", "step", shape="plaintext", fontsize="10")
+    acts = {(msg.row, msg.sender) for msg in msgs if msg.sender == msg.receiver}
+    for msg in msgs:
+        i = msg.row
+        for k, lane in enumerate(shown):
+            if (i, lane) in acts:
+                colour = HIGHLIGHT if i == bad_row else role_colour(_role(lane))
+                g.node(
+                    cell(k, i),
+                    _label(msg),
+                    shape="box",
+                    style="rounded",
+                    color=colour,
+                    fontcolor=colour,
+                    penwidth="3" if i == bad_row else "1.2",
+                    height="0.3",
+                )
+            else:
+                g.node(cell(k, i), "", shape="point", width="0.04", color="#bbbbbb")
+        g.node(f"n{i}", f"{i}", shape="plaintext", fontcolor=HIGHLIGHT if i == bad_row else "#555555")
+    for k in range(len(shown)):
+        for i in range(rows):
+            g.edge(
+                cell(k, i), cell(k, i + 1), style="dashed", arrowhead="none", color="#cccccc", weight="100"
+            )
+        g.edge("n" + str(0) if k == 0 else cell(k - 1, 0), cell(k, 0), style="invis")
+    # Rows: one rank each, ordered left to right.
+    for i in range(rows + 1):
+        with g.subgraph() as rank:
+            rank.attr(rank="same")
+            names = [f"n{i}"] + [cell(k, i) for k in range(len(shown))]
+            note = _note(msgs[i - 1], violation if i == bad_row else None) if i > 0 else None
+            if note is not None:
+                rank.node(f"note{i}", note, shape="plain")
+                names.append(f"note{i}")
+            for a in names:
+                rank.node(a)
+            for a, b in itertools.pairwise(names):
+                rank.edge(a, b, style="invis")
+    for msg in msgs:
+        if msg.sender == msg.receiver:
+            continue
+        colour = HIGHLIGHT if msg.row == bad_row else role_colour(_role(msg.sender))
+        g.edge(
+            cell(index[msg.sender], msg.row),
+            cell(index[msg.receiver], msg.row),
+            xlabel=_label(msg),
+            color=colour,
+            fontcolor=colour,
+            penwidth="3" if msg.row == bad_row else "1.3",
+            constraint="false",
+        )
+    return str(g.source)
+
+
+def _label(msg: Message) -> str:
+    number = f"<b>{esc(msg.number)}</b> " if msg.number else ""
+    return f"<{number}{esc(msg.text)}>"
+
+
+def _role(lane: Lane) -> str:
+    return lane
+
+
+def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
+    parts = []
+    if violation is not None:
+        parts.append(
+            f'<tr><td align="left" bgcolor="#ffe5e5"><font color="{HIGHLIGHT}">'
+            f"<b>&#10007; {esc(violation.property)}</b> broken:<br/>{_wrap(violation.message)}"
+            "</font></td></tr>"
+        )
+    for title, before, after, c in msg.tables:
+        rows = _rows(_table_of(after, c))
+        changed = changed_cells(_rows(_table_of(before, c)), rows)
+        colour = role_colour(f"controller {c}") if c is not None else role_colour("disk")
+        table = html_table(TABLE_HEADER, rows, title=title, changed=changed, title_colour=colour)
+        parts.append(f"<tr><td>{table[1:-1]}</td></tr>")
+    if not parts:
+        return None
+    return '<<table border="0" cellspacing="2">' + "".join(parts) + "</table>>"
+
+
+def _wrap(text: str, width: int = 60) -> str:
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "<br/>".join(esc(x) for x in lines)

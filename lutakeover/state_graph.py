@@ -1,0 +1,218 @@
+"""The reachable state graph of a small scenario, clustered by take-over phase.
+
+Every state is a node labelled with what a storage engineer looks for (who is in charge of
+which LU, dirty lines, write-through, held frames, requests in flight); every transition an
+edge labelled with its action. The initial state is drawn bold, the edges of the shortest
+counterexample (if the variant has one) thick and red, the state that breaks the property
+filled red. A graph with more states than can be drawn legibly is replaced, with a message,
+by its quotient by phase: one node per array phase, edges counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import graphviz
+
+from lutakeover.dot import HIGHLIGHT, digraph, esc
+from lutakeover.phases import WorldPhase, world_phase, world_phase_title
+from model.actions import ACTIONS_BY_NAME, Model
+from model.state import Op, Where, World
+from proofs.explicit import Counterexample
+
+DEFAULT_MAX_NODES = 150  # Graphviz lays 156 states out in about 2 s; more is unreadable anyway
+QUOTIENT_LIMIT = 500_000  # states explored to draw the quotient by phase
+
+# A counterexample's edges (the class lets a test, or a stylesheet, find them in the SVG)
+ON_TRACE = {"color": HIGHLIGHT, "fontcolor": HIGHLIGHT, "penwidth": "3", "class": "counterexample"}
+BROKEN = {"style": "rounded,filled", "fillcolor": "#ffd6d6", "color": HIGHLIGHT, "penwidth": "2.5"}
+
+
+@dataclass
+class Graph:
+    states: list[World]  # in breadth-first order; index 0 is the initial state
+    edges: list[tuple[int, int, str]]  # (from, to, action label)
+    complete: bool  # False: more states than the limit
+
+
+def reachable(m: Model, limit: int) -> Graph:
+    """Breadth-first, at most ``limit`` states (``complete`` says whether that was all)."""
+    start = m.initial()
+    index = {start: 0}
+    states = [start]
+    edges: list[tuple[int, int, str]] = []
+    queue = deque([start])
+    complete = True
+    while queue:
+        w = queue.popleft()
+        for label, after in m.successors(w):
+            if after not in index:
+                if len(states) >= limit:
+                    complete = False
+                    continue
+                index[after] = len(states)
+                states.append(after)
+                queue.append(after)
+            edges.append((index[w], index[after], label))
+    return Graph(states, edges, complete)
+
+
+def state_label(m: Model, w: World) -> str:
+    """Who is in charge of which LU, dirty lines, write-through, held frames, requests."""
+    lines = [
+        " ".join(
+            f"c{c}:{','.join(f'LU{lu}' for lu in ctl.active) or '-'}" for c, ctl in enumerate(w.controllers)
+        )
+    ]
+    dirty = [
+        f"c{c} LU{x.lu}.{x.block}={x.value}"
+        for c, ctl in enumerate(w.controllers)
+        for x in ctl.cache
+        if x.dirty
+    ]
+    if dirty:
+        lines.append("dirty " + " ".join(dirty))
+    wt = [f"c{c} LU{lu}" for c, ctl in enumerate(w.controllers) for lu in ctl.write_through]
+    if wt:
+        lines.append("write-through " + " ".join(wt))
+    held = [f"LU{lu}" for lu, p in enumerate(w.paths) if p.suspended]
+    routes = [
+        f"LU{lu}->c{p.route}" for lu, p in enumerate(w.paths) if lu not in w.controllers[p.route].active
+    ]
+    if held:
+        lines.append("held " + " ".join(held))
+    if routes and m.scenario.topology == "path":
+        lines.append("route " + " ".join(routes))
+    for h, r in enumerate(w.hosts):
+        if r is not None:
+            what = f"W LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"R LU{r.lu}.{r.block}"
+            where = f"at c{r.at}" if r.at >= 0 else _WHERE[Where(r.at)]
+            lines.append(f"host{h} {what} {where}")
+    return "\n".join(lines)
+
+
+_WHERE = {Where.PATH: "at path", Where.REPLIED: "replied", Where.NOT_READY: "NOT READY"}
+
+
+def _edge_label(label: str) -> str:
+    name = label.split(" ")[0]
+    step = ACTIONS_BY_NAME[name].step
+    return f"{step.number} {name}" if step is not None else name
+
+
+def state_graph_dot(
+    m: Model,
+    counterexample: Counterexample[World] | None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, str | None]:
+    """(DOT source, a message if the graph was too large and its quotient was drawn)."""
+    graph = reachable(m, max_nodes)
+    if not graph.complete:
+        full = reachable(m, QUOTIENT_LIMIT)
+        message = (
+            f"scenario {m.scenario.name} has "
+            f"{'more than ' if not full.complete else ''}{len(full.states):,} reachable states, more than "
+            f"{max_nodes} can be drawn legibly (--max-nodes); drawing its quotient by phase instead"
+        )
+        if progress is not None:
+            progress(message)
+        return _quotient_dot(m, full, counterexample), message
+    return _full_dot(m, graph, counterexample), None
+
+
+def _trace_pairs(counterexample: Counterexample[World] | None) -> list[tuple[World, World]]:
+    if counterexample is None:
+        return []
+    states = [step.state for step in counterexample.trace]
+    return list(itertools.pairwise(states))
+
+
+def _graph(name: str, title: str) -> graphviz.Digraph:
+    g = digraph(name, title, nodesep="0.3", ranksep="0.5")
+    g.attr("node", fontsize="9", shape="box", style="rounded")
+    g.attr("edge", fontsize="8", color="#888888", fontcolor="#555555")
+    return g
+
+
+def _title(m: Model, counterexample: Counterexample[World] | None, what: str) -> str:
+    title = f"{what}: scenario {m.scenario.name}, variant {m.protocol.name}"
+    if counterexample is not None:
+        steps = len(counterexample.trace) - 1
+        title += f"\nred: shortest counterexample, {counterexample.property} broken in {steps} steps"
+    return title
+
+
+def _full_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> str:
+    g = _graph("states", _title(m, counterexample, f"{len(graph.states)} reachable states"))
+    index = {w: i for i, w in enumerate(graph.states)}
+    on_trace = {(index[a], index[b]) for a, b in _trace_pairs(counterexample) if a in index and b in index}
+    bad = index.get(counterexample.trace[-1].state) if counterexample is not None else None
+    clusters: dict[WorldPhase, list[int]] = {}
+    for i, w in enumerate(graph.states):
+        clusters.setdefault(world_phase(m, w), []).append(i)
+    for k, (phase, members) in enumerate(sorted(clusters.items(), key=lambda kv: min(kv[1]))):
+        with g.subgraph(name=f"cluster_{k}") as cluster:
+            cluster.attr(
+                label=world_phase_title(m, phase),
+                style="rounded,filled",
+                fillcolor="#f6f6f6",
+                color="#cccccc",
+            )
+            for i in members:
+                attrs = {}
+                if i == 0:
+                    attrs = {"penwidth": "2.5", "xlabel": "initial"}
+                if i == bad:
+                    attrs.update(
+                        {
+                            "style": "rounded,filled",
+                            "fillcolor": "#ffd6d6",
+                            "color": HIGHLIGHT,
+                            "penwidth": "2.5",
+                        }
+                    )
+                cluster.node(f"s{i}", esc_plain(state_label(m, graph.states[i])), **attrs)
+    for a, b, label in sorted(set(graph.edges)):
+        attrs = {"label": _edge_label(label)}
+        if (a, b) in on_trace:
+            attrs.update(ON_TRACE)
+        g.edge(f"s{a}", f"s{b}", **attrs)
+    return str(g.source)
+
+
+def esc_plain(text: str) -> str:
+    """A plain (non-HTML) label: DOT escapes quotes itself; lines end left-aligned."""
+    return text.replace("\\", "\\\\").replace("\n", "\\l") + "\\l"
+
+
+def _quotient_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> str:
+    title = f"{len(graph.states):,}{'+' if not graph.complete else ''} reachable states, by phase"
+    g = _graph("phases_quotient", _title(m, counterexample, title))
+    phase_of = [world_phase(m, w) for w in graph.states]
+    ids: dict[WorldPhase, int] = {}
+    counts: dict[WorldPhase, int] = {}
+    for p in phase_of:
+        ids.setdefault(p, len(ids))
+        counts[p] = counts.get(p, 0) + 1
+    edges: dict[tuple[int, int], set[str]] = {}
+    for a, b, label in graph.edges:
+        pa, pb = ids[phase_of[a]], ids[phase_of[b]]
+        if pa != pb:
+            edges.setdefault((pa, pb), set()).add(_edge_label(label))
+    on_trace = {(ids[world_phase(m, a)], ids[world_phase(m, b)]) for a, b in _trace_pairs(counterexample)}
+    bad = ids.get(world_phase(m, counterexample.trace[-1].state)) if counterexample is not None else None
+    for p, i in sorted(ids.items(), key=lambda kv: kv[1]):
+        attrs = {"penwidth": "2.5"} if i == 0 else {}
+        if i == bad:
+            attrs.update(BROKEN)
+        g.node(f"p{i}", esc(world_phase_title(m, p)) + f"\\n{counts[p]:,} states", **attrs)
+    for (a, b), labels in sorted(edges.items()):
+        attrs = {"label": ", ".join(sorted(labels))}
+        if (a, b) in on_trace:
+            attrs.update(ON_TRACE)
+        g.edge(f"p{a}", f"p{b}", **attrs)
+    return str(g.source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from lutakeover.check import run_check
@@ -46,8 +47,11 @@ def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexamp
     """The check's shortest counterexample, on the unreduced state space (so its states are
     the model's own, and can be found in a drawn graph)."""
     check = run_check(m.scenario, m.protocol, symmetry=False, progress=progress)
-    found = check.shortest()
-    return next(iter(found.values()), None)
+    v = next(iter(check.shortest().values()), None)
+    if v is None or v.kind == "safety":
+        return v
+    # A liveness counterexample names its obligation; draw it by its property's name and sentence.
+    return replace(v, property=check.property_name(v), message=check.violation_sentence(v))
 
 
 def states(m: Model, max_nodes: int = DEFAULT_MAX_NODES, progress: Progress = None) -> str:

@@ -17,7 +17,7 @@ from lutakeover.check import Check
 from lutakeover.dot import DiagramError, svg_text
 from lutakeover.itf import write_trace
 from lutakeover.phases import derive, phase_dot
-from lutakeover.report import check_json, step_rows
+from lutakeover.report import STATUS, check_json, step_rows
 from lutakeover.sequence import MAX_STEPS, trace_dot
 from lutakeover.simulate import Simulation
 from model.actions import Model
@@ -149,7 +149,7 @@ def check_report(check: Check, directory: str | Path) -> Path:
     status_rows, classes = [], []
     for name, p in data["properties"].items():
         holds = p["holds"]
-        text = {True: "holds", False: "VIOLATED", None: "not known"}[holds]
+        text = STATUS[p["kind"], holds]
         status_rows.append([_e(name), _e(p["kind"]), text, _e(p["message"] or p["description"])])
         classes.append(["", "", {True: "holds", False: "broken", None: ""}[holds], ""])
     witness_rows = [

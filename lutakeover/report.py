@@ -147,7 +147,7 @@ def format_table(m: Model, v: Counterexample[World]) -> str:
     return "\n".join(lines)
 
 
-_STATUS = {
+STATUS = {  # a property's status in words, by (kind, Check.status)
     ("safety", True): "holds",
     ("safety", False): "VIOLATED",
     ("safety", None): "no violation found",
@@ -175,7 +175,7 @@ def format_check(check: Check) -> str:
         lines.append("  incomplete: the state limit stopped the search; nothing is proved")
     for kind, props in (("safety", SAFETY), ("liveness", LIVENESS)):
         for p in props:
-            lines.append(f"  {_STATUS[kind, check.status(p.name, kind)]:<18} {p.name}: {p.description}")
+            lines.append(f"  {STATUS[kind, check.status(p.name, kind)]:<18} {p.name}: {p.description}")
     for name, depth in check.witnesses.items():
         status = f"reached at depth {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")

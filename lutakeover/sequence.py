@@ -263,7 +263,7 @@ def trace_dot(
             f"the run has {len(trace) - 1} steps; a sequence diagram shows at most {MAX_STEPS}"
         )
     msgs = messages(m, trace)
-    bad_row = len(violation.trace) - 1 if violation is not None and violation.kind == "safety" else None
+    bad_row = len(violation.trace) - 1 if violation is not None else None
     all_lanes = lanes(m)
     used = {x for msg in msgs for x in (msg.sender, msg.receiver)}
     shown = [lane for lane in all_lanes if lane in used or lane.startswith("controller") or lane == "disk"]
@@ -358,7 +358,13 @@ def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
     if violation is not None:
         parts.append(
             f'<tr><td align="left" bgcolor="#ffe5e5"><font color="{HIGHLIGHT}">'
-            f"<b>&#10007; {esc(violation.property)}</b> broken:<br/>{_wrap(violation.message)}"
+            f"<b>&#10007; {esc(violation.property)}</b> {_BROKEN[violation.kind]}:<br/>"
+            f"{_wrap(violation.message)}"
+            "</font></td></tr>"
+        )
+    if violation is not None and violation.loop_start is not None:
+        parts.append(
+            f'<tr><td><font color="{HIGHLIGHT}">and back to step {violation.loop_start}, forever'
             "</font></td></tr>"
         )
     for title, before, after, c in msg.tables:
@@ -370,6 +376,9 @@ def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
     if not parts:
         return None
     return '<<table border="0" cellspacing="2">' + "".join(parts) + "</table>>"
+
+
+_BROKEN = {"safety": "broken", "deadlock": "broken (liveness)", "cycle": "broken (liveness)"}
 
 
 def _wrap(text: str, width: int = 60) -> str:

@@ -148,6 +148,18 @@ def test_trace_has_one_lane_per_component_and_marks_the_violation() -> None:
     assert red, "the violating step is drawn in red"
 
 
+def test_a_liveness_counterexample_is_marked_at_its_end() -> None:
+    """no-resume breaks no safety property: the run stops with LU2's path held (Step 809
+    never happens), and the last step carries the liveness property's sentence."""
+    m = model("fig5", "no-resume")
+    v = diagram.shortest_counterexample(m)
+    assert v is not None and (v.property, v.kind, len(v.trace) - 1) == ("paths_resumed", "deadlock", 22)
+    words = texts(svg_of("trace", "fig5", "no-resume"))
+    assert words[0].startswith("paths_resumed broken by variant no-resume")
+    assert " broken (liveness):" in words and "809" not in " ".join(words)
+    assert "the path of LU2 stays suspended forever: the run stops" in words
+
+
 def test_trace_messages_go_from_performer_to_target() -> None:
     m = model("fig5", "skip-destage")
     v = diagram.shortest_counterexample(m)

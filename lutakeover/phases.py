@@ -140,47 +140,25 @@ def _join(roles: list[str]) -> str:
     return " + ".join(roles) if roles else "none"
 
 
-# What a phase looks like, fact by fact; each fact's value is read off one state.
-FACTS: tuple[tuple[str, Callable[[Model, World, int], str]], ...] = (
-    (
-        "in charge",
-        lambda m, w, lu: _join(
-            [
-                _controller_role(c, job_of(w, lu), w, lu)
-                for c, ctl in enumerate(w.controllers)
-                if lu in ctl.active
-            ]
-        ),
-    ),
-    (
-        "write-through",
-        lambda m, w, lu: _join(
-            [
-                _controller_role(c, job_of(w, lu), w, lu)
-                for c, ctl in enumerate(w.controllers)
-                if lu in ctl.write_through
-            ]
-        ),
-    ),
-    (
-        "dirty lines",
-        lambda m, w, lu: _join(
-            [
-                _controller_role(c, job_of(w, lu), w, lu)
-                for c, ctl in enumerate(w.controllers)
-                if any(x.lu == lu and x.dirty for x in ctl.cache)
-            ]
-        ),
-    ),
-    (
-        "frames",
-        lambda m, w, lu: (
-            ("held, " if w.paths[lu].suspended else "")
-            + "to "
-            + _controller_role(w.paths[lu].route, job_of(w, lu), w, lu)
-        ),
-    ),
-)
+FACT_NAMES = ("in charge", "write-through", "dirty lines", "frames")
+
+
+def facts_of(m: Model, w: World, lu: int, job: Job | None) -> tuple[str, ...]:
+    """What the LU looks like in ``w``, one value per name of ``FACT_NAMES`` (frames only
+    where hosts reach the array through the path controller)."""
+    active, through, dirty = [], [], []
+    for c, ctl in enumerate(w.controllers):
+        if lu in ctl.active:
+            active.append(_controller_role(c, job, w, lu))
+        if lu in ctl.write_through:
+            through.append(_controller_role(c, job, w, lu))
+        if any(x.lu == lu and x.dirty for x in ctl.cache):
+            dirty.append(_controller_role(c, job, w, lu))
+    values = (_join(active), _join(through), _join(dirty))
+    if m.scenario.topology == "direct":
+        return values  # Fig. 6: hosts are cabled to controllers; there is no path to switch
+    path = w.paths[lu]
+    return (*values, ("held, " if path.suspended else "") + "to " + _controller_role(path.route, job, w, lu))
 
 
 @dataclass
@@ -209,12 +187,11 @@ def derive(
         if progress is not None and machine.states % 50_000 == 0:
             progress(f"phase machine: {machine.states:,} states explored")
         phases = [lu_phase(m, w, lu) for lu in range(m.lus)]
+        jobs = {job.lu: job for job in reversed(w.jobs)}  # the first job of an LU wins
         for lu, phase in enumerate(phases):
             facts = machine.facts.setdefault(phase, {})
-            for name, fact in FACTS:
-                if name == "frames" and m.scenario.topology == "direct":
-                    continue  # Fig. 6: hosts are cabled to controllers; there is no path to switch
-                facts.setdefault(name, set()).add(fact(m, w, lu))
+            for name, value in zip(FACT_NAMES, facts_of(m, w, lu, jobs.get(lu)), strict=False):
+                facts.setdefault(name, set()).add(value)
         for t in m.transitions(w):
             if t.action.step is not None:
                 _project(m, machine, w, t.after, t.action, t.args, phases)
@@ -236,13 +213,27 @@ def _project(
     args: tuple[int, ...],
     phases: list[Phase],
 ) -> None:
-    for lu in range(m.lus):
+    for lu in _touched(m, w, after, action, args):
         before, now = phases[lu], lu_phase(m, after, lu)
         job = job_of(w, lu) or job_of(after, lu)
         if before == now and not _acts_on(m, w, action, args, lu):
             continue
         key = (before, now, action.name, role(action.component(w, args), job))
         machine.edges[key] = machine.edges.get(key, 0) + 1
+
+
+def _touched(m: Model, w: World, after: World, action: Action, args: tuple[int, ...]) -> set[int]:
+    """The LUs whose phase the step may change or whose job it works on: those whose jobs or
+    pair changed, and the LU of the job it advances."""
+    lus = {job.lu for job in set(w.jobs) ^ set(after.jobs)}
+    lus |= {
+        m.scenario.pairs[i].secondary
+        for i, (a, b) in enumerate(zip(w.pairs, after.pairs, strict=True))
+        if a != b
+    }
+    if action.per_job is not None:
+        lus.add(w.jobs[args[0]].lu)
+    return lus
 
 
 def _acts_on(m: Model, w: World, action: Action, args: tuple[int, ...], lu: int) -> bool:
@@ -316,7 +307,7 @@ def _phase_label(m: Model, phase: Phase, facts: dict[str, set[str]]) -> str:
         f'<tr><td colspan="2" bgcolor="{fill}"><b>{head}</b><br/>'
         f'<font point-size="9">{esc(sub)}</font></td></tr>'
     ]
-    for name in [name for name, _ in FACTS if name in facts]:
+    for name in [name for name in FACT_NAMES if name in facts]:
         values = " | ".join(sorted(facts[name]))
         rows.append(
             f'<tr><td align="left"><font point-size="9">{esc(name)}</font></td>'

@@ -435,3 +435,12 @@ def test_check_result_feeds_the_report_without_rerunning(tmp_path: Path) -> None
     result = run_check(builtin("one-lu"), variant("no-suspend"))
     page = check_report(result, tmp_path)
     assert "path_routes_to_owner" in page.read_text()
+
+
+def test_a_large_scenario_reports_the_phases_of_small_built_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lutakeover import html_report
+
+    monkeypatch.setattr(html_report, "PHASE_STATES", 10)
+    section = html_report._phase_section(model("backup-and-takeover", "no-suspend"))
+    assert "has more than 10 states" in section and "built-in one-lu and fig9" in section
+    assert section.count("<svg") == 2 and "variant no-suspend" in section

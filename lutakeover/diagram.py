@@ -55,7 +55,7 @@ def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexamp
 
 
 def states(m: Model, max_nodes: int = DEFAULT_MAX_NODES, progress: Progress = None) -> str:
-    counterexample = shortest_counterexample(m)
+    counterexample = shortest_counterexample(m, progress)
     source, _message = state_graph_dot(m, counterexample, max_nodes, progress)
     return source
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import graphviz
 
-from lutakeover.dot import HIGHLIGHT, digraph, esc
+from lutakeover.dot import HIGHLIGHT, DiagramError, digraph, esc
 from lutakeover.phases import WorldPhase, world_phase, world_phase_title
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Op, Where, World
@@ -25,6 +25,7 @@ from proofs.explicit import Counterexample
 
 DEFAULT_MAX_NODES = 150  # Graphviz lays 156 states out in about 2 s; more is unreadable anyway
 QUOTIENT_LIMIT = 500_000  # states explored to draw the quotient by phase
+QUOTIENT_FACTOR = 2  # a quotient of more than this many times --max-nodes phases is not drawn
 
 # A counterexample's edges (the class lets a test, or a stylesheet, find them in the SVG)
 ON_TRACE = {"color": HIGHLIGHT, "fontcolor": HIGHLIGHT, "penwidth": "3", "class": "counterexample"}
@@ -38,7 +39,7 @@ class Graph:
     complete: bool  # False: more states than the limit
 
 
-def reachable(m: Model, limit: int) -> Graph:
+def reachable(m: Model, limit: int, progress: Callable[[str], None] | None = None) -> Graph:
     """Breadth-first, at most ``limit`` states (``complete`` says whether that was all)."""
     start = m.initial()
     index = {start: 0}
@@ -55,6 +56,8 @@ def reachable(m: Model, limit: int) -> Graph:
                     continue
                 index[after] = len(states)
                 states.append(after)
+                if progress is not None and len(states) % 50_000 == 0:
+                    progress(f"state graph: {len(states):,} states")
                 queue.append(after)
             edges.append((index[w], index[after], label))
     return Graph(states, edges, complete)
@@ -112,12 +115,20 @@ def state_graph_dot(
     """(DOT source, a message if the graph was too large and its quotient was drawn)."""
     graph = reachable(m, max_nodes)
     if not graph.complete:
-        full = reachable(m, QUOTIENT_LIMIT)
+        if progress is not None:
+            progress(f"more than {max_nodes} states: exploring the whole graph to draw its quotient by phase")
+        full = reachable(m, QUOTIENT_LIMIT, progress)
         message = (
             f"scenario {m.scenario.name} has "
             f"{'more than ' if not full.complete else ''}{len(full.states):,} reachable states, more than "
             f"{max_nodes} can be drawn legibly (--max-nodes); drawing its quotient by phase instead"
         )
+        phases = len({world_phase(m, w) for w in full.states})
+        if phases > QUOTIENT_FACTOR * max_nodes:
+            raise DiagramError(
+                f"{message[: message.index('; drawing')]}, and even its quotient by phase has {phases:,} "
+                "nodes; draw the per-LU phase machine (`lutakeover diagram phases`) or a smaller scenario"
+            )
         if progress is not None:
             progress(message)
         return _quotient_dot(m, full, counterexample), message

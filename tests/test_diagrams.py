@@ -444,3 +444,35 @@ def test_a_large_scenario_reports_the_phases_of_small_built_ins(monkeypatch: pyt
     section = html_report._phase_section(model("backup-and-takeover", "no-suspend"))
     assert "has more than 10 states" in section and "built-in one-lu and fig9" in section
     assert section.count("<svg") == 2 and "variant no-suspend" in section
+
+
+def test_a_quotient_too_large_to_draw_is_refused() -> None:
+    with pytest.raises(
+        DiagramError, match=r"even its quotient by phase has 121 nodes; draw the per-LU phase"
+    ):
+        state_graph_dot(model("fig5", "no-suspend"), None, max_nodes=50)
+
+
+def test_dot_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """Sets of strings iterate in a per-process order; every diagram sorts before it draws."""
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"p{seed}.dot"
+        argv = [
+            "diagram",
+            "phases",
+            "--builtin",
+            "backup-and-takeover",
+            "--variant",
+            "skip-destage",
+            "-o",
+            str(out),
+        ]
+        code = f"import sys; from lutakeover.cli import main; sys.exit(main({[*argv, '--quiet']!r}))"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]

@@ -445,17 +445,18 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if args.trace and not Path(args.trace).is_file():
         raise BadInput(f"--trace {args.trace}: no such file")
     name = args.variant
+    named: Scenario | None = None
     if args.trace:
         scenario_name, trace_variant = diagram.trace_origin(args.trace)
         name = name or trace_variant
-    if args.trace and not (args.scenario or args.builtin):
-        if scenario_name is None or scenario_name not in builtin_names():
-            raise BadInput(
-                f"--trace {args.trace}: its #meta names no built-in scenario; "
-                "give the scenario file or --builtin"
-            )
-        args.builtin = scenario_name
-    scenario = _scenario(args)
+        if not (args.scenario or args.builtin):
+            named = diagram.scenario_named(scenario_name)
+            if named is None:
+                raise BadInput(
+                    f"--trace {args.trace}: its #meta names no built-in or generated scenario "
+                    f"({scenario_name or 'none'}); give the scenario file or --builtin"
+                )
+    scenario = named or _scenario(args)
     m = Model(scenario, _protocol(name or "correct"))
     progress = _progress(args.quiet)
     try:

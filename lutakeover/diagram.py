@@ -22,6 +22,8 @@ from lutakeover.sequence import trace_dot
 from lutakeover.state_graph import DEFAULT_MAX_NODES, state_graph_dot
 from lutakeover.tables import tables_dot
 from model.actions import Model
+from model.generate import array_scenario
+from model.scenario import Scenario, builtin, builtin_names
 from model.state import World
 from proofs.explicit import Counterexample, Step
 from proofs.replay import ReplayError, check_run, replay
@@ -103,6 +105,18 @@ def _replayed(m: Model, trace_file: str) -> list[Step[World]]:
 
 def tables(m: Model, progress: Progress = None) -> str:
     return tables_dot(m)
+
+
+def scenario_named(name: str | None) -> Scenario | None:
+    """The scenario a trace's #meta names: a built-in, or a generated array of `simulate`
+    (``array-4c-16lu-1b``); None if it names neither (a scenario file's name)."""
+    if name in builtin_names():
+        return builtin(name)
+    generated = re.fullmatch(r"array-(\d+)c-(\d+)lu-(\d+)b", name or "")
+    if generated is not None:
+        controllers, lus, blocks = (int(x) for x in generated.groups())
+        return array_scenario(controllers, lus, blocks)
+    return None
 
 
 def trace_origin(trace_file: str) -> tuple[str | None, str | None]:

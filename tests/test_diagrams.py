@@ -476,3 +476,34 @@ def test_dot_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", code], check=True, env=env)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_a_trace_names_a_built_in_or_generated_scenario() -> None:
+    generated = diagram.scenario_named("array-2c-3lu-1b")
+    assert generated is not None and (generated.controllers, len(generated.lus)) == (2, 3)
+    fig9 = diagram.scenario_named("fig9")
+    assert fig9 is not None and fig9.name == "fig9"
+    assert diagram.scenario_named("my-array") is None and diagram.scenario_named(None) is None
+
+
+def test_diagram_draws_a_simulate_trace_of_a_generated_array(tmp_path: Path) -> None:
+    itf = tmp_path / "sim.itf.json"
+    argv = [
+        "simulate",
+        "--variant",
+        "no-suspend",
+        "--seed",
+        "3",
+        "--runs",
+        "20",
+        "--controllers",
+        "2",
+        "--lus",
+        "3",
+    ]
+    assert main([*argv, "--quiet", "--trace-out", str(itf)]) == 1
+    assert main(["diagram", "trace", "--trace", str(itf), "-o", str(tmp_path / "t.svg"), "--quiet"]) == 0
+    words = texts(ET.parse(tmp_path / "t.svg").getroot())
+    assert words[0].startswith(
+        "sim.itf.json: scenario array-2c-3lu-1b, variant no-suspend; path_routes_to_owner"
+    )

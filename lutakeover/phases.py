@@ -168,6 +168,7 @@ class PhaseMachine:
     model: Model
     states: int
     complete: bool  # False: the exploration stopped at the limit
+    overlapping: bool = False  # some LU had two jobs at once (concurrent-same-lu)
     facts: dict[Phase, dict[str, set[str]]] = field(default_factory=dict)
     # (from, to, action name, role) -> how many transitions project onto it
     edges: dict[tuple[Phase, Phase, str, str], int] = field(default_factory=dict)
@@ -188,6 +189,8 @@ def derive(
             progress(f"phase machine: {machine.states:,} states explored")
         phases = [lu_phase(m, w, lu) for lu in range(m.lus)]
         jobs = {job.lu: job for job in reversed(w.jobs)}  # the first job of an LU wins
+        if len(jobs) < len(w.jobs):
+            machine.overlapping = True
         for lu, phase in enumerate(phases):
             facts = machine.facts.setdefault(phase, {})
             for name, value in zip(FACT_NAMES, facts_of(m, w, lu, jobs.get(lu)), strict=False):
@@ -237,9 +240,11 @@ def _touched(m: Model, w: World, after: World, action: Action, args: tuple[int, 
 
 
 def _acts_on(m: Model, w: World, action: Action, args: tuple[int, ...], lu: int) -> bool:
-    """Whether a protocol action that leaves the LU's phase alone still works on the LU."""
+    """Whether a protocol action that leaves the LU's phase alone still works on the LU's
+    job: the job the phase is read from (a second job of the LU, which only a buggy utility
+    makes, shows in the phases' facts, not as loops)."""
     if action.per_job is not None:
-        return w.jobs[args[0]].lu == lu
+        return args[0] == next((k for k, job in enumerate(w.jobs) if job.lu == lu), None)
     if action.name == "resync_block":
         return m.scenario.pairs[args[0]].secondary == lu
     return False
@@ -267,6 +272,8 @@ def phase_dot(machine: PhaseMachine) -> str:
     title = f"Per-LU phases: scenario {m.scenario.name}, variant {m.protocol.name}"
     if not machine.complete:
         title += f" (first {machine.states:,} states)"
+    if machine.overlapping:
+        title += "\nan LU taken over twice at once is drawn in the phase of its first take-over"
     g = digraph("phases", title, nodesep="0.5", ranksep="0.45")
     g.attr("node", shape="plain", fontsize="11")
     g.attr("edge", fontsize="10")

@@ -89,6 +89,21 @@ def test_the_phase_machine_is_derived_from_the_variant() -> None:
     assert correct.facts[("takeover", len(model("fig5").order) - 1)]["dirty lines"] == {"none"}
 
 
+def test_two_takeovers_of_one_lu_are_drawn_in_the_phase_of_the_first() -> None:
+    """concurrent-same-lu: the second job's steps add edges (24 instead of 13: its 809 takes
+    the LU back to the first's phase when the first is done) and the title says how it is drawn."""
+    from model.generate import array_scenario
+
+    correct = derive(Model(array_scenario(2, 1, 1)))
+    buggy = derive(Model(array_scenario(2, 1, 1), variant("concurrent-same-lu")))
+    assert (correct.states, len(correct.edges), correct.overlapping) == (1851, 13, False)
+    assert (buggy.states, len(buggy.edges), buggy.overlapping) == (11645, 24, True)
+    assert "drawn in the phase of its first take-over" in phase_dot(buggy)
+    assert "drawn in the phase" not in phase_dot(correct)
+    in_charge = buggy.facts[("takeover", len(buggy.model.order) - 1)]["in charge"]
+    assert "destination + source" in in_charge  # the bug: two controllers in charge at once
+
+
 def test_an_exploration_that_moves_no_lu_draws_no_phase_machine() -> None:
     machine = derive(model("one-lu"), limit=1)  # only the initial state: nothing has moved yet
     assert not machine.complete

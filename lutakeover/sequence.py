@@ -309,6 +309,8 @@ def trace_dot(
             else:
                 g.node(cell(k, i), "", shape="point", width="0.04", color="#bbbbbb")
         g.node(f"n{i}", f"{i}", shape="plaintext", fontcolor=HIGHLIGHT if i == bad_row else "#555555")
+    for i in range(rows):  # the step numbers stay in one column, as the lanes do
+        g.edge(f"n{i}", f"n{i + 1}", style="invis", weight="100")
     for k in range(len(shown)):
         for i in range(rows):
             g.edge(

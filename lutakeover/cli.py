@@ -67,9 +67,25 @@ def _natural(text: str) -> int:
 DEFAULT_BMC_DEPTH = 15  # every seeded bug of fig5 breaks a property within 14 steps
 
 
+def _scenario_options(
+    verb: argparse.ArgumentParser, scenario_help: str, variant_default: str | None = "correct"
+) -> None:
+    """The scenario (a file, or --builtin NAME) and the protocol variant a verb runs."""
+    verb.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help=scenario_help)
+    verb.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    verb.add_argument(
+        "--variant",
+        metavar="NAME",
+        default=variant_default,
+        help="the protocol: correct (default) or a seeded bug (see `variants`)",
+    )
+
+
 def _output_options(verb: argparse.ArgumentParser) -> None:
     verb.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    verb.add_argument("--trace-out", metavar="FILE", help="write the counterexample as an ITF JSON trace")
+    verb.add_argument(
+        "--trace-out", metavar="FILE", help="write the counterexample (failing run) as an ITF trace"
+    )
     verb.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -87,16 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Breadth-first search of every reachable state: shortest "
         "counterexamples, liveness under weak fairness, reachability witnesses.",
     )
-    check.add_argument(
-        "scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: the built-in fig5)"
-    )
-    check.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
-    check.add_argument(
-        "--variant",
-        metavar="NAME",
-        default="correct",
-        help="the protocol: correct (default) or a seeded bug (see `variants`)",
-    )
+    _scenario_options(check, "a scenario file (default: the built-in fig5)")
     symmetry = check.add_mutually_exclusive_group()
     symmetry.add_argument(
         "--no-symmetry",
@@ -139,9 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shrunk and printed as a pytest test that replays it. Without a scenario, a generated "
         "array of --controllers, --lus and --blocks.",
     )
-    sim.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file")
-    sim.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
-    sim.add_argument("--variant", metavar="NAME", default="correct", help="the protocol (see `variants`)")
+    _scenario_options(sim, "a scenario file (default: a generated array, see --controllers)")
     sim.add_argument(
         "--controllers", type=_positive, metavar="N", help="generated array: controllers (default 4)"
     )
@@ -158,10 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="rule calls per run; a call may be a whole take-over (default 50)",
     )
     sim.add_argument("--seed", type=int, metavar="SEED", help="random seed (default: a new one, printed)")
-    sim.add_argument("--json", action="store_true", help="print the result as JSON")
-    sim.add_argument("--trace-out", metavar="FILE", help="write a failing run as an ITF JSON trace")
+    _output_options(sim)
     sim.add_argument("--program-out", metavar="FILE", help="write the replaying pytest test to FILE")
-    sim.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     _report_option(sim)
     bmc = verbs.add_parser(
         "bmc",
@@ -170,9 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the first depth with a violation is the length of a shortest counterexample, decoded "
         "into the same step table and ITF trace as `check` prints.",
     )
-    bmc.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
-    bmc.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
-    bmc.add_argument("--variant", metavar="NAME", default="correct", help="the protocol (see `variants`)")
+    _scenario_options(bmc, "a scenario file (default: the built-in fig5)")
     bmc.add_argument(
         "--depth",
         type=_natural,
@@ -219,9 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
         "byte-identical for the same model).",
     )
     draw.add_argument("kind", choices=list(diagram.KINDS), metavar="KIND", help=", ".join(diagram.KINDS))
-    draw.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
-    draw.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
-    draw.add_argument("--variant", metavar="NAME", help="the protocol (default: correct; see `variants`)")
+    # No default variant: a --trace file's #meta names the variant it was found under.
+    _scenario_options(draw, "a scenario file (default: the built-in fig5)", variant_default=None)
     draw.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="where to write: FILE.svg, FILE.png or FILE.dot"
     )

@@ -97,6 +97,25 @@ def state_label(m: Model, w: World) -> str:
     return "\n".join(lines)
 
 
+LEGEND = (
+    ("c0:LU0 c1:-", "controller 0 is in charge of LU0, controller 1 of nothing"),
+    ("dirty c0 LU0.0=1", "a dirty line in c0's cache: LU0 block 0 holds 1"),
+    ("write-through c0 LU0", "c0 writes LU0 through to disk (Steps 804-808)"),
+    ("held LU0", "the path controller holds LU0's frames (806-809)"),
+    ("route LU0->c1", "LU0's frames go to c1, which is not in charge of it"),
+    ("host0 W LU0.0=1 at path", "host0's write (R: read), and where its frame is"),
+    ("red", "the shortest counterexample, and the state that breaks the property"),
+)
+
+
+def _legend_label() -> str:
+    rows = "".join(
+        f'<tr><td align="left">{esc(a)}</td><td align="left">{esc(b)}</td></tr>' for a, b in LEGEND
+    )
+    head = '<tr><td colspan="2"><b>how to read a state</b></td></tr>'
+    return f'<<table border="0" cellspacing="0" cellpadding="2">{head}{rows}</table>>'
+
+
 _WHERE = {Where.PATH: "at path", Where.REPLIED: "replied", Where.NOT_READY: "NOT READY"}
 
 
@@ -162,6 +181,7 @@ def _full_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | No
     index = {w: i for i, w in enumerate(graph.states)}
     on_trace = {(index[a], index[b]) for a, b in _trace_pairs(counterexample) if a in index and b in index}
     bad = index.get(counterexample.trace[-1].state) if counterexample is not None else None
+    g.node("legend", _legend_label(), shape="note", style="", fontsize="9", color="#999999")
     clusters: dict[WorldPhase, list[int]] = {}
     for i, w in enumerate(graph.states):
         clusters.setdefault(world_phase(m, w), []).append(i)

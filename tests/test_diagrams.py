@@ -119,7 +119,7 @@ def test_an_exploration_that_moves_no_lu_draws_no_phase_machine() -> None:
 
 def test_state_graph_highlights_the_shortest_counterexample() -> None:
     root = svg_of("states", "one-lu", "skip-destage")
-    assert len(groups(root, "node")) == 74
+    assert len(groups(root, "node")) == 74 + 1  # every state, and the legend
     highlighted = groups(root, "edge counterexample")
     assert len(highlighted) == 12  # the shortest counterexample's 12 steps
     assert len(groups(root, "edge")) == 102
@@ -129,7 +129,7 @@ def test_state_graph_highlights_the_shortest_counterexample() -> None:
 
 def test_state_graph_of_the_correct_protocol_highlights_nothing() -> None:
     root = svg_of("states", "one-lu")
-    assert len(groups(root, "node")) == 69
+    assert len(groups(root, "node")) == 69 + 1
     assert not groups(root, "edge counterexample")
 
 

@@ -19,7 +19,7 @@ from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, EXIT_
 from lutakeover.dot import DiagramError, format_of
 from lutakeover.dot import write as write_diagram
 from lutakeover.html_report import check_report, simulation_report
-from lutakeover.itf import write_trace
+from lutakeover.itf import trace_origin, violation_description, write_trace
 from lutakeover.report import (
     bmc_exit_code,
     bmc_json,
@@ -294,10 +294,7 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
-    try:
-        protocol = variant(args.variant)
-    except KeyError as e:
-        raise BadInput(str(e.args[0])) from None
+    protocol = _protocol(args.variant)
     if args.trace_out:
         _check_writable(args.trace_out)
     if args.report:
@@ -323,7 +320,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 args.trace_out,
                 v,
                 f"lutakeover check {scenario.name}",
-                f"{result.property_name(v)} violated by variant {protocol.name}",
+                violation_description(result.property_name(v), protocol.name),
             )
             if not args.quiet:
                 print(f"lutakeover: trace written to {args.trace_out}", file=sys.stderr)
@@ -351,10 +348,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         scenario = _scenario(args)
         path = str(Path(args.scenario).resolve()) if args.scenario else ""
         source = f"load({path!r})" if args.scenario else f"builtin({scenario.name!r})"
-    try:
-        protocol = variant(args.variant)
-    except KeyError as e:
-        raise BadInput(str(e.args[0])) from None
+    protocol = _protocol(args.variant)
     for option in ("trace_out", "program_out"):
         if getattr(args, option):
             _check_writable(getattr(args, option), "--" + option.replace("_", "-"))
@@ -378,7 +372,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 args.trace_out,
                 result.failure,
                 f"lutakeover simulate {scenario.name} --seed {seed}",
-                f"{result.failure.property} violated by variant {protocol.name}",
+                violation_description(result.failure.property, protocol.name),
             )
         if args.program_out and result.program:
             Path(args.program_out).write_text(result.program)
@@ -414,7 +408,7 @@ def cmd_bmc(args: argparse.Namespace) -> int:
                 args.trace_out,
                 result.violation,
                 f"lutakeover bmc {scenario.name} --depth {args.depth}",
-                f"{result.violation.property} violated by variant {protocol.name}",
+                violation_description(result.violation.property, protocol.name),
             )
         elif not args.quiet:
             print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
@@ -447,7 +441,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     name = args.variant
     named: Scenario | None = None
     if args.trace:
-        scenario_name, trace_variant = diagram.trace_origin(args.trace)
+        scenario_name, trace_variant = trace_origin(args.trace)
         name = name or trace_variant
         if not (args.scenario or args.builtin):
             named = diagram.scenario_named(scenario_name)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -117,16 +116,3 @@ def scenario_named(name: str | None) -> Scenario | None:
         controllers, lus, blocks = (int(x) for x in generated.groups())
         return array_scenario(controllers, lus, blocks)
     return None
-
-
-def trace_origin(trace_file: str) -> tuple[str | None, str | None]:
-    """The scenario and variant an ITF trace written by `lutakeover` names in its #meta:
-    ``source`` is "lutakeover VERB SCENARIO ...", ``description`` "... by variant NAME"."""
-    try:
-        meta = json.loads(Path(trace_file).read_text()).get("#meta", {})
-    except (OSError, ValueError, AttributeError):
-        return None, None
-    source = str(meta.get("source", "")).split()
-    scenario = source[2] if len(source) >= 3 and source[0] == "lutakeover" else None
-    match = re.search(r"by variant (\S+)", str(meta.get("description", "")))
-    return scenario, match.group(1) if match else None

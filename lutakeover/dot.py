@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import html
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -58,25 +57,20 @@ def digraph(name: str, title: str, **attrs: str) -> graphviz.Digraph:
     return g
 
 
-def role_colour(role: str) -> str:
-    """The colour of a component: ``controller 1`` takes the destination's colour unless a
-    role name is given; hosts ``host0``, ``host1`` share the host colour."""
-    if role in ROLE_COLOURS:
-        return ROLE_COLOURS[role]
-    if role.startswith("host"):
-        return ROLE_COLOURS["host"]
-    if role.startswith("controller"):
-        return CONTROLLER_COLOURS[_number(role) % len(CONTROLLER_COLOURS)]
-    return "#000000"
-
-
 # Controllers in sequence diagrams and table figures, by number.
 CONTROLLER_COLOURS = ("#d62728", "#2ca02c", "#ff7f0e", "#e377c2", "#bcbd22", "#8c564b")
 
 
-def _number(text: str) -> int:
-    digits = re.findall(r"\d+", text)
-    return int(digits[-1]) if digits else 0
+def role_colour(role: str) -> str:
+    """The colour of a role (``source controller``) or a component: ``controller N`` by its
+    number, every ``hostN`` the host colour, anything else black."""
+    if role in ROLE_COLOURS:
+        return ROLE_COLOURS[role]
+    if role.startswith("host"):
+        return ROLE_COLOURS["host"]
+    if role.startswith("controller "):
+        return CONTROLLER_COLOURS[int(role.split()[-1]) % len(CONTROLLER_COLOURS)]
+    return "#000000"
 
 
 def esc(text: str) -> str:
@@ -92,11 +86,11 @@ def html_table(
     changed: set[tuple[int, int]] | None = None,
     title_colour: str = "#333333",
 ) -> str:
-    """An HTML-like label (``<...>``) holding a table with a title row and a header row;
+    """An HTML-like table (for inside a ``<...>`` label) with a title row and a header row;
     the cells ``(row, column)`` in ``changed`` are shaded."""
     changed = changed or set()
     span = len(header)
-    parts = ['<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">']
+    parts = ['<table border="0" cellborder="1" cellspacing="0" cellpadding="3">']
     if title:
         parts.append(
             f'<tr><td colspan="{span}" bgcolor="{title_colour}"><font color="white"><b>{esc(title)}'
@@ -109,7 +103,7 @@ def html_table(
             shade = f' bgcolor="{CHANGED}"' if (r, c) in changed else ""
             cells.append(f"<td{shade}>{esc(value)}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table>>")
+    parts.append("</table>")
     return "".join(parts)
 
 

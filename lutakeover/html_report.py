@@ -16,7 +16,7 @@ from typing import Any
 
 from lutakeover.check import Check
 from lutakeover.dot import DiagramError, svg_text
-from lutakeover.itf import write_trace
+from lutakeover.itf import violation_description, write_trace
 from lutakeover.phases import derive, phase_dot
 from lutakeover.report import STATUS, check_json, step_rows
 from lutakeover.sequence import MAX_STEPS, trace_dot
@@ -130,9 +130,6 @@ def _phases_of(m: Model) -> str:
     return phase_dot(derive(m))
 
 
-_BY = "violated by variant"  # trace descriptions end "... violated by variant NAME", read back by diagram
-
-
 def _finish(folder: Path, verb: str, m: Model, verdict: str, summary: str, sections: list[str]) -> Path:
     """Add the phase machine and write the page."""
     sections.append(_phase_section(m))
@@ -191,7 +188,10 @@ def check_report(check: Check, directory: str | Path) -> Path:
         sections.append(_counterexample_section(m, v, check.violation_sentence(v), f"Counterexample: {name}"))
         if k == 0:
             write_trace(
-                folder / TRACE, v, f"lutakeover check {m.scenario.name}", f"{name} {_BY} {m.protocol.name}"
+                folder / TRACE,
+                v,
+                f"lutakeover check {m.scenario.name}",
+                violation_description(name, m.protocol.name),
             )
     summary = f"{data['states']:,} states explored; exit code {data['exit_code']}"
     return _finish(folder, "check", m, check.verdict, summary, sections)
@@ -228,5 +228,5 @@ def simulation_report(sim: Simulation, directory: str | Path) -> Path:
         sections.append(_counterexample_section(m, v, v.message, f"Failure (shrunk): {v.property}"))
         sections.append(f"<h3>A pytest test that replays it</h3><pre>{_e(sim.program or '')}</pre>")
         source = f"lutakeover simulate {m.scenario.name} --seed {sim.seed}"
-        write_trace(folder / TRACE, v, source, f"{v.property} {_BY} {m.protocol.name}")
+        write_trace(folder / TRACE, v, source, violation_description(v.property, m.protocol.name))
     return _finish(folder, "simulate", m, sim.verdict, f"{sim.runs:,} runs, seed {sim.seed}", sections)

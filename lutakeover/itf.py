@@ -9,6 +9,7 @@ model-based testing traces do. ``read_trace`` inverts ``trace_document`` exactly
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,24 @@ def trace_document(v: Counterexample[World], source: str, description: str) -> d
     if v.loop_start is not None:
         doc["loop"] = v.loop_start
     return doc
+
+
+def violation_description(prop: str, variant: str) -> str:
+    """The #meta description of a trace breaking ``prop``: `trace_origin` reads it back."""
+    return f"{prop} violated by variant {variant}"
+
+
+def trace_origin(path: str | Path) -> tuple[str | None, str | None]:
+    """The scenario and variant a trace written by `lutakeover` names in its #meta:
+    ``source`` is "lutakeover VERB SCENARIO ...", ``description`` "... by variant NAME"."""
+    try:
+        meta = json.loads(Path(path).read_text()).get("#meta", {})
+    except (OSError, ValueError, AttributeError):
+        return None, None
+    source = str(meta.get("source", "")).split()
+    scenario = source[2] if len(source) >= 3 and source[0] == "lutakeover" else None
+    match = re.search(r"by variant (\S+)", str(meta.get("description", "")))
+    return scenario, match.group(1) if match else None
 
 
 def write_trace(path: str | Path, v: Counterexample[World], source: str, description: str) -> None:

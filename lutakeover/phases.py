@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from lutakeover.dot import ROLE_COLOURS, DiagramError, digraph, esc
-from model.actions import Action, Model
+from model.actions import ACTIONS_BY_NAME, Action, Model
 from model.protocol import Step
 from model.state import Job, PairState, World
 
@@ -79,23 +79,25 @@ def lu_phase(m: Model, w: World, lu: int) -> Phase:
     return REST
 
 
-def phase_title(m: Model, phase: Phase) -> str:
+def entered_by(m: Model, phase: Phase) -> Step | None:
+    """The step whose completion enters a job's phase (None at rest or re-synchronizing)."""
     cycle, done = phase
-    if cycle == "rest":
-        return "at rest"
-    if cycle == "resync":
-        return "re-synchronizing"
-    order = m.backup_order if cycle == "backup" else m.order
-    return PHASE_AFTER[order[done - 1]]
+    if cycle in ("rest", "resync"):
+        return None
+    return (m.backup_order if cycle == "backup" else m.order)[done - 1]
+
+
+def phase_title(m: Model, phase: Phase) -> str:
+    step = entered_by(m, phase)
+    if step is not None:
+        return PHASE_AFTER[step]
+    return "at rest" if phase == REST else "re-synchronizing"
 
 
 def phase_step(m: Model, phase: Phase) -> str:
     """The patent step whose completion entered the phase ("" for rest / resync)."""
-    cycle, done = phase
-    if cycle in ("rest", "resync"):
-        return ""
-    order = m.backup_order if cycle == "backup" else m.order
-    return order[done - 1].number
+    step = entered_by(m, phase)
+    return step.number if step is not None else ""
 
 
 def phase_id(phase: Phase) -> str:
@@ -250,14 +252,8 @@ def _acts_on(m: Model, w: World, action: Action, args: tuple[int, ...], lu: int)
     return False
 
 
-def _sort_key(m: Model, phase: Phase) -> tuple[int, int]:
+def _sort_key(phase: Phase) -> tuple[int, int]:
     return (CYCLES.index(phase[0]), phase[1])
-
-
-def _step_of(name: str) -> Step | None:
-    from model.actions import ACTIONS_BY_NAME
-
-    return ACTIONS_BY_NAME[name].step
 
 
 def phase_dot(machine: PhaseMachine) -> str:
@@ -277,15 +273,15 @@ def phase_dot(machine: PhaseMachine) -> str:
     g = digraph("phases", title, nodesep="0.5", ranksep="0.45")
     g.attr("node", shape="plain", fontsize="11")
     g.attr("edge", fontsize="10")
-    phases = sorted({p for key in machine.edges for p in key[:2]}, key=lambda p: _sort_key(m, p))
+    phases = sorted({p for key in machine.edges for p in key[:2]}, key=_sort_key)
     for phase in phases:
         g.node(phase_id(phase), _phase_label(m, phase, machine.facts.get(phase, {})))
     used_roles: set[str] = set()
     for (before, now, name, who), _count in sorted(
         machine.edges.items(),
-        key=lambda kv: (_sort_key(m, kv[0][0]), _sort_key(m, kv[0][1]), kv[0][2], kv[0][3]),
+        key=lambda kv: (_sort_key(kv[0][0]), _sort_key(kv[0][1]), kv[0][2], kv[0][3]),
     ):
-        step = _step_of(name)
+        step = ACTIONS_BY_NAME[name].step
         number = step.number if step is not None else ""
         colour = ROLE_COLOURS.get(who, "#000000")
         used_roles.add(who)

@@ -64,10 +64,15 @@ def row_text(r: Row) -> str:
     return f"port {r.port} ext {r.ext_lun} default {r.default} current {r.current}"
 
 
+def request_op_text(r: Request) -> str:
+    """What a request asks for: ``write LU2.0=1`` or ``read LU2.0``."""
+    return f"write LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"read LU{r.lu}.{r.block}"
+
+
 def request_text(r: Request | None) -> str:
     if r is None:
         return "idle"
-    what = f"write LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"read LU{r.lu}.{r.block}"
+    what = request_op_text(r)
     if r.at >= 0:
         return f"{what} in c{r.at} inbox"
     if r.at == Where.PATH:
@@ -100,7 +105,8 @@ def step_rows(m: Model, v: Counterexample[World]) -> list[dict[str, Any]]:
         after = fields(m, step.state)
         name = step.label.split(" ")[0]
         action = ACTIONS_BY_NAME[name]
-        transition = next(t for t in m.transitions(prev_state) if t.label(prev_state) == step.label)
+        transition = m.transition_labelled(prev_state, step.label)
+        assert transition is not None, f"step {n} of a counterexample is not a step of the model"
         rows.append(
             {
                 "step": n,

@@ -14,13 +14,15 @@ invisible edges, every lane a chain of rows; messages do not constrain the layou
 from __future__ import annotations
 
 import itertools
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lutakeover.dot import HIGHLIGHT, DiagramError, digraph, esc, html_table, role_colour
-from lutakeover.tables import TABLE_HEADER, changed_cells
-from model.actions import Model, Transition
-from model.state import Op, PairState, Request, Row, Where, World
+from lutakeover.report import request_op_text
+from lutakeover.tables import TABLE_HEADER, changed_cells, rows_of
+from model.actions import Model, Transition, routed_controller
+from model.state import Op, PairState, Row, Where, World, owner
 from proofs.explicit import Counterexample, Step
 
 MAX_STEPS = 400  # a longer run is not readable as one picture
@@ -42,17 +44,9 @@ def lanes(m: Model) -> list[Lane]:
     return out
 
 
-def _request_controller(m: Model, w: World, h: int) -> Lane:
-    request = w.hosts[h]
-    assert request is not None, "a host with a request"
-    cabled = m.scenario.hosts[h].controller
-    c = cabled if m.scenario.topology == "direct" and cabled is not None else w.paths[request.lu].route
-    return f"controller {c}"
-
-
 def _front(m: Model, w: World, h: int) -> Lane:
     """Where a host's frame goes first: the path controller, or its cabled controller."""
-    return "path controller" if m.scenario.topology == "path" else _request_controller(m, w, h)
+    return "path controller" if m.scenario.topology == "path" else f"controller {routed_controller(m, w, h)}"
 
 
 def _job(w: World, t: Transition) -> tuple[int, int]:
@@ -61,10 +55,6 @@ def _job(w: World, t: Transition) -> tuple[int, int]:
 
 
 Target = Callable[[Model, World, Transition, Lane], Lane]
-
-
-def _sender(lane: Lane) -> Target:
-    return lambda m, w, t, sender: sender
 
 
 def _to_source(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
@@ -103,7 +93,7 @@ def _front_of(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
 
 
 def _deliver_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return _request_controller(m, w, t.args[0])
+    return f"controller {routed_controller(m, w, t.args[0])}"
 
 
 def _split_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
@@ -112,10 +102,14 @@ def _split_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
     return f"controller {w.disk.table[secondary].current}"
 
 
-def _primary_owner(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    spec = m.scenario.pairs[t.args[0]]
-    c = next((c for c, ctl in enumerate(w.controllers) if spec.secondary in ctl.active), None)
+def _owner_lane(w: World, lu: int) -> Lane:
+    c = owner(w, lu)
     return f"controller {c}" if c is not None else "disk"
+
+
+def _secondary_owner(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
+    """A re-synchronized block is written to the pair's secondary through its controller."""
+    return _owner_lane(w, m.scenario.pairs[t.args[0]].secondary)
 
 
 # Whom each action acts on. A test checks every action of the model has an entry here.
@@ -154,7 +148,7 @@ TARGETS: dict[str, Target] = {
     "destage_return_line": _disk,
     "purge_return": _self,
     "return_control": _to_source,
-    "resync_block": _primary_owner,
+    "resync_block": _secondary_owner,
     "resync_done": _self,
 }
 
@@ -167,10 +161,8 @@ def _sender_lane(m: Model, w: World, t: Transition, all_lanes: list[Lane]) -> La
         pair = m.scenario.pairs[m.scenario.backups[t.args[0]]]
         writer = m.writer[pair.primary]
         return f"host{writer}" if writer is not None else "backup host"
-    if component == "mirroring":
-        spec = m.scenario.pairs[t.args[0]]
-        c = next((c for c, ctl in enumerate(w.controllers) if spec.primary in ctl.active), None)
-        return f"controller {c}" if c is not None else "disk"
+    if component == "mirroring":  # the pair's primary is read through its controller
+        return _owner_lane(w, m.scenario.pairs[t.args[0]].primary)
     if component == "path controller" and m.scenario.topology == "direct":
         return f"host{t.args[0]}"  # Fig. 6: the host's cable delivers the frame
     if component not in all_lanes:
@@ -193,7 +185,7 @@ def messages(m: Model, trace: list[Step[World]]) -> list[Message]:
     out = []
     for i in range(1, len(trace)):
         w, label = trace[i - 1].state, trace[i].label
-        t = next((t for t in m.transitions(w) if t.label(w) == label), None)
+        t = m.transition_labelled(w, label)
         if t is None:
             raise DiagramError(f"step {i}: {label!r} is not a step of this model from the state before it")
         sender = _sender_lane(m, w, t, all_lanes)
@@ -211,7 +203,7 @@ def _short(m: Model, label: str, w: World, t: Transition) -> str:
     if t.action.name in ("deliver", "process", "complete"):
         request = w.hosts[t.args[0]]
         assert request is not None, "a host with a request"
-        text += f" {_request(request)}"
+        text += f" {request_op_text(request)}"
         after = t.after.hosts[t.args[0]]
         if t.action.name == "deliver" and after is not None and after.at == Where.NOT_READY:
             text += " (NOT READY)"
@@ -227,10 +219,6 @@ def _short(m: Model, label: str, w: World, t: Transition) -> str:
     return text
 
 
-def _request(r: Request) -> str:
-    return f"write LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"read LU{r.lu}.{r.block}"
-
-
 def _changed_tables(w: World, after: World) -> tuple[tuple[str, World, World, int | None], ...]:
     out: list[tuple[str, World, World, int | None]] = []
     for c in range(len(w.controllers)):
@@ -239,12 +227,6 @@ def _changed_tables(w: World, after: World) -> tuple[tuple[str, World, World, in
     if w.disk.table != after.disk.table:
         out.append(("disk: table at the predetermined position", w, after, None))
     return tuple(out)
-
-
-def _rows(table: tuple[Row, ...]) -> list[list[str]]:
-    return [
-        [str(lu), str(r.ext_lun), str(r.port), str(r.default), str(r.current)] for lu, r in enumerate(table)
-    ]
 
 
 def _table_of(w: World, c: int | None) -> tuple[Row, ...]:
@@ -278,7 +260,7 @@ def trace_dot(
 
     # Header row and lifelines.
     for k, lane in enumerate(shown):
-        colour = role_colour(_role(lane))
+        colour = role_colour(lane)
         g.node(
             cell(k, 0),
             esc(lane),
@@ -295,7 +277,7 @@ def trace_dot(
         i = msg.row
         for k, lane in enumerate(shown):
             if (i, lane) in acts:
-                colour = HIGHLIGHT if i == bad_row else role_colour(_role(lane))
+                colour = HIGHLIGHT if i == bad_row else role_colour(lane)
                 g.node(
                     cell(k, i),
                     _label(msg),
@@ -316,7 +298,7 @@ def trace_dot(
             g.edge(
                 cell(k, i), cell(k, i + 1), style="dashed", arrowhead="none", color="#cccccc", weight="100"
             )
-        g.edge("n" + str(0) if k == 0 else cell(k - 1, 0), cell(k, 0), style="invis")
+        g.edge("n0" if k == 0 else cell(k - 1, 0), cell(k, 0), style="invis")
     # Rows: one rank each, ordered left to right.
     for i in range(rows + 1):
         with g.subgraph() as rank:
@@ -333,7 +315,7 @@ def trace_dot(
     for msg in msgs:
         if msg.sender == msg.receiver:
             continue
-        colour = HIGHLIGHT if msg.row == bad_row else role_colour(_role(msg.sender))
+        colour = HIGHLIGHT if msg.row == bad_row else role_colour(msg.sender)
         g.edge(
             cell(index[msg.sender], msg.row),
             cell(index[msg.receiver], msg.row),
@@ -351,10 +333,6 @@ def _label(msg: Message) -> str:
     return f"<{number}{esc(msg.text)}>"
 
 
-def _role(lane: Lane) -> str:
-    return lane
-
-
 def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
     parts = []
     if violation is not None:
@@ -370,11 +348,11 @@ def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
             "</font></td></tr>"
         )
     for title, before, after, c in msg.tables:
-        rows = _rows(_table_of(after, c))
-        changed = changed_cells(_rows(_table_of(before, c)), rows)
+        rows = rows_of(_table_of(after, c))
+        changed = changed_cells(rows_of(_table_of(before, c)), rows)
         colour = role_colour(f"controller {c}") if c is not None else role_colour("disk")
         table = html_table(TABLE_HEADER, rows, title=title, changed=changed, title_colour=colour)
-        parts.append(f"<tr><td>{table[1:-1]}</td></tr>")
+        parts.append(f"<tr><td>{table}</td></tr>")
     if not parts:
         return None
     return '<<table border="0" cellspacing="2">' + "".join(parts) + "</table>>"
@@ -384,13 +362,4 @@ _BROKEN = {"safety": "broken", "deadlock": "broken (liveness)", "cycle": "broken
 
 
 def _wrap(text: str, width: int = 60) -> str:
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    lines.append(line)
-    return "<br/>".join(esc(x) for x in lines)
+    return "<br/>".join(esc(line) for line in textwrap.wrap(text, width)) or esc(text)

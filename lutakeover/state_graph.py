@@ -137,20 +137,22 @@ def state_graph_dot(
         if progress is not None:
             progress(f"more than {max_nodes} states: exploring the whole graph to draw its quotient by phase")
         full = reachable(m, QUOTIENT_LIMIT, progress)
-        message = (
+        too_many = (
             f"scenario {m.scenario.name} has "
             f"{'more than ' if not full.complete else ''}{len(full.states):,} reachable states, more than "
-            f"{max_nodes} can be drawn legibly (--max-nodes); drawing its quotient by phase instead"
+            f"{max_nodes} can be drawn legibly (--max-nodes)"
         )
-        phases = len({world_phase(m, w) for w in full.states})
+        phase_of = [world_phase(m, w) for w in full.states]
+        phases = len(set(phase_of))
         if phases > QUOTIENT_FACTOR * max_nodes:
             raise DiagramError(
-                f"{message[: message.index('; drawing')]}, and even its quotient by phase has {phases:,} "
-                "nodes; draw the per-LU phase machine (`lutakeover diagram phases`) or a smaller scenario"
+                f"{too_many}, and even its quotient by phase has {phases:,} nodes; draw the per-LU "
+                "phase machine (`lutakeover diagram phases`) or a smaller scenario"
             )
+        message = f"{too_many}; drawing its quotient by phase instead"
         if progress is not None:
             progress(message)
-        return _quotient_dot(m, full, counterexample), message
+        return _quotient_dot(m, full, phase_of, counterexample), message
     return _full_dot(m, graph, counterexample), None
 
 
@@ -198,14 +200,7 @@ def _full_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | No
                 if i == 0:
                     attrs = {"penwidth": "2.5", "xlabel": "initial"}
                 if i == bad:
-                    attrs.update(
-                        {
-                            "style": "rounded,filled",
-                            "fillcolor": "#ffd6d6",
-                            "color": HIGHLIGHT,
-                            "penwidth": "2.5",
-                        }
-                    )
+                    attrs.update(BROKEN)
                 cluster.node(f"s{i}", esc_plain(state_label(m, graph.states[i])), **attrs)
     for a, b, label in sorted(set(graph.edges)):
         attrs = {"label": _edge_label(label)}
@@ -220,10 +215,12 @@ def esc_plain(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\l") + "\\l"
 
 
-def _quotient_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> str:
+def _quotient_dot(
+    m: Model, graph: Graph, phase_of: list[WorldPhase], counterexample: Counterexample[World] | None
+) -> str:
+    """One node per array phase (``phase_of[i]`` is the phase of ``graph.states[i]``)."""
     title = f"{len(graph.states):,}{'+' if not graph.complete else ''} reachable states, by phase"
     g = _graph("phases_quotient", _title(m, counterexample, title))
-    phase_of = [world_phase(m, w) for w in graph.states]
     ids: dict[WorldPhase, int] = {}
     counts: dict[WorldPhase, int] = {}
     for p in phase_of:
@@ -240,7 +237,7 @@ def _quotient_dot(m: Model, graph: Graph, counterexample: Counterexample[World] 
         attrs = {"penwidth": "2.5"} if i == 0 else {}
         if i == bad:
             attrs.update(BROKEN)
-        g.node(f"p{i}", esc(world_phase_title(m, p)) + f"\\n{counts[p]:,} states", **attrs)
+        g.node(f"p{i}", world_phase_title(m, p) + f"\\n{counts[p]:,} states", **attrs)
     for (a, b), labels in sorted(edges.items()):
         attrs = {"label": ", ".join(sorted(labels))}
         if (a, b) in on_trace:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lutakeover.dot import DiagramError, digraph, esc, html_table, role_colour
 from model.actions import Model, Transition
-from model.state import PairState, World
+from model.state import PairState, Row, World
 
 TABLE_HEADER = ["internal LUN", "external LUN", "port", "default controller", "current controller"]
 MAX_STEPS = 10_000
@@ -24,13 +24,17 @@ class Snapshot:
     state: World
 
 
-def table_rows(w: World, c: int) -> list[list[str]]:
-    """Controller ``c``'s table as the figures print it (block count, RAID group, RAID level
+def rows_of(table: tuple[Row, ...]) -> list[list[str]]:
+    """A configuration table as the figures print it (block count, RAID group, RAID level
     and physical address omitted: a take-over never changes them)."""
     return [
-        [str(lu), str(r.ext_lun), str(r.port), str(r.default), str(r.current)]
-        for lu, r in enumerate(w.controllers[c].table)
+        [str(lu), str(r.ext_lun), str(r.port), str(r.default), str(r.current)] for lu, r in enumerate(table)
     ]
+
+
+def table_rows(w: World, c: int) -> list[list[str]]:
+    """Controller ``c``'s table, as the figures print it."""
+    return rows_of(w.controllers[c].table)
 
 
 def changed_cells(before: list[list[str]], after: list[list[str]]) -> set[tuple[int, int]]:
@@ -116,7 +120,7 @@ def tables_dot(m: Model) -> str:
     previous: World | None = None
     for i, shot in enumerate(shots):
         inner = "".join(
-            f"<tr><td>{controller_table(shot.state, c, previous, f'controller {c}')[1:-1]}</td></tr>"
+            f"<tr><td>{controller_table(shot.state, c, previous, f'controller {c}')}</td></tr>"
             for c in range(len(shot.state.controllers))
         )
         g.node(

@@ -86,6 +86,11 @@ class Model:
                         if after is not None:
                             yield Transition(action, args, after)
 
+    def transition_labelled(self, w: World, label: str) -> Transition | None:
+        """The enabled action instance of ``w`` whose label is ``label``: how a run saved
+        as labels (a trace, a replayed failure) is taken step by step."""
+        return next((t for t in self.transitions(w) if t.label(w) == label), None)
+
     def successors(self, w: World) -> list[tuple[str, World]]:
         """(label, next state) pairs: the generic explicit checker's view of the model."""
         return [(t.label(w), t.after) for t in self.transitions(w)]
@@ -210,10 +215,18 @@ def deliver(m: Model, w: World, h: int) -> World | None:
     request = w.hosts[h]
     if request is None or request.at != Where.PATH or w.paths[request.lu].suspended:
         return None
-    cabled = m.scenario.hosts[h].controller
-    c = cabled if m.scenario.topology == "direct" and cabled is not None else w.paths[request.lu].route
+    c = routed_controller(m, w, h)
     at = c if request.lu in w.controllers[c].active else Where.NOT_READY
     return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=at)))
+
+
+def routed_controller(m: Model, w: World, h: int) -> int:
+    """The controller host ``h``'s request is delivered to: the one its cable reaches (Fig. 6),
+    else the one the path controller routes the LU to."""
+    request = w.hosts[h]
+    assert request is not None, "a host with a request"
+    cabled = m.scenario.hosts[h].controller
+    return cabled if m.scenario.topology == "direct" and cabled is not None else w.paths[request.lu].route
 
 
 def process(m: Model, w: World, h: int) -> World | None:

@@ -28,14 +28,12 @@ def replay(model: Model, labels: list[str]) -> list[Step[World]]:
     w = model.initial()
     trace = [Step("initial", w)]
     for i, label in enumerate(labels, start=1):
-        for t in model.transitions(w):
-            if t.label(w) == label:
-                w = t.after
-                trace.append(Step(label, w))
-                break
-        else:
+        t = model.transition_labelled(w, label)
+        if t is None:
             enabled = ", ".join(t.label(w) for t in model.transitions(w)) or "nothing"
             raise ReplayError(f"step {i}: {label!r} is not enabled; enabled: {enabled}")
+        w = t.after
+        trace.append(Step(label, w))
     return trace
 
 

@@ -18,7 +18,7 @@ from lutakeover.check import run_check
 from lutakeover.cli import main
 from lutakeover.docs_diagrams import DIAGRAMS, FOLDER, regenerate, stale
 from lutakeover.dot import DiagramError, format_of, render, write
-from lutakeover.itf import write_trace
+from lutakeover.itf import trace_origin, write_trace
 from lutakeover.phases import derive, phase_dot
 from lutakeover.sequence import TARGETS, messages
 from lutakeover.state_graph import state_graph_dot
@@ -202,7 +202,7 @@ def test_trace_from_an_itf_file_matches_the_counterexample(tmp_path: Path) -> No
     assert v is not None
     path = tmp_path / "cex.itf.json"
     write_trace(path, v, "lutakeover check fig5", "no_stale_cache violated by variant skip-destage")
-    assert diagram.trace_origin(str(path)) == ("fig5", "skip-destage")
+    assert trace_origin(str(path)) == ("fig5", "skip-destage")
     from_file = diagram.trace(m, str(path))
     direct = diagram.trace(m)
     strip = re.compile(r"label=\"[^\"]*\"\s*labelloc=t")

@@ -118,7 +118,7 @@ TARGETS: dict[str, Target] = {
     "send_read": _front_of,
     "deliver": _deliver_target,
     "process": _process_target,
-    "complete": _self,
+    "complete": _host_of,  # the reply reaches the host
     "retry": _front_of,
     "designate": _self,
     "designate_batch": _self,

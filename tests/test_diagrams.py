@@ -522,3 +522,13 @@ def test_diagram_draws_a_simulate_trace_of_a_generated_array(tmp_path: Path) -> 
     assert words[0].startswith(
         "sim.itf.json: scenario array-2c-3lu-1b, variant no-suspend; path_routes_to_owner"
     )
+
+
+@pytest.mark.parametrize(("scenario", "front"), [("fig5", "path controller"), ("fig9", "controller 0")])
+def test_a_reply_is_an_arrow_back_to_the_host(scenario: str, front: str) -> None:
+    from proofs.replay import replay
+
+    m = model(scenario)
+    lu = 2 if scenario == "fig5" else 0
+    run = replay(m, [f"send_write host0 LU{lu} block 0", "deliver host0", "process host0", "complete host0"])
+    assert [(msg.sender, msg.receiver) for msg in messages(m, run)][-1] == (front, "host0")

@@ -57,7 +57,9 @@ def bmc(
     encoding: Encoding | None = None,
 ) -> Bmc:
     """Look for a safety violation in runs of at most ``depth`` steps of ``m``; ``encoding``
-    replaces the model's own (tests use it to show a drifted encoding is caught)."""
+    replaces the model's own (tests use it to show a drifted encoding is caught). Raises
+    ``EncodingLimit`` (a ValueError naming the scenario field) when a number of the
+    scenario is too wide for the encoding's bit-vectors."""
     enc = encoding if encoding is not None else Encoding(m)
     # QF_BV with assumption literals keeps z3 on its incremental SAT core: clauses learnt
     # refuting depth k are kept for depth k + 1 (about 50x faster than a fresh solver each

@@ -17,6 +17,7 @@ successor function pair by pair, which is what lets BMC's answers stand for the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,13 +44,79 @@ from model.state import (
 Value = int | bool
 Sym = dict[str, z3.ExprRef]
 
-# Numbers are 8-bit two's-complement bit-vectors: every number of a checkable scenario (a
-# count of writes, a controller, an external LUN, a location code from -3) fits, and z3
-# bit-blasts them to SAT, which decides unrolled runs far faster than integer arithmetic.
-BITS = 8
+# Numbers are two's-complement bit-vectors, which z3 bit-blasts to SAT: it decides unrolled
+# runs far faster than integer arithmetic. A bit-vector wraps silently, so the width is
+# chosen per scenario (``number_bits``) to hold every number a world of it can take; never
+# below 8 bits, the width every built-in scenario fits (a wider one only costs time), and
+# never above 32 (a scenario needing more is refused rather than made slow).
+MIN_BITS = 8
+MAX_BITS = 32
+# The instance a step takes is numbered in at least 16 bits (unsigned: room for any
+# scenario small enough to check), more when a scenario has more instances.
+MIN_CHOICE_BITS = 16
 
 _ROW_FIELDS = ("ext_lun", "port", "default", "current")
 _JOB_FIELDS = ("source", "destination", "port", "ext_lun", "done")
+
+
+class EncodingLimit(ValueError):
+    """A scenario whose numbers do not fit the bit-vectors of the encoding: the message
+    names the scenario field, its value and the bits it would need."""
+
+
+def signed_bits(value: int) -> int:
+    """The fewest bits holding ``value`` in two's complement."""
+    return (value if value >= 0 else ~value).bit_length() + 1
+
+
+def number_bounds(m: Model) -> list[tuple[str, int]]:
+    """Every scenario field that bounds a number a world of ``m`` can hold, with the most
+    extreme value it makes possible. No number grows with the length of a run: counters
+    stop at their field (writes, reads, batches, backups), the budget only falls, and
+    the rest are names and codes the scenario lists."""
+    s = m.scenario
+    bounds: list[tuple[str, int]] = [
+        ("array.controllers", s.controllers - 1),  # controller numbers, routes, job ends
+        ("array.ports", s.ports - 1),  # port numbers
+        ("takeovers.port", s.takeover_port),
+        # LU numbers; "any" mode designates external LUNs up to the number of LUs, and
+        # the LUN-map check counts the LUs sharing an address.
+        ("lu", m.lus),
+        ("takeovers.budget", s.budget),
+        ("workload.writes_per_block", s.writes_per_block),  # write counters and the values written
+        ("workload.reads_per_block", s.reads_per_block),  # read counters
+        ("takeovers.batch", len(s.batches)),  # the batch counter
+        ("backup", len(s.backups)),  # the backup counter
+        # A job's progress counts the steps of the longer of the two step orders.
+        ("protocol step order", max(len(m.protocol.order()), len(m.protocol.backup_order()))),
+        ("request location", min(Where)),  # location codes are negative; a read not yet done holds -1
+        ("pair state", max(PairState)),
+    ]
+    for i, spec in enumerate(s.lus):
+        # Block numbers, and a tape's length, which reaches the number of blocks.
+        bounds += [(f"lu[{i}].blocks", spec.blocks), (f"lu[{i}].ext_lun", spec.ext_lun)]
+    for i, batch in enumerate(s.batches):
+        where = f"takeovers.batch[{i}]"
+        bounds.append((f"{where}.destination", batch.destination))
+        if batch.port is not None:
+            bounds.append((f"{where}.port", batch.port))
+        bounds += [(f"{where}.ext_luns", ext) for ext in batch.ext_luns or ()]
+    return bounds
+
+
+def number_bits(m: Model) -> int:
+    """The width of the encoding's numbers for ``m``: the fewest bits (at least
+    ``MIN_BITS``) holding every number of ``number_bounds``, or EncodingLimit naming the
+    field that needs more than ``MAX_BITS``."""
+    bits = MIN_BITS
+    for name, value in number_bounds(m):
+        needed = signed_bits(value)
+        if needed > MAX_BITS:
+            raise EncodingLimit(
+                f"{name}: {value} needs {needed} bits; bmc encodes numbers in at most {MAX_BITS} bits"
+            )
+        bits = max(bits, needed)
+    return bits
 
 
 def job_slots(m: Model) -> int:
@@ -68,6 +135,7 @@ class Layout:
 
     def __init__(self, m: Model) -> None:
         self.m = m
+        self.bits = number_bits(m)
         self.slots = job_slots(m)
         self.secondaries = {pair.secondary for pair in m.scenario.pairs}
         s = m.scenario
@@ -127,10 +195,15 @@ class Layout:
         }
 
     def number(self, name: str) -> z3.ExprRef:
-        return z3.BitVec(name, BITS) if BITS else z3.Int(name)
+        return z3.BitVec(name, self.bits)
+
+    def fits(self, value: int) -> bool:
+        return -(1 << (self.bits - 1)) <= value < 1 << (self.bits - 1)
 
     def constant(self, value: int) -> z3.ExprRef:
-        return z3.BitVecVal(value, BITS) if BITS else z3.IntVal(value)
+        if not self.fits(value):
+            raise OverflowError(f"{value} does not fit the {self.bits}-bit numbers of {self.m.scenario.name}")
+        return z3.BitVecVal(value, self.bits)
 
     def flatten(self, w: World) -> dict[str, Value]:
         """The one assignment that stands for ``w``."""
@@ -188,7 +261,17 @@ class Layout:
             v["bad_read"] = True
             for f, x in zip(("lu", "block", "value", "controller"), w.ghost.bad_read, strict=True):
                 v[f"bad_read.{f}"] = x
+        self._check_fits(v)
         return v
+
+    def _check_fits(self, v: dict[str, Value]) -> None:
+        """A number too wide for the bit-vectors would wrap into another world: refuse it
+        (``number_bounds`` missed a field if a world of the scenario gets here)."""
+        for name, x in v.items():
+            if self.kinds[name] == "i" and not self.fits(int(x)):
+                raise OverflowError(
+                    f"{name} = {x} does not fit the {self.bits}-bit numbers of {self.m.scenario.name}"
+                )
 
     def unflatten(self, v: dict[str, Value]) -> World:
         """The world an assignment stands for (the inverse of ``flatten``)."""
@@ -306,13 +389,27 @@ class Encoding:
         return list(self._instances(s))
 
     def choice(self, name: str) -> z3.ExprRef:
-        """A variable numbering the instance a step takes (16 bits: room for any scenario
-        small enough to check)."""
-        return z3.BitVec(name, 16)
+        """A variable numbering the instance a step takes."""
+        return z3.BitVec(name, self.choice_bits)
+
+    @functools.cached_property
+    def choice_bits(self) -> int:
+        """Bits numbering every instance (unsigned): two instances sharing a number would
+        let one step mix their updates. The count is the same over any state."""
+        count = len(self.instances(self.layout.variables("count.")))
+        bits = max(MIN_CHOICE_BITS, (count - 1).bit_length())
+        if bits > MAX_BITS:
+            raise EncodingLimit(
+                f"{self.m.scenario.name}: {count} action instances need {bits} bits to number; "
+                f"bmc numbers at most 2**{MAX_BITS}"
+            )
+        return bits
 
     def transition(self, s: Sym, t: Sym, choice: z3.ExprRef) -> z3.BoolRef:
         """``t`` is reached from ``s`` by the instance numbered ``choice``."""
         instances = self.instances(s)
+        if len(instances) > 1 << choice.size():
+            raise OverflowError(f"{len(instances)} instances cannot be numbered in {choice.size()} bits")
         touched: dict[str, list[tuple[int, z3.ExprRef]]] = {n: [] for n in s}
         for i, inst in enumerate(instances):
             for n, e in inst.updates.items():
@@ -578,7 +675,7 @@ class Encoding:
         return Instance(
             "send_write" if write else "send_read",
             (h, lu, b),
-            z3.And(z3.Not(s[p]), n < bound),
+            z3.And(z3.Not(s[p]), n < self._n(bound)),
             {
                 p: z3.BoolVal(True),
                 p + ".write": z3.BoolVal(write),

@@ -104,6 +104,28 @@ WITNESSES: tuple[Witness, ...] = (
 )
 
 
+def untested_properties(m: Model) -> dict[str, str]:
+    """Safety properties the scenario never puts to the test, each with the reason.
+
+    Such a property holds vacuously: "no acknowledged write is lost" says nothing about a
+    scenario in which no host writes. The run still passes, but the report says so."""
+    s = m.scenario
+    written = {lu for lu, h in enumerate(m.writer) if h is not None} if s.writes_per_block else set()
+    moving = set(range(m.lus)) if s.mode == "any" else {lu for b in s.batches for lu in b.lus}
+    moving |= {s.pairs[i].primary for i in s.backups}
+    untested: dict[str, str] = {}
+    if not written:
+        untested["no_acknowledged_write_lost"] = "no host writes any LU"
+    elif not written & moving:
+        untested["no_acknowledged_write_lost"] = "no LU that a host writes is ever taken over or backed up"
+    read = any(host.reads for host in s.hosts) and s.reads_per_block > 0
+    if not read:
+        untested["reads_return_written_data"] = "no host reads any LU"
+    elif not written:
+        untested["reads_return_written_data"] = "no host writes, so every read returns the initial zeros"
+    return untested
+
+
 # --- liveness --------------------------------------------------------------------------------
 
 

@@ -8,15 +8,15 @@ symmetry reduction the scenario allows, and turns the engine's record into a ver
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from invariants import SAFETY, WITNESSES, obligations
-from invariants.witnesses import describe_obligation, liveness_of
+from invariants.witnesses import describe_obligation, liveness_of, untested_properties
 from model.actions import Model
 from model.protocol import Protocol
 from model.scenario import Scenario
 from model.state import World
-from model.symmetry import canonicalizer, permutation_group
+from model.symmetry import canonicalizer, group_size
 from proofs.explicit import Counterexample, Search, explore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -33,6 +33,7 @@ class Check:
     witnesses: dict[str, int | None]  # applicable witnesses -> depth reached, None if never
     keep_going: bool = False
     symmetries: int = 1  # size of the scenario's symmetry group, used or not
+    untested: dict[str, str] = field(default_factory=dict)  # vacuous properties -> why
 
     @property
     def verdict(self) -> str:
@@ -102,7 +103,7 @@ def run_check(
     the scenario's symmetries when there are at most ``AUTO_SYMMETRY_LIMIT`` of them: every
     state is renamed by each, so a larger group costs more time than it saves."""
     model = Model(scenario, protocol)
-    size = len(permutation_group(scenario))
+    size = group_size(scenario)
     if symmetry is None:
         symmetry = 1 < size <= AUTO_SYMMETRY_LIMIT
     canonical = canonicalizer(scenario) if symmetry else None
@@ -119,7 +120,13 @@ def run_check(
         progress=progress,
     )
     return Check(
-        model, search, size if canonical is not None else 1, dict(search.witnesses), keep_going, size
+        model,
+        search,
+        size if canonical is not None else 1,
+        dict(search.witnesses),
+        keep_going,
+        size,
+        untested_properties(model),
     )
 
 

@@ -1,9 +1,14 @@
 """`check --report DIR` and `simulate --report DIR`: one HTML page, readable offline.
 
-The page holds the verdict, the statistics, every property's status, and for a violation the
-step table, the sequence diagram of the run and the phase machine, the diagrams inlined as
-SVG (no script, no stylesheet or font fetched from anywhere). The counterexample is also
-written beside the page as an ITF trace, which `lutakeover diagram trace --trace` reads.
+The page holds the verdict, what the variant changes, the sentence naming each broken property,
+the statistics, every property's status, and for a violation the step table, the sequence
+diagram of the run and the phase machine, the diagrams inlined as SVG (no script, no
+stylesheet or font fetched from anywhere). The counterexample is also written beside the page
+as an ITF trace, which `lutakeover diagram trace --trace` reads.
+
+The report owns the files it writes (``OWNED``): a new report into the same folder first removes
+them, so no file of an earlier run is left beside a page that does not describe it. Any other
+file in the folder is left alone.
 """
 
 from __future__ import annotations
@@ -22,18 +27,24 @@ from lutakeover.report import STATUS, check_json, step_rows
 from lutakeover.sequence import MAX_STEPS, trace_dot
 from lutakeover.simulate import Simulation
 from model.actions import Model
+from model.protocol import VARIANTS, Protocol
 from model.scenario import builtin
 from model.state import World
 from proofs.explicit import Counterexample
 
 PAGE = "index.html"
 TRACE = "counterexample.itf.json"
+# Every file a report may write; a report removes them all before it writes its own.
+OWNED = (PAGE, TRACE)
 # The report's phase machine is the scenario's own if it has at most this many states (a few
 # seconds); a larger array shows the same per-LU phases on small built-ins under its variant.
 PHASE_STATES = 12_000
 
 STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+/* Wide tables, diagrams and listings scroll inside their own box, so the page never grows wider
+   than the window and the sentences around them stay readable without scrolling sideways. */
+.scroll, .diagram, pre { overflow-x: auto; max-width: 100%; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 .verdict { display: inline-block; padding: 0.3em 0.8em; border-radius: 4px; color: white; font-weight: bold; }
 .ok { background: #2ca02c; } .violated, .vacuous { background: #d62728; } .incomplete { background: #ff7f0e; }
@@ -41,9 +52,10 @@ table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 td.holds { color: #2ca02c; } td.broken { color: #d62728; font-weight: bold; }
-.diagram { overflow-x: auto; border: 1px solid #eee; padding: 0.5em; }
+.diagram { border: 1px solid #eee; padding: 0.5em; }
 .diagram svg { max-width: none; height: auto; }
 .sentence { color: #d62728; font-weight: bold; }
+.variant { margin: 0.5em 0; }
 code { background: #f6f6f6; padding: 0 0.2em; }
 """
 
@@ -61,7 +73,7 @@ def _table(header: list[str], rows: list[list[str]], classes: list[list[str]] | 
             cls = classes[r][k] if classes is not None else ""
             cells.append(f'<td class="{cls}">{value}</td>' if cls else f"<td>{value}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def _steps_table(m: Model, v: Counterexample[World]) -> str:
@@ -97,13 +109,31 @@ def _counterexample_section(m: Model, v: Counterexample[World], sentence: str, h
     return "\n".join(parts)
 
 
-def _page(title: str, verdict: str, summary: str, sections: list[str]) -> str:
+def variant_sentence(protocol: Protocol) -> str:
+    """One sentence saying what the variant changes in the protocol the patent describes."""
+    if protocol.name == "correct":
+        return f"Variant correct: no seeded bug; {VARIANTS['correct']}, as the patent describes it."
+    # A protocol built with several switches on is named "a+b"; each switch is a seeded bug.
+    bugs = protocol.name.split("+")
+    what = "; ".join(VARIANTS[bug] for bug in bugs)
+    kind = "a seeded bug" if len(bugs) == 1 else "seeded bugs"
+    return f"Variant {protocol.name}, {kind}: {what}."
+
+
+def _page(
+    title: str, verdict: str, summary: str, protocol: Protocol, notes: list[str], sections: list[str]
+) -> str:
+    """The whole page. The variant's sentence and the notes (each broken property and why) come
+    right after the verdict, above every table and diagram, so they are read first."""
+    note_lines = "".join(f'<p class="sentence">{_e(note)}</p>\n' for note in notes)
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f"<style>{STYLE}</style></head><body>\n"
         f"<h1>{_e(title)}</h1>\n"
         f'<p><span class="verdict {_e(verdict)}">{_e(verdict.upper())}</span> {summary}</p>\n'
+        f'<p class="variant">{_e(variant_sentence(protocol))}</p>\n'
+        + (f'<div class="notes">\n{note_lines}</div>\n' if notes else "")
         + "\n".join(sections)
         + "\n</body></html>\n"
     )
@@ -130,18 +160,26 @@ def _phases_of(m: Model) -> str:
     return phase_dot(derive(m))
 
 
-def _finish(folder: Path, verb: str, m: Model, verdict: str, summary: str, sections: list[str]) -> Path:
+def _finish(
+    folder: Path, verb: str, m: Model, verdict: str, summary: str, notes: list[str], sections: list[str]
+) -> Path:
     """Add the phase machine and write the page."""
     sections.append(_phase_section(m))
     title = f"lutakeover {verb}: scenario {m.scenario.name}, variant {m.protocol.name}"
     page = folder / PAGE
-    page.write_text(_page(title, verdict, _e(summary), sections), encoding="utf-8")
+    page.write_text(_page(title, verdict, _e(summary), m.protocol, notes, sections), encoding="utf-8")
     return page
 
 
 def _prepare(directory: str | Path) -> Path:
+    """Create the folder and remove the files an earlier report wrote there (only those: the
+    folder may hold the user's own files), so nothing of that run outlives it."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
+    for name in OWNED:
+        old = folder / name
+        if old.is_file() or old.is_symlink():
+            old.unlink()
     return folder
 
 
@@ -183,8 +221,10 @@ def check_report(check: Check, directory: str | Path) -> Path:
         _table(["witness", "reached"], witness_rows),
     ]
     shortest = list(check.shortest().values())
+    notes = [f"warning: {name} holds vacuously: {why}" for name, why in check.untested.items()]
     for k, v in enumerate(shortest):
         name = check.property_name(v)
+        notes.append(f"{name} is violated: {check.violation_sentence(v)}")
         sections.append(_counterexample_section(m, v, check.violation_sentence(v), f"Counterexample: {name}"))
         if k == 0:
             write_trace(
@@ -194,7 +234,7 @@ def check_report(check: Check, directory: str | Path) -> Path:
                 violation_description(name, m.protocol.name),
             )
     summary = f"{data['states']:,} states explored; exit code {data['exit_code']}"
-    return _finish(folder, "check", m, check.verdict, summary, sections)
+    return _finish(folder, "check", m, check.verdict, summary, notes, sections)
 
 
 def simulation_report(sim: Simulation, directory: str | Path) -> Path:
@@ -224,9 +264,11 @@ def simulation_report(sim: Simulation, directory: str | Path) -> Path:
         _table(["witness", "reached"], witness_rows),
     ]
     v = sim.failure
+    notes = [] if v is None else [f"{v.property} is violated: {v.message}"]
     if v is not None:
         sections.append(_counterexample_section(m, v, v.message, f"Failure (shrunk): {v.property}"))
         sections.append(f"<h3>A pytest test that replays it</h3><pre>{_e(sim.program or '')}</pre>")
         source = f"lutakeover simulate {m.scenario.name} --seed {sim.seed}"
         write_trace(folder / TRACE, v, source, violation_description(v.property, m.protocol.name))
-    return _finish(folder, "simulate", m, sim.verdict, f"{sim.runs:,} runs, seed {sim.seed}", sections)
+    summary = f"{sim.runs:,} runs, seed {sim.seed}"
+    return _finish(folder, "simulate", m, sim.verdict, summary, notes, sections)

@@ -21,6 +21,20 @@ class ScenarioError(ValueError):
     """A scenario file or object that does not describe a valid array."""
 
 
+# What a scenario may ask for. Sizes are bounded by what the engines can hold: every state
+# carries a configuration row per controller and LU and a value per block, and a scenario at
+# these bounds is already far beyond exhaustive search (`simulate` still runs it). Numbers are
+# bounded by the widest bit-vector `bmc` encodes (32 bits, signed).
+MAX_CONTROLLERS = 64
+MAX_PORTS = 64
+MAX_LUS = 1024
+MAX_BLOCKS = 64  # per LU
+MAX_TOTAL_BLOCKS = 4096  # over all LUs
+MAX_HOSTS = 64
+MAX_NUMBER = 2**31 - 1
+MAX_FILE_BYTES = 1 << 20  # a scenario file; the largest array above is well under 1 MiB of TOML
+
+
 @dataclass(frozen=True)
 class LuSpec:
     """One LU (121x) and the static fields of its configuration row (Fig. 2)."""
@@ -119,12 +133,14 @@ class Scenario:
 
 def validate(s: Scenario) -> None:
     """Raise ScenarioError naming the first field that does not describe a valid array."""
-    if s.controllers < 1:
-        raise ScenarioError(f"array.controllers: {s.controllers} must be at least 1")
-    if s.ports < 1:
-        raise ScenarioError(f"array.ports: {s.ports} must be at least 1")
+    _within(s.controllers, 1, MAX_CONTROLLERS, "array.controllers")
+    _within(s.ports, 1, MAX_PORTS, "array.ports")
     if not s.lus:
         raise ScenarioError("lu: the array needs at least one LU")
+    if len(s.lus) > MAX_LUS:
+        raise ScenarioError(f"lu: {len(s.lus)} LUs; the engines handle at most {MAX_LUS}")
+    if len(s.hosts) > MAX_HOSTS:
+        raise ScenarioError(f"host: {len(s.hosts)} hosts; the engines handle at most {MAX_HOSTS}")
     for i, spec in enumerate(s.lus):
         where = f"lu[{i}]"
         if spec.lu != i:
@@ -134,10 +150,17 @@ def validate(s: Scenario) -> None:
         _controller(s, spec.controller, f"{where}.controller")
         _controller(s, spec.default, f"{where}.default")
         _port(s, spec.port, f"{where}.port")
-        if spec.ext_lun < 0:
-            raise ScenarioError(f"{where}.ext_lun: {spec.ext_lun} must not be negative")
-        if spec.blocks < 1:
-            raise ScenarioError(f"{where}.blocks: {spec.blocks} must be at least 1")
+        _within(spec.ext_lun, 0, MAX_NUMBER, f"{where}.ext_lun")
+        _within(spec.blocks, 1, MAX_BLOCKS, f"{where}.blocks")
+        _within(spec.raid_group, 0, MAX_NUMBER, f"{where}.raid_group")
+        _within(spec.raid_level, 0, MAX_NUMBER, f"{where}.raid_level")
+        _within(spec.physical_address, 0, MAX_NUMBER, f"{where}.physical_address")
+    total = sum(spec.blocks for spec in s.lus)
+    if total > MAX_TOTAL_BLOCKS:
+        raise ScenarioError(
+            f"lu: {total} blocks in all; the engines handle at most {MAX_TOTAL_BLOCKS} "
+            "(every state holds each one)"
+        )
     problem = lun_map_problem({spec.lu: (spec.controller, spec.port, spec.ext_lun) for spec in s.lus})
     if problem:
         raise ScenarioError(f"lu: {problem}")
@@ -156,10 +179,8 @@ def validate(s: Scenario) -> None:
                     "give each LU one writer (concurrent writes to a block have no order)"
                 )
             writers[lu] = host.name
-    if s.writes_per_block < 0:
-        raise ScenarioError(f"workload.writes_per_block: {s.writes_per_block} is negative")
-    if s.reads_per_block < 0:
-        raise ScenarioError(f"workload.reads_per_block: {s.reads_per_block} is negative")
+    _within(s.writes_per_block, 0, MAX_NUMBER, "workload.writes_per_block")
+    _within(s.reads_per_block, 0, MAX_NUMBER, "workload.reads_per_block")
     if s.mode not in ("scripted", "any"):
         raise ScenarioError(f"takeovers.mode: {s.mode!r} is neither 'scripted' nor 'any'")
     if s.mode == "any":
@@ -167,6 +188,7 @@ def validate(s: Scenario) -> None:
             raise ScenarioError(
                 f"takeovers.budget: {s.budget}; mode 'any' needs a budget of at least 1 take-over"
             )
+        _within(s.budget, 1, MAX_NUMBER, "takeovers.budget")
         if s.batches:
             raise ScenarioError("takeovers.batch: batches belong to mode 'scripted'")
         _port(s, s.takeover_port, "takeovers.port")
@@ -187,8 +209,44 @@ def validate(s: Scenario) -> None:
         _controller(s, batch.destination, f"{where}.destination")
         if batch.port is not None:
             _port(s, batch.port, f"{where}.port")
-        if batch.ext_luns is not None and len(batch.ext_luns) != len(batch.lus):
-            raise ScenarioError(f"{where}.ext_luns: {len(batch.ext_luns)} numbers for {len(batch.lus)} LUs")
+        if batch.ext_luns is not None:
+            if len(batch.ext_luns) != len(batch.lus):
+                raise ScenarioError(
+                    f"{where}.ext_luns: {len(batch.ext_luns)} numbers for {len(batch.lus)} LUs"
+                )
+            for ext in batch.ext_luns:
+                _within(ext, 0, MAX_NUMBER, f"{where}.ext_luns")
+    _validate_script(s)
+
+
+def _validate_script(s: Scenario) -> None:
+    """Refuse a batch that Step 801 would refuse even once every earlier batch has finished:
+    run as the model, it would never be designated, and the report would blame the protocol
+    (`script_completes`) for a mistake in the script."""
+    layout = {spec.lu: (spec.controller, spec.port, spec.ext_lun) for spec in s.lus}
+    for i, batch in enumerate(s.batches):
+        where = f"takeovers.batch[{i}]"
+        moved = dict(layout)
+        for k, lu in enumerate(batch.lus):
+            controller, port, ext = layout[lu]
+            if controller == batch.destination:
+                raise ScenarioError(
+                    f"{where}: Step 801 refuses it: LU{lu} is already on controller {controller} "
+                    f"when this batch is designated"
+                )
+            port = batch.port if batch.port is not None else port
+            ext = batch.ext_luns[k] if batch.ext_luns is not None else ext
+            moved[lu] = (batch.destination, port, ext)
+            holder = next((other for other, at in layout.items() if at == moved[lu]), None)
+            if holder is not None:
+                raise ScenarioError(
+                    f"{where}: Step 801 refuses it: external LUN {ext} on port {port} of controller "
+                    f"{batch.destination} still belongs to LU{holder} when this batch is designated"
+                )
+        problem = lun_map_problem(moved)
+        if problem is not None:
+            raise ScenarioError(f"{where}: Step 801 refuses it: after it, {problem}")
+        layout = moved
 
 
 def _validate_pairs(s: Scenario) -> None:
@@ -237,6 +295,15 @@ def _validate_pairs(s: Scenario) -> None:
             raise ScenarioError(f"backup[{i}].pair: pair {index} does not exist")
 
 
+def _within(value: int, low: int, high: int, where: str) -> None:
+    if value < low:
+        raise ScenarioError(
+            f"{where}: {value} must be at least {low}" if low else f"{where}: {value} must not be negative"
+        )
+    if value > high:
+        raise ScenarioError(f"{where}: {value} is more than {high}, the most the engines handle")
+
+
 def _controller(s: Scenario, c: int, where: str) -> None:
     if not 0 <= c < s.controllers:
         raise ScenarioError(f"{where}: controller {c} does not exist (0-{s.controllers - 1})")
@@ -281,9 +348,16 @@ def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file; errors name the file, the field and the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes; not a scenario file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {e.start}); a scenario is a TOML file") from None
     return parse(text, str(path))
 
 

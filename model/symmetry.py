@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import permutations, product
+from math import factorial, prod
 
 from model.scenario import Scenario
 from model.state import Controller, Disk, Ghost, Job, Line, Path, Request, Row, World
 
+# The most permutations a search renames every state by: beyond this (8 interchangeable
+# controllers) listing the group alone takes longer than any search it could shorten.
+MAX_GROUP = factorial(8)
+
+
+def group_size(s: Scenario) -> int:
+    """How many symmetries ``permutation_group`` would list, computed without listing them."""
+    controllers = factorial(s.controllers) if s.symmetric_controllers else 1
+    return controllers * prod(factorial(len(cls)) for cls in s.lu_classes())
+
 
 def permutation_group(s: Scenario) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Every (controller map, LU map) pair that is a symmetry of the scenario, identity first."""
+    if group_size(s) > MAX_GROUP:
+        raise ValueError(f"{group_size(s):,} symmetries are too many to list (at most {MAX_GROUP:,})")
     controllers = range(s.controllers)
     controller_maps = list(permutations(controllers)) if s.symmetric_controllers else [tuple(controllers)]
     lu_maps = []

@@ -94,14 +94,55 @@ def test_scripted_mode_needs_a_batch() -> None:
         parse(GOOD.replace('mode = "any"\nbudget = 1', 'mode = "scripted"'))
 
 
-def test_a_batch_that_step_801_always_refuses_is_a_liveness_violation() -> None:
+FIG5 = (Path(__file__).parent.parent / "model" / "scenarios" / "fig5.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("batch", "reason"),
+    [
+        # LU2 back to controller 0 as external LUN 0 of port 0: LU0's address.
+        (
+            "lus = [2]\ndestination = 0\nport = 0",
+            "external LUN 0 on port 0 of controller 0 still belongs to LU0",
+        ),
+        # After batch 0, LU3 is on controller 1 already.
+        ("lus = [3]\ndestination = 1", "LU3 is already on controller 1"),
+        # LU3 alone back to port 1 as external LUN 1: port 1 would present LUN 1 without a 0.
+        ("lus = [3]\ndestination = 0\nport = 1", "not 0..n-1 without a gap"),
+    ],
+)
+def test_a_batch_that_step_801_would_refuse_is_refused_when_loaded(batch: str, reason: str) -> None:
+    with pytest.raises(ScenarioError, match=r"takeovers\.batch\[1\]: Step 801 refuses it: ") as e:
+        parse(FIG5 + f"\n[[takeovers.batch]]\n{batch}\n", "fig5+")
+    assert reason in str(e.value)
+
+
+def test_a_take_back_that_step_801_accepts_loads() -> None:
+    s = parse(FIG5 + "\n[[takeovers.batch]]\nlus = [2, 3]\ndestination = 0\nport = 1\n")
+    assert [b.destination for b in s.batches] == [1, 0]
+
+
+def test_script_completes_catches_a_step_801_that_refuses_a_valid_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mutant of Step 801's guard that refuses every take-back: the loader accepts the
+    script (it is valid), and only the liveness property script_completes sees the batch
+    never happen."""
+    import model.actions as actions
     from lutakeover.check import run_check
     from model.protocol import CORRECT
 
-    text = (builtin_path := Path(__file__).parent.parent / "model" / "scenarios" / "fig5.toml").read_text()
-    # A second batch sends LU2 back to controller 0 as external LUN 0 of port 0: taken by LU0.
-    text += "\n[[takeovers.batch]]\nlus = [2]\ndestination = 0\nport = 0\n"
-    check = run_check(parse(text, str(builtin_path)), CORRECT)
+    accept = actions._create_jobs
+
+    def refuse_take_backs(
+        m: actions.Model, w: actions.World, jobs: list[actions.Job]
+    ) -> actions.World | None:
+        return None if any(job.destination == 0 for job in jobs) else accept(m, w, jobs)
+
+    scenario = parse(FIG5 + "\n[[takeovers.batch]]\nlus = [2, 3]\ndestination = 0\nport = 1\n")
+    assert run_check(scenario, CORRECT).verdict == "ok"
+    monkeypatch.setattr(actions, "_create_jobs", refuse_take_backs)
+    check = run_check(scenario, CORRECT)
     assert check.verdict == "violated"
     (v,) = check.search.violations
     assert check.property_name(v) == "script_completes" and v.kind == "deadlock"

@@ -85,8 +85,6 @@ def _replayed(m: Model, trace_file: str) -> list[Step[World]]:
         states = read_trace(trace_file)
     except ItfError as e:
         raise DiagramError(str(e)) from None
-    if not states:
-        raise DiagramError(f"{trace_file}: the trace has no states")
     try:
         run = replay(m, [label for label, _ in states[1:]])
     except ReplayError as e:
@@ -106,13 +104,29 @@ def tables(m: Model, progress: Progress = None) -> str:
     return tables_dot(m)
 
 
+# The largest generated array a trace may name: a file's #meta must not make us build an
+# array of any size it likes (and a sequence diagram this wide would be unreadable anyway).
+GENERATED_LIMIT = 256
+
+
 def scenario_named(name: str | None) -> Scenario | None:
     """The scenario a trace's #meta names: a built-in, or a generated array of `simulate`
-    (``array-4c-16lu-1b``); None if it names neither (a scenario file's name)."""
+    (``array-4c-16lu-1b``); None if it names neither (a scenario file's name); DiagramError
+    if it names a generated array that cannot or should not be built."""
     if name in builtin_names():
         return builtin(name)
-    generated = re.fullmatch(r"array-(\d+)c-(\d+)lu-(\d+)b", name or "")
-    if generated is not None:
-        controllers, lus, blocks = (int(x) for x in generated.groups())
+    generated = re.fullmatch(r"array-([0-9]+)c-([0-9]+)lu-([0-9]+)b", name or "")
+    if generated is None:
+        return None
+    if any(len(x) > 4 or not 1 <= int(x) <= GENERATED_LIMIT for x in generated.groups()):
+        raise DiagramError(
+            f"its #meta names the generated array {name}: controllers, LUs and blocks per LU "
+            f"must each be 1 to {GENERATED_LIMIT}"
+        )
+    controllers, lus, blocks = (int(x) for x in generated.groups())
+    try:
         return array_scenario(controllers, lus, blocks)
-    return None
+    except ValueError as e:
+        raise DiagramError(
+            f"its #meta names the generated array {name}, which cannot be built: {e}"
+        ) from None

@@ -55,6 +55,7 @@ td.holds { color: #2ca02c; } td.broken { color: #d62728; font-weight: bold; }
 .diagram { border: 1px solid #eee; padding: 0.5em; }
 .diagram svg { max-width: none; height: auto; }
 .sentence { color: #d62728; font-weight: bold; }
+.warning { color: #b35900; }
 .variant { margin: 0.5em 0; }
 code { background: #f6f6f6; padding: 0 0.2em; }
 """
@@ -125,7 +126,11 @@ def _page(
 ) -> str:
     """The whole page. The variant's sentence and the notes (each broken property and why) come
     right after the verdict, above every table and diagram, so they are read first."""
-    note_lines = "".join(f'<p class="sentence">{_e(note)}</p>\n' for note in notes)
+    # A warning (a property the scenario never tests) is not a violation: its own class.
+    note_lines = "".join(
+        f'<p class="{"warning" if note.startswith("warning:") else "sentence"}">{_e(note)}</p>\n'
+        for note in notes
+    )
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'

@@ -7,10 +7,15 @@ honest: if the model changes and an action is no longer enabled, the replay says
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from invariants import obligations
 from invariants.safety import first_broken
 from invariants.witnesses import describe_obligation, liveness_of
-from model.actions import ACTIONS, Model
+from model.actions import ACTIONS, Model, Transition
 from model.state import World
 from proofs.explicit import Counterexample, Step
 
@@ -23,12 +28,20 @@ class ReplayError(ValueError):
     """A label that names no action enabled in the state reached so far."""
 
 
+def labelled(model: Model, w: World, label: str) -> Transition | None:
+    """The enabled action instance of ``w`` labelled ``label``. A label starts with its
+    action's name, so only that action's instances are built: a replay then costs a few
+    transitions a step instead of every enabled one."""
+    name = label.split(" ", 1)[0]
+    return next((t for t in model.transitions(w, (name,)) if t.label(w) == label), None)
+
+
 def replay(model: Model, labels: list[str]) -> list[Step[World]]:
     """The run taking the labelled actions in order from the initial state."""
     w = model.initial()
     trace = [Step("initial", w)]
     for i, label in enumerate(labels, start=1):
-        t = model.transition_labelled(w, label)
+        t = labelled(model, w, label)
         if t is None:
             enabled = ", ".join(t.label(w) for t in model.transitions(w)) or "nothing"
             raise ReplayError(f"step {i}: {label!r} is not enabled; enabled: {enabled}")
@@ -57,6 +70,11 @@ def check_run(model: Model, trace: list[Step[World]]) -> Counterexample[World] |
     found = first_violation(model, trace)
     if found is not None:
         return found
+    return settled_pending(model, trace)
+
+
+def settled_pending(model: Model, trace: list[Step[World]]) -> Counterexample[World] | None:
+    """The liveness violation of a run that ends settled with an obligation pending."""
     last = trace[-1].state
     pending = obligations(model, last)
     if pending and stuck(model, last):
@@ -64,6 +82,149 @@ def check_run(model: Model, trace: list[Step[World]]) -> Counterexample[World] |
         message = f"{describe_obligation(key)}, even once everything under way has finished"
         return Counterexample(liveness_of(key).name, "deadlock", message, trace, None, key)
     return None
+
+
+# --- minimising a failing run by replay ----------------------------------------------------
+
+MAX_REPLAYS = 3_000  # a few seconds at most on a 4-controller, 16-LU array (tens of µs a step)
+_LU = re.compile(r"\bLU(\d+)\b")
+
+
+@dataclass
+class Minimised:
+    """A failing run after minimisation, and what it cost."""
+
+    failure: Counterexample[World]
+    before: int  # steps of the run it started from
+    replays: int  # candidate runs replayed
+    complete: bool  # a fixed point: no chunk can be dropped and no renaming helps
+
+
+@dataclass
+class _Budget:
+    """Replays left, and a progress line every 2 s once the work has lasted 2 s."""
+
+    left: int
+    start: int  # steps of the run minimisation started from
+    progress: Callable[[str], None] | None
+    used: int = 0
+    next_report: float = field(default_factory=lambda: time.monotonic() + 2.0)
+
+    def spend(self, best: Counterexample[World]) -> None:
+        self.used += 1
+        self.left -= 1
+        if self.progress is not None and time.monotonic() >= self.next_report:
+            self.next_report = time.monotonic() + 2.0
+            self.progress(
+                f"minimising by replay: {self.used:,} replays, {self.start} -> {len(best.trace) - 1} steps"
+            )
+
+
+def minimise(
+    model: Model,
+    v: Counterexample[World],
+    *,
+    max_replays: int = MAX_REPLAYS,
+    progress: Callable[[str], None] | None = None,
+) -> Minimised:
+    """Drop steps from ``v`` while what remains is a run of the model breaking the same property.
+
+    Delta debugging on the list of labels: chunks of half the run, a quarter, ..., one step
+    are dropped in turn; later steps that are then not enabled are skipped, and a candidate
+    is kept when the first violation along it is ``v``'s property (of the same kind). Passes
+    repeat until none drops anything. Then each LU named in the run is renamed to every
+    other LU (a take-over of another LU may need fewer steps: Step 801 moves an LU only if
+    the LUN map stays without gaps), and a renamed run that replays and breaks the property
+    is minimised in turn, kept if shorter. At most ``max_replays`` candidates are replayed.
+
+    Hypothesis shrinks the choices behind a run, and often cannot drop a step without
+    disturbing later choices; the labels can, so this gets much closer to the shortest.
+    """
+    budget = _Budget(max_replays, len(v.trace) - 1, progress)
+    best = _drop_chunks(model, v, budget)
+    while budget.left > 0:
+        renamed = _shorter_renamed(model, best, budget)
+        if renamed is None:
+            break
+        best = renamed
+    return Minimised(best, len(v.trace) - 1, budget.used, budget.left > 0)
+
+
+def _drop_chunks(model: Model, v: Counterexample[World], budget: _Budget) -> Counterexample[World]:
+    best, changed = v, True
+    while changed and budget.left > 0:
+        changed = False
+        size = max((len(best.trace) - 1) // 2, 1)
+        while size >= 1 and budget.left > 0:
+            i = 0  # drop steps i+1 .. i+size of the trace
+            while i + size <= len(best.trace) - 1 and budget.left > 0:
+                labels = [s.label for s in best.trace[i + size + 1 :]]
+                found = _replay_from(model, best.trace[: i + 1], labels, best)
+                budget.spend(best)
+                if found is not None:
+                    best, changed = found, True  # the same i now names the next chunk
+                else:
+                    i += size
+            size //= 2
+    return best
+
+
+def _shorter_renamed(model: Model, v: Counterexample[World], budget: _Budget) -> Counterexample[World] | None:
+    """A run shorter than ``v`` got by renaming one of its LUs and minimising, or None."""
+    labels = [s.label for s in v.trace[1:]]
+    named = sorted({int(n) for label in labels for n in _LU.findall(label)})
+    for a in named:
+        for b in range(model.lus):
+            if b == a or budget.left <= 0:
+                continue
+            swapped = [_swap_lus(label, a, b) for label in labels]
+            found = _replay_from(model, v.trace[:1], swapped, v)
+            budget.spend(v)
+            if found is not None:
+                shorter = _drop_chunks(model, found, budget)
+                if len(shorter.trace) < len(v.trace):
+                    return shorter
+    return None
+
+
+def _swap_lus(label: str, a: int, b: int) -> str:
+    """``label`` with LU a and LU b exchanged."""
+    swap = {a: b, b: a}
+
+    def renamed(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        return f"LU{swap.get(n, n)}"
+
+    return _LU.sub(renamed, label)
+
+
+def _replay_from(
+    model: Model, prefix: list[Step[World]], labels: list[str], v: Counterexample[World]
+) -> Counterexample[World] | None:
+    """``prefix`` followed by ``labels``, skipping a label not enabled when its turn comes,
+    if that breaks ``v``'s property (a safety violation cuts the run there).
+
+    The states of ``prefix`` are taken as breaking nothing: it is a prefix of a run whose
+    first violation is its last state, or just the initial state."""
+    trace = list(prefix)
+    w = trace[-1].state
+    for label in labels:
+        t = labelled(model, w, label)
+        if t is None:
+            # Not enabled here (the deliver of a dropped send, say): skip it. What is taken
+            # is still a run of the model, only shorter.
+            continue
+        w = t.after
+        trace.append(Step(label, w))
+        broken = first_broken(model, w)
+        if broken is not None:
+            if (broken[0], "safety") != (v.property, v.kind):
+                return None
+            return Counterexample(broken[0], "safety", broken[1], trace)
+    if v.kind == "safety":
+        return None  # the violation needed a dropped step
+    found = settled_pending(model, trace)
+    return found if found is not None and found.property == v.property else None
 
 
 def pytest_program(scenario_source: str, variant: str, v: Counterexample[World], name: str) -> str:

@@ -14,6 +14,8 @@ biased three ways:
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -44,14 +46,63 @@ class Weights:
 
 @dataclass
 class Tally:
-    """What all runs of one machine class did: for progress, statistics and reports."""
+    """What all runs of one machine class did: for progress, statistics and reports.
+
+    A run is counted when it ends: ``runs`` are the runs Hypothesis counts towards its
+    ``max_examples`` (and the failing one). Those it abandons part-way, because they made
+    more random choices than it allowed them, are counted apart (``abandoned``), as are the
+    runs it makes after the first failure to shrink that run (``shrink_runs``); neither
+    changes any other count, so ``rule_calls``, ``steps``, ``deepest`` and ``witnesses``
+    describe the counted runs alone."""
 
     runs: int = 0
-    steps: int = 0
-    deepest: int = 0
+    rule_calls: int = 0  # calls of step, whole_takeover and io_burst (not the swarm choice)
+    most_rule_calls: int = 0  # in one run
+    steps: int = 0  # transitions, the settling ones at the end of a run included
+    deepest: int = 0  # transitions of the longest run
+    abandoned: int = 0
+    shrink_runs: int = 0
     witnesses: dict[str, int | None] = field(default_factory=dict)
+    first_failure: Counterexample[World] | None = None  # the failing run the search found
+    failed_at: float | None = None  # time.monotonic() when it failed
     failure: Counterexample[World] | None = None  # the last failing run (after shrinking)
     on_run: Callable[[Tally], None] | None = None
+
+    @property
+    def searching(self) -> bool:
+        return self.first_failure is None
+
+    def fail(self, failure: Counterexample[World]) -> None:
+        if self.first_failure is None:
+            self.first_failure, self.failed_at = failure, time.monotonic()
+        self.failure = failure
+
+    def count(self, run: Run) -> None:
+        """Add up a run that has ended."""
+        if not run.searching:
+            self.shrink_runs += 1
+        elif run.abandoned:
+            self.abandoned += 1
+        else:
+            self.runs += 1
+            self.rule_calls += run.rule_calls
+            self.most_rule_calls = max(self.most_rule_calls, run.rule_calls)
+            self.steps += run.transitions
+            self.deepest = max(self.deepest, run.transitions)
+            for name, depth in run.reached.items():
+                if self.witnesses.get(name) is None:
+                    self.witnesses[name] = depth
+
+
+@dataclass
+class Run:
+    """What one run did, counted by the tally when it ends."""
+
+    searching: bool  # started before any run failed
+    rule_calls: int = 0
+    transitions: int = 0
+    reached: dict[str, int] = field(default_factory=dict)  # witness -> step first reached
+    abandoned: bool = False
 
 
 class PropertyViolated(AssertionError):
@@ -91,7 +142,9 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             self.world = model.initial()
             self.trace: list[Step[World]] = [Step("initial", self.world)]
             self.swarm = Swarm()
-            self.tally.runs += 1
+            self.run = Run(self.tally.searching)
+            # An exception being handled around the whole run, if any: not one of the run's.
+            self.outer = sys.exc_info()[1]
 
         @initialize(
             quiet=st.sets(st.integers(0, model.lus - 1), max_size=max(model.lus - 1, 0)),
@@ -111,15 +164,15 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             label = t.label(before)
             self.world = t.after
             self.trace.append(Step(label, t.after))
-            self.tally.steps += 1
-            self.tally.deepest = max(self.tally.deepest, len(self.trace) - 1)
-            for w in applicable:
-                if self.tally.witnesses[w.name] is None and w.reached(model, before, label, t.after):
-                    self.tally.witnesses[w.name] = len(self.trace) - 1
+            self.run.transitions += 1
+            if self.run.searching:
+                for w in applicable:
+                    if w.name not in self.run.reached and w.reached(model, before, label, t.after):
+                        self.run.reached[w.name] = self.run.transitions
             broken = first_broken(model, self.world)
             if broken is not None:
                 name, message = broken
-                self.tally.failure = Counterexample(name, "safety", message, list(self.trace))
+                self.tally.fail(Counterexample(name, "safety", message, list(self.trace)))
                 raise PropertyViolated(f"{name}: {message}")
 
         def pick(self, data: st.DataObject, choices: list[Transition], what: str) -> Transition:
@@ -130,6 +183,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
         @rule(data=st.data())
         def step(self, data: st.DataObject) -> None:
             """One transition, host I/O weighted against take-over steps."""
+            self.run.rule_calls += 1
             enabled = self.enabled()
             io = [t for t in enabled if t.action.name in HOST_IO]
             takeover = [t for t in enabled if t.action.name not in HOST_IO]
@@ -144,6 +198,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
             """Designate a take-over (or take one under way) and run it to its end, with host
             I/O slipped in between its steps where a coin says so (the window between 804
             and 808 is where writes go missing)."""
+            self.run.rule_calls += 1
             if not self.world.jobs:
                 starts = self.enabled(DESIGNATIONS)
                 if not starts:
@@ -163,6 +218,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
         @rule(data=st.data(), length=st.integers(1, 20))
         def io_burst(self, data: st.DataObject, length: int) -> None:
             """Up to ``length`` host I/O transitions in a row."""
+            self.run.rule_calls += 1
             for _ in range(length):
                 io = self.enabled(HOST_IO)
                 if not io:
@@ -176,9 +232,21 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
 
         def teardown(self) -> None:
             """Bounded liveness: start nothing new, let what is under way finish, and check
-            that every take-over, suspended path and host request is then done."""
-            if self.tally.failure is not None and self.tally.failure.trace[-1].state is self.world:
-                return  # this run already failed a safety property
+            that every take-over, suspended path and host request is then done.
+
+            Hypothesis calls this however the run ends. When it abandons the run (the run
+            wanted more random choices than Hypothesis allows it, and Hypothesis does not
+            count it), its exception is in flight: the run is not settled, and counted apart."""
+            in_flight = sys.exc_info()[1]
+            ended = in_flight is None or in_flight is self.outer  # as Hypothesis decided
+            self.run.abandoned = not ended and not isinstance(in_flight, PropertyViolated)
+            try:
+                if ended:
+                    self.settle()
+            finally:
+                self.tally.count(self.run)
+
+        def settle(self) -> None:
             for _ in range(DRAIN_STEPS):
                 finishing = next(model.transitions(self.world, FINISHING), None)
                 if finishing is None:
@@ -186,8 +254,10 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
                 self.apply(finishing)
             found = check_run(model, self.trace[-1:])
             if found is not None:  # settled with an obligation pending
-                self.tally.failure = Counterexample(
-                    found.property, found.kind, found.message, list(self.trace), None, found.obligation
+                self.tally.fail(
+                    Counterexample(
+                        found.property, found.kind, found.message, list(self.trace), None, found.obligation
+                    )
                 )
                 raise PropertyViolated(f"{found.property}: {found.message}")
 

@@ -12,6 +12,7 @@ import os
 import random
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from lutakeover import diagram
@@ -19,7 +20,7 @@ from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, EXIT_
 from lutakeover.dot import DiagramError, format_of
 from lutakeover.dot import write as write_diagram
 from lutakeover.html_report import check_report, simulation_report
-from lutakeover.itf import trace_origin, violation_description, write_trace
+from lutakeover.itf import ItfError, trace_origin, violation_description, write_trace
 from lutakeover.report import (
     bmc_exit_code,
     bmc_json,
@@ -35,36 +36,62 @@ from lutakeover.state_graph import DEFAULT_MAX_NODES
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import VARIANTS, Protocol, variant
-from model.scenario import Scenario, ScenarioError, builtin, builtin_names, load
+from model.scenario import (
+    MAX_BLOCKS,
+    MAX_CONTROLLERS,
+    MAX_LUS,
+    Scenario,
+    ScenarioError,
+    builtin,
+    builtin_names,
+    load,
+)
+from model.symmetry import MAX_GROUP, group_size
 from proofs.bmc import bmc
+from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
+
+MAX_TIMEOUT = 86_400  # seconds
 
 
 class BadInput(Exception):
     """Input the command refuses: reported on stderr, exit code 2, nothing written."""
 
 
-def _whole(text: str, minimum: int) -> int:
+def _whole(text: str, minimum: int, maximum: int, why: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
     if value < minimum:
         raise argparse.ArgumentTypeError(
             f"{value} must be at least {minimum}" if minimum else f"{value} must not be negative"
         )
+    if value > maximum:
+        raise argparse.ArgumentTypeError(f"{value} is more than {maximum:,}, {why}")
     return value
 
 
-def _positive(text: str) -> int:
-    return _whole(text, 1)
+def _bounded(minimum: int, maximum: int, why: str) -> Callable[[str], int]:
+    """An argument type: a whole number from ``minimum`` to ``maximum``; ``why`` says why
+    no more, in the error message."""
+
+    def parse(text: str) -> int:
+        return _whole(text, minimum, maximum, why)
+
+    parse.__name__ = "number"  # argparse names the type in its message
+    return parse
 
 
-def _natural(text: str) -> int:
-    return _whole(text, 0)
+_ENGINE = "the most the engines handle"
+_TIMEOUT = _bounded(1, MAX_TIMEOUT, "a day: z3 takes its timeout in milliseconds as a 32-bit number")
 
 
 DEFAULT_BMC_DEPTH = 15  # every seeded bug of fig5 breaks a property within 14 steps
+MAX_BMC_DEPTH = 1000  # z3 needs minutes past depth 20; a deeper bound is a typo
+MAX_RUNS = 1_000_000
+MAX_STEPS = 10_000  # Hypothesis ends a run near 8,000 choices whatever is asked
+MAX_DRAWN_NODES = 5_000  # Graphviz lays out 150 nodes in seconds; thousands take hours
 
 
 def _scenario_options(
@@ -96,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "controllers with dedicated write-back caches.",
         epilog="Exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     check = verbs.add_parser(
         "check",
@@ -127,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--max-states",
-        type=_positive,
+        type=_bounded(1, 2**40, "a trillion states"),
         metavar="N",
         help="stop after N states with verdict incomplete (exit 3)",
     )
@@ -148,21 +176,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scenario_options(sim, "a scenario file (default: a generated array, see --controllers)")
     sim.add_argument(
-        "--controllers", type=_positive, metavar="N", help="generated array: controllers (default 4)"
+        "--controllers",
+        type=_bounded(1, MAX_CONTROLLERS, _ENGINE),
+        metavar="N",
+        help=f"generated array: controllers, 2 to {MAX_CONTROLLERS} (default 4)",
     )
-    sim.add_argument("--lus", type=_positive, metavar="M", help="generated array: LUs (default 16)")
     sim.add_argument(
-        "--blocks", type=_positive, metavar="B", help="generated array: blocks per LU (default 1)"
+        "--lus",
+        type=_bounded(1, MAX_LUS, _ENGINE),
+        metavar="M",
+        help=f"generated array: LUs, at most {MAX_LUS} (default 16)",
     )
-    sim.add_argument("--runs", type=_positive, default=100, metavar="R", help="runs (default 100)")
+    sim.add_argument(
+        "--blocks",
+        type=_bounded(1, MAX_BLOCKS, _ENGINE),
+        metavar="B",
+        help=f"generated array: blocks per LU, at most {MAX_BLOCKS} (default 1)",
+    )
+    sim.add_argument(
+        "--runs", type=_bounded(1, MAX_RUNS, "a million"), default=100, metavar="R", help="runs (default 100)"
+    )
     sim.add_argument(
         "--steps",
-        type=_positive,
+        type=_bounded(1, MAX_STEPS, "Hypothesis ends a run near 8,000 choices"),
         default=50,
         metavar="S",
         help="rule calls per run; a call may be a whole take-over (default 50)",
     )
-    sim.add_argument("--seed", type=int, metavar="SEED", help="random seed (default: a new one, printed)")
+    sim.add_argument(
+        "--seed",
+        type=_bounded(0, 2**64 - 1, "a 64-bit seed"),
+        metavar="SEED",
+        help="random seed, 0 to 2^64-1 (default: a new one, printed)",
+    )
     _output_options(sim)
     sim.add_argument("--program-out", metavar="FILE", help="write the replaying pytest test to FILE")
     _report_option(sim)
@@ -176,14 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     _scenario_options(bmc, "a scenario file (default: the built-in fig5)")
     bmc.add_argument(
         "--depth",
-        type=_natural,
+        type=_bounded(0, MAX_BMC_DEPTH, "z3 needs minutes past depth 20"),
         default=DEFAULT_BMC_DEPTH,
         metavar="K",
         help=f"longest run to consider, in steps (default {DEFAULT_BMC_DEPTH})",
     )
     bmc.add_argument(
         "--timeout",
-        type=_positive,
+        type=_TIMEOUT,
         metavar="SECONDS",
         help="give up on a depth z3 has not decided in SECONDS (exit 3)",
     )
@@ -205,12 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prove.add_argument(
         "--timeout",
-        type=_positive,
+        type=_TIMEOUT,
         default=10,
         metavar="SECONDS",
         help="per query; a query z3 has not decided by then fails the proof (default 10)",
     )
     prove.add_argument("--json", action="store_true", help="print the result as JSON")
+    prove.add_argument(
+        "--quiet", action="store_true", help="print only failed obligations and the verdict, not every line"
+    )
     draw = verbs.add_parser(
         "diagram",
         help="draw the phase machine, the state graph, a trace or the configuration tables",
@@ -232,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     draw.add_argument(
         "--max-nodes",
-        type=_positive,
+        type=_bounded(1, MAX_DRAWN_NODES, "Graphviz would take hours to lay them out"),
         default=DEFAULT_MAX_NODES,
         metavar="N",
         help=f"states: draw the quotient by phase above N states (default {DEFAULT_MAX_NODES})",
@@ -241,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("lu-takeover")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _report_option(verb: argparse.ArgumentParser) -> None:
@@ -295,6 +351,11 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     protocol = _protocol(args.variant)
+    if args.symmetry and group_size(scenario) > MAX_GROUP:
+        raise BadInput(
+            f"--symmetry: {scenario.name} has {group_size(scenario):,} symmetries, too many to rename "
+            f"every state by (at most {MAX_GROUP:,}); run without --symmetry"
+        )
     if args.trace_out:
         _check_writable(args.trace_out)
     if args.report:
@@ -338,7 +399,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         controllers, lus, blocks = (x if x is not None else d for x, d in zip(shape, (4, 16, 1), strict=True))
         if controllers < 2:
             raise BadInput("--controllers: a take-over needs at least 2 controllers")
-        scenario = array_scenario(controllers, lus, blocks)
+        try:
+            scenario = array_scenario(controllers, lus, blocks)
+        except ScenarioError as e:
+            raise BadInput(f"--controllers {controllers} --lus {lus} --blocks {blocks}: {e}") from None
         source = f"array_scenario({controllers}, {lus}, {blocks})"
     else:
         if any(x is not None for x in shape):
@@ -376,6 +440,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             )
         if args.program_out and result.program:
             Path(args.program_out).write_text(result.program)
+    for what, path in (("trace", args.trace_out), ("program", args.program_out)):
+        if path and not args.quiet:  # where the files went, as `check` says
+            said = f"{what} written" if result.failure else f"no failing run, so no {what} written"
+            print(f"lutakeover: {said} to {path}", file=sys.stderr)
     if args.report:
         _write_report(lambda: simulation_report(result, args.report), args.quiet)
     return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "vacuous": EXIT_VIOLATED}[result.verdict]
@@ -400,7 +468,10 @@ def cmd_bmc(args: argparse.Namespace) -> int:
     if args.trace_out:
         _check_writable(args.trace_out)
     m = Model(scenario, protocol)
-    result = bmc(m, args.depth, timeout=args.timeout, progress=_progress(args.quiet))
+    try:
+        result = bmc(m, args.depth, timeout=args.timeout, progress=_progress(args.quiet))
+    except EncodingLimit as e:
+        raise BadInput(f"{scenario.name}: {e}") from None
     _print(dumps(bmc_json(m, result)) if args.json else format_bmc(m, result))
     if args.trace_out:
         if result.violation is not None:
@@ -418,13 +489,15 @@ def cmd_bmc(args: argparse.Namespace) -> int:
 def cmd_prove(args: argparse.Namespace) -> int:
     protocol = _protocol(args.variant)
     # Without --json each obligation's line is the output itself, printed as it is decided.
-    live = None if args.json else (lambda line: _print(line))
+    live = None if args.json or args.quiet else (lambda line: _print(line))
     result = prove(protocol, classify=args.classify, timeout_ms=args.timeout * 1000, progress=live)
     if args.json:
         _print(dumps(result.to_json()))
     else:
         summary = format_proof(result).split("\n")[len(result.obligations) :]
-        _print("\n".join(summary))
+        if args.quiet:
+            summary = [o.line for o in result.failures] + summary
+        _print("\n".join(summary).lstrip("\n"))
     return EXIT_OK if result.proved else EXIT_VIOLATED
 
 
@@ -441,10 +514,16 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     name = args.variant
     named: Scenario | None = None
     if args.trace:
-        scenario_name, trace_variant = trace_origin(args.trace)
+        try:
+            scenario_name, trace_variant = trace_origin(args.trace)
+        except ItfError as e:
+            raise BadInput(str(e)) from None
         name = name or trace_variant
         if not (args.scenario or args.builtin):
-            named = diagram.scenario_named(scenario_name)
+            try:
+                named = diagram.scenario_named(scenario_name)
+            except DiagramError as e:
+                raise BadInput(f"--trace {args.trace}: {e}") from None
             if named is None:
                 raise BadInput(
                     f"--trace {args.trace}: its #meta names no built-in or generated scenario "
@@ -473,14 +552,12 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_scenarios(args: argparse.Namespace) -> int:
     names = builtin_names()
     width = max(len(name) for name in names)
-    for name in names:
-        print(f"{name:<{width}}  {builtin(name).description}")
+    _print("\n".join(f"{name:<{width}}  {builtin(name).description}" for name in names))
     return EXIT_OK
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
-    for name, what in VARIANTS.items():
-        print(f"{name:<26} {what}")
+    _print("\n".join(f"{name:<26} {what}" for name, what in VARIANTS.items()))
     return EXIT_OK
 
 
@@ -509,6 +586,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _reader_gone()
         return EXIT_OK
+    except OutputError as e:
+        print(f"lutakeover: error: cannot write to standard output: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+class OutputError(Exception):
+    """Standard output refused the result (a full device, a closed file): said, not a traceback."""
 
 
 def _print(text: str) -> None:
@@ -517,6 +601,9 @@ def _print(text: str) -> None:
         print(text, flush=True)
     except BrokenPipeError:
         _reader_gone()
+    except OSError as e:
+        _reader_gone()  # the interpreter's own flush at exit would fail again, with a traceback
+        raise OutputError(os.strerror(e.errno) if e.errno else str(e)) from None
 
 
 def _reader_gone() -> None:

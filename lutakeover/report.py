@@ -185,6 +185,7 @@ def format_check(check: Check) -> str:
     for name, depth in check.witnesses.items():
         status = f"reached at depth {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")
+    lines.extend(untested_lines(check.untested))
     for v in check.shortest().values():
         lines.append("")
         kind = {"safety": "", "deadlock": " (liveness: dead end)", "cycle": " (liveness: fair cycle)"}[v.kind]
@@ -192,6 +193,11 @@ def format_check(check: Check) -> str:
         lines.append(format_table(m, v))
         lines.append(f"=> {check.violation_sentence(v)}")
     return "\n".join(lines)
+
+
+def untested_lines(untested: dict[str, str]) -> list[str]:
+    """A warning for each property the scenario never puts to the test."""
+    return [f"  warning: {name} holds vacuously: {why}" for name, why in untested.items()]
 
 
 def check_json(check: Check) -> dict[str, Any]:
@@ -226,6 +232,7 @@ def check_json(check: Check) -> dict[str, Any]:
         "witnesses": {
             name: {"reached": depth is not None, "depth": depth} for name, depth in check.witnesses.items()
         },
+        "vacuous": check.untested,
         "counterexamples": [
             {
                 "property": check.property_name(v),
@@ -248,16 +255,48 @@ def format_simulation(sim: Simulation) -> str:
     m = sim.model
     lines = [
         f"simulate {m.scenario.name}, variant {m.protocol.name}, seed {sim.seed}: {sim.verdict.upper()}",
-        f"  {sim.runs:,} runs, {sim.steps:,} transitions, deepest run {sim.deepest} steps, "
-        f"{sim.seconds:.1f} s ({sim.steps_per_second:,.0f} transitions/s)",
+        f"  {sim.runs:,} runs, {sim.rule_calls:,} rule calls (at most {sim.most_rule_calls} in a run), "
+        f"{sim.steps:,} transitions (deepest run {sim.deepest}), "
+        f"{sim.search_seconds or sim.seconds:.1f} s ({sim.steps_per_second:,.0f} transitions/s)",
+        "  (a rule call takes one transition, a whole take-over or a burst of host I/O; "
+        "transitions include the settling ones)",
     ]
+    asked = f"{sim.runs:,} of --runs {sim.runs_asked:,}"
+    if sim.failure is not None:
+        lines.append(f"  the search stopped at its first failing run, run {asked}")
+    elif sim.runs < sim.runs_asked:
+        lines.append(f"  Hypothesis had no new runs to try after {asked}")
+    if sim.abandoned:
+        lines.append(
+            f"  not counted: {sim.abandoned:,} runs Hypothesis abandoned part-way (more random choices "
+            "than it allowed them)"
+        )
     for name, depth in sim.witnesses.items():
         status = f"reached at step {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")
     v = sim.failure
     if v is not None:
         kind = " (liveness: the run settles with it pending)" if v.kind == "deadlock" else ""
-        lines += ["", f"{v.property} is violated{kind} after {len(v.trace) - 1} steps (shrunk):"]
+        lines += ["", f"{v.property} is violated{kind} after {len(v.trace) - 1} steps:"]
+        # How the failing run was found and shrunk, on one line.
+        if sim.found_steps is None or sim.shrunk_steps is None:  # not a run of `simulate` itself
+            parts = []
+        else:
+            parts = [f"found in a run of {sim.found_steps} steps"]
+            if sim.shrunk_steps != sim.found_steps:
+                parts.append(
+                    f"Hypothesis shrank it to {sim.shrunk_steps} steps in {sim.shrink_runs:,} more runs"
+                )
+            after = len(v.trace) - 1
+            if after != sim.shrunk_steps:
+                parts.append(
+                    f"shrunk from {sim.shrunk_steps} to {after} steps by replay ({sim.replays:,} replays)"
+                )
+            else:
+                parts.append(f"replay dropped no step ({sim.replays:,} replays)")
+            if not sim.minimised:
+                parts.append("replay stopped at its budget")
+        lines.append("  " + "; ".join([*parts, f"{sim.seconds:.1f} s in all"]))
         lines.append(format_table(m, v))
         lines.append(f"=> {v.message}")
         lines += ["", "A pytest test that replays it:", "", sim.program or ""]
@@ -272,8 +311,13 @@ def simulation_json(sim: Simulation) -> dict[str, Any]:
         "seed": sim.seed,
         "verdict": sim.verdict,
         "runs": sim.runs,
+        "runs_asked": sim.runs_asked,
+        "rule_calls": sim.rule_calls,
+        "most_rule_calls": sim.most_rule_calls,
         "transitions": sim.steps,
         "deepest": sim.deepest,
+        "abandoned_runs": sim.abandoned,
+        "search_seconds": round(sim.search_seconds or sim.seconds, 3),
         "seconds": round(sim.seconds, 3),
         "transitions_per_second": round(sim.steps_per_second),
         "witnesses": {name: {"reached": d is not None, "step": d} for name, d in sim.witnesses.items()},
@@ -283,6 +327,14 @@ def simulation_json(sim: Simulation) -> dict[str, Any]:
             "property": v.property,
             "kind": v.kind,
             "message": v.message,
+            "shrinking": {
+                "found_steps": sim.found_steps,
+                "hypothesis_steps": sim.shrunk_steps,
+                "hypothesis_runs": sim.shrink_runs,
+                "replay_steps": len(v.trace) - 1,
+                "replays": sim.replays,
+                "fixed_point": sim.minimised,
+            },
             "steps": step_rows(sim.model, v),
             "program": sim.program,
         },

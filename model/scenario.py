@@ -7,6 +7,7 @@ typo never turns into a silently different model.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -175,7 +176,7 @@ def validate(s: Scenario) -> None:
         for lu in host.writes:
             if lu in writers:
                 raise ScenarioError(
-                    f"host[{i}].writes: LU{lu} is already written by {writers[lu]}; "
+                    f"host[{i}].writes: LU{lu} is already written by {_shown(writers[lu])}; "
                     "give each LU one writer (concurrent writes to a block have no order)"
                 )
             writers[lu] = host.name
@@ -477,7 +478,15 @@ _MISSING = object()
 def _keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ScenarioError(f"{where}{key}: unknown field; expected one of {', '.join(sorted(allowed))}")
+            raise ScenarioError(
+                f"{where}{_shown(key)}: unknown field; expected one of {', '.join(sorted(allowed))}"
+            )
+
+
+def _shown(text: str) -> str:
+    """A name from the file as a message shows it: quoted when it is not a plain word, so a
+    key or host name holding a newline or spaces cannot break the one-line message."""
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else repr(text)
 
 
 def _table(data: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:

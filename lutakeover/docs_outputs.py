@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import glob
 import io
+import os
 import re
 import shlex
 import sys
@@ -70,17 +71,30 @@ def run(command: str) -> str:
     """What `lutakeover COMMAND` prints, stdout then stderr, run from the project's root."""
     words = shlex.split(command)
     outputs = []
-    for argv in _expand(words):
-        out, err = io.StringIO(), io.StringIO()
-        with (
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-            contextlib.chdir(ROOT),
-            contextlib.suppress(SystemExit),  # argparse's --help and usage errors
-        ):
-            main(argv)
-        outputs.append(out.getvalue() + err.getvalue())
+    # argparse wraps --help to the terminal's width: the docs show it at 80 columns.
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    try:
+        for argv in _expand(words):
+            outputs.append(_run_one(argv))
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
     return "".join(outputs)
+
+
+def _run_one(argv: list[str]) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        contextlib.chdir(ROOT),
+        contextlib.suppress(SystemExit),  # argparse's --help and usage errors
+    ):
+        main(argv)
+    return out.getvalue() + err.getvalue()
 
 
 def _expand(words: list[str]) -> list[list[str]]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import os
 from collections import deque
+from collections.abc import Iterable
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from lutakeover.check import Check, run_check
@@ -63,3 +66,23 @@ def reachable_worlds(m: Model) -> list[World]:
 def summary(check: Check) -> dict[str, int]:
     """Each broken property (safety or liveness) and its shortest counterexample's length."""
     return {name: len(v.trace) - 1 for name, v in check.shortest().items()}
+
+
+# Markers (pyproject.toml): the default run keeps one case of each long family, so it stays
+# under two minutes; `-m agreement` (every engine against the others, every variant and
+# scenario) and `-m slow` (long explorations and whole-command runs) are CI steps of their own.
+AGREEMENT = pytest.mark.agreement
+SLOW = pytest.mark.slow
+
+
+def one_by_default(
+    values: Iterable[Any], keep: Any = None, mark: pytest.MarkDecorator = AGREEMENT
+) -> list[Any]:
+    """Every value as a test parameter; all but one (``keep``, else the first) carry ``mark``.
+    A tuple value is a row of several arguments."""
+    values = list(values)
+    kept = values[0] if keep is None else keep
+    assert kept in values, kept
+    return [
+        v if v == kept else pytest.param(*(v if isinstance(v, tuple) else (v,)), marks=mark) for v in values
+    ]

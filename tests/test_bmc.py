@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from conftest import checked, reachable_worlds, summary
+from conftest import checked, one_by_default, reachable_worlds, summary
 from lutakeover.check import run_check
 from model.actions import Model
 from model.generate import array_scenario
@@ -54,7 +54,7 @@ EXACT = [
 ]
 
 
-@pytest.mark.parametrize(("scenario", "variant_name", "n"), EXACT)
+@pytest.mark.parametrize(("scenario", "variant_name", "n"), one_by_default(EXACT))
 def test_z3_successors_are_exactly_the_models(scenario: str, variant_name: str, n: int) -> None:
     m = Model(builtin(scenario), variant(variant_name))
     enc = Encoding(m)
@@ -126,7 +126,7 @@ def test_bmc_refuses_to_print_a_run_the_model_cannot_take() -> None:
 FIG5_BUGS = [bug for bug in SEEDED_BUGS if bug not in ("concurrent-same-lu", "no-resume")]
 
 
-@pytest.mark.parametrize("bug", FIG5_BUGS)
+@pytest.mark.parametrize("bug", one_by_default(FIG5_BUGS, "skip-destage"))
 def test_bmc_finds_each_seeded_bug_where_breadth_first_search_does(bug: str) -> None:
     result = bmc(Model(builtin("fig5"), variant(bug)), 15)
     assert result.verdict == "violated" and result.violation is not None
@@ -160,7 +160,9 @@ def test_a_depth_z3_cannot_decide_in_time_is_unknown_not_ok() -> None:
 
 
 # Embodiment 2 (fig9): BMC finds each backup bug with the property and depth BFS pins.
-@pytest.mark.parametrize("bug", ["no-default-swap", "backup-without-destage", "resync-before-backup-done"])
+@pytest.mark.parametrize(
+    "bug", one_by_default(["no-default-swap", "backup-without-destage", "resync-before-backup-done"])
+)
 def test_bmc_finds_each_backup_bug_where_breadth_first_search_does(bug: str) -> None:
     result = bmc(Model(builtin("fig9"), variant(bug)), 14)
     assert result.violation is not None

@@ -124,6 +124,7 @@ def test_listing_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[0].startswith("correct") and "skip-destage" in out
 
 
+@pytest.mark.slow
 def test_progress_lines_on_stderr_for_long_runs() -> None:
     r = run("check", "--builtin", "three-way", "--no-liveness")
     assert r.returncode == 0
@@ -249,6 +250,7 @@ def test_bmc_and_prove_refuse_bad_arguments(args: list[str], message: str) -> No
     assert r.returncode == 2 and message in r.stderr and not r.stdout
 
 
+@pytest.mark.slow
 def test_prove_prints_one_line_per_obligation_and_proves_the_correct_protocol() -> None:
     r = run("prove")
     assert r.returncode == 0, r.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import checked, summary
+from conftest import AGREEMENT, checked, summary
 from model.protocol import ALL_BUGS, SEEDED_BUGS, VARIANTS
 
 # (states, transitions, depth) of the correct protocol, with and without symmetry reduction.
@@ -24,7 +24,10 @@ STATES = {
 }
 
 
-@pytest.mark.parametrize(("scenario", "symmetry"), list(STATES))
+@pytest.mark.parametrize(
+    ("scenario", "symmetry"),
+    [pytest.param(*key, marks=AGREEMENT) if key[0] == "three-way" else key for key in STATES],
+)
 def test_correct_protocol_explores_the_pinned_state_space(scenario: str, symmetry: bool) -> None:
     check = checked(scenario, "correct", symmetry)
     s = check.search
@@ -70,7 +73,10 @@ FIRST = {
 }
 
 
-@pytest.mark.parametrize(("scenario", "bug"), [(s, b) for s in FIRST for b in FIRST[s]])
+@pytest.mark.parametrize(
+    ("scenario", "bug"),
+    [pytest.param(s, b, marks=AGREEMENT) if s == "three-way" else (s, b) for s in FIRST for b in FIRST[s]],
+)
 def test_seeded_bug_breaks_the_pinned_property(scenario: str, bug: str) -> None:
     check = checked(scenario, bug)
     assert summary(check) == FIRST[scenario][bug]

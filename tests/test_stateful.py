@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from conftest import checked, summary
+from conftest import SLOW, checked, one_by_default, summary
 from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
@@ -67,13 +67,15 @@ def found_and_replayed(bug: str, shrink: bool) -> None:
     test()  # the run, replayed from its labels alone, breaks the same property
 
 
-@pytest.mark.parametrize("bug", sorted(SEEDED_BUGS))
+@pytest.mark.parametrize("bug", one_by_default(sorted(SEEDED_BUGS), "skip-destage", SLOW))
 def test_every_seeded_bug_is_found(bug: str) -> None:
     """Finding is cheap (a few runs each); shrinking is what costs, so it is tested below."""
     found_and_replayed(bug, shrink=False)
 
 
-@pytest.mark.parametrize("bug", ["keep-clean-lines", "no-resume", "stale-config-row"])
+@pytest.mark.parametrize(
+    "bug", one_by_default(["keep-clean-lines", "no-resume", "stale-config-row"], "no-resume", SLOW)
+)
 def test_shrunk_runs_replay(bug: str) -> None:
     found_and_replayed(bug, shrink=True)
 
@@ -116,7 +118,7 @@ TestCorrectArray = machine_for(Model(array_scenario(3, 6), variant("correct"))).
 
 
 # Embodiment 2: the backup bugs on fig9 (every interleaving of two backup cycles).
-@pytest.mark.parametrize("bug", list(BACKUP_BUGS))
+@pytest.mark.parametrize("bug", one_by_default(BACKUP_BUGS, "backup-without-destage", SLOW))
 def test_every_backup_bug_is_found_on_fig9(bug: str) -> None:
     runs, steps = budget()
     result = simulate(

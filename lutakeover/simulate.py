@@ -89,8 +89,16 @@ def simulate(
         if progress is not None and now >= next_report[0]:
             next_report[0] = now + 2.0
             if t.searching:
+                under_way = t.current
+                now_at = (
+                    f"; run {t.runs + 1} at {under_way.rule_calls} rule calls, "
+                    f"{under_way.transitions} transitions"
+                    if under_way is not None and under_way.rule_calls
+                    else ""
+                )
                 progress(
-                    f"{t.runs:,} runs, {t.steps:,} transitions, deepest {t.deepest}, {now - started:.0f} s"
+                    f"{t.runs:,} runs done, {t.steps:,} transitions, deepest {t.deepest}{now_at}, "
+                    f"{now - started:.0f} s"
                 )
             else:
                 progress(f"shrinking the failing run: {t.shrink_runs:,} runs, {now - started:.0f} s")

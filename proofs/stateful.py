@@ -66,7 +66,8 @@ class Tally:
     first_failure: Counterexample[World] | None = None  # the failing run the search found
     failed_at: float | None = None  # time.monotonic() when it failed
     failure: Counterexample[World] | None = None  # the last failing run (after shrinking)
-    on_run: Callable[[Tally], None] | None = None
+    on_run: Callable[[Tally], None] | None = None  # called after every rule call
+    current: Run | None = None  # the run under way, for progress on arrays slow to step
 
     @property
     def searching(self) -> bool:
@@ -228,6 +229,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
         @invariant()
         def report_progress(self) -> None:
             if self.tally.on_run is not None:
+                self.tally.current = self.run
                 self.tally.on_run(self.tally)
 
         def teardown(self) -> None:

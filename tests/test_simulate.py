@@ -203,3 +203,22 @@ def test_simulate_leaves_nothing_in_the_current_directory(
     )
     assert r.returncode == 1, r.stdout + r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_progress_tells_how_far_the_run_under_way_has_got(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the largest arrays one rule call takes seconds: progress must show the run under
+    way, not only the runs done (a clock that moves a second per look stands for that)."""
+    import lutakeover.simulate as simulate_module
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(simulate_module.time, "monotonic", lambda: float(next(clock)))
+    lines: list[str] = []
+    simulate(
+        Model(SMALL, variant("correct")),
+        "array_scenario(2, 2)",
+        runs=2,
+        steps=5,
+        seed=SEED,
+        progress=lines.append,
+    )
+    assert any(line.startswith("0 runs done") and "; run 1 at " in line for line in lines), lines

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from invariants.witnesses import untested_properties
 from lutakeover.check import Check
 from lutakeover.dot import DiagramError, svg_text
 from lutakeover.itf import violation_description, write_trace
@@ -269,7 +270,8 @@ def simulation_report(sim: Simulation, directory: str | Path) -> Path:
         _table(["witness", "reached"], witness_rows),
     ]
     v = sim.failure
-    notes = [] if v is None else [f"{v.property} is violated: {v.message}"]
+    notes = [f"warning: {name} holds vacuously: {why}" for name, why in untested_properties(m).items()]
+    notes += [] if v is None else [f"{v.property} is violated: {v.message}"]
     if v is not None:
         sections.append(_counterexample_section(m, v, v.message, f"Failure (shrunk): {v.property}"))
         sections.append(f"<h3>A pytest test that replays it</h3><pre>{_e(sim.program or '')}</pre>")

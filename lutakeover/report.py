@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from invariants import LIVENESS, SAFETY
+from invariants.witnesses import untested_properties
 from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Check
 from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
@@ -274,6 +275,7 @@ def format_simulation(sim: Simulation) -> str:
     for name, depth in sim.witnesses.items():
         status = f"reached at step {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")
+    lines.extend(untested_lines(untested_properties(m)))
     v = sim.failure
     if v is not None:
         kind = " (liveness: the run settles with it pending)" if v.kind == "deadlock" else ""
@@ -321,6 +323,7 @@ def simulation_json(sim: Simulation) -> dict[str, Any]:
         "seconds": round(sim.seconds, 3),
         "transitions_per_second": round(sim.steps_per_second),
         "witnesses": {name: {"reached": d is not None, "step": d} for name, d in sim.witnesses.items()},
+        "vacuous": untested_properties(sim.model),
         "failure": None
         if v is None
         else {

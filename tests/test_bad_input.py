@@ -143,6 +143,23 @@ def test_a_scenario_where_no_host_writes_says_so(capsys: pytest.CaptureFixture[s
     }
 
 
+def test_simulate_says_what_holds_vacuously_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    hostless = str(Path(__file__).parent.parent / "docs/examples/hostless.toml")
+    assert main(["simulate", hostless, "--runs", "5", "--seed", "1", "--quiet"]) == 0
+    assert (
+        "warning: no_acknowledged_write_lost holds vacuously: no host writes any LU"
+        in capsys.readouterr().out
+    )
+    assert main(["simulate", hostless, "--runs", "5", "--seed", "1", "--quiet", "--json"]) == 0
+    assert (
+        json.loads(capsys.readouterr().out)["vacuous"]["no_acknowledged_write_lost"]
+        == "no host writes any LU"
+    )
+    report = ["simulate", hostless, "--runs", "5", "--seed", "1", "--quiet", "--report", str(tmp_path)]
+    assert main(report) == 0
+    assert "holds vacuously: no host writes any LU" in (tmp_path / "index.html").read_text()
+
+
 def test_the_html_report_says_what_holds_vacuously(tmp_path: Path) -> None:
     assert (
         main(

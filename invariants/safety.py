@@ -1,4 +1,4 @@
-"""Safety properties of embodiment 1: predicates that must hold in every reachable state.
+"""Safety properties of both embodiments: predicates that must hold in every reachable state.
 
 Each returns None when it holds, or a sentence naming the LU, block and controllers
 involved. Compound properties are split so a failure names the part that broke.
@@ -11,9 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.actions import Model, admissible_values
+from model.actions import Model
 from model.scenario import lun_map_problem
-from model.state import PairState, Row, World, active_controllers, jobs_for, owner, visible_value
+from model.state import (
+    PairState,
+    Row,
+    World,
+    active_controllers,
+    admissible_values,
+    jobs_for,
+    owner,
+    visible_value,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ def no_acknowledged_write_lost(m: Model, w: World) -> str | None:
             continue  # a mirror holds the primary's writes, not its own: see the pair properties
         owners: list[int | None] = list(active_controllers(w, lu)) or [None]
         for block in range(m.blocks[lu]):
-            allowed = admissible_values(m, w, lu, block)
+            allowed = admissible_values(w, m.writer[lu], lu, block)
             for c in owners:
                 value = visible_value(w, c, lu, block)
                 if value not in allowed:

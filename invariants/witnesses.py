@@ -1,4 +1,4 @@
-"""Reachability witnesses and liveness obligations of embodiment 1.
+"""Reachability witnesses and liveness obligations of both embodiments.
 
 A witness is something that must *sometimes* happen: a run of the checker in which a
 witness is never reached fails, because a model whose guards forbid everything would

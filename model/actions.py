@@ -29,6 +29,7 @@ from model.state import (
     Row,
     Where,
     World,
+    admissible_values,
     find_line,
     owner,
     replace_at,
@@ -245,7 +246,7 @@ def process(m: Model, w: World, h: int) -> World | None:
         value = line.value if line is not None else w.disk.blocks[lu][block]
         if line is None and lu not in ctl.write_through:
             ctl = _with_line(ctl, Line(lu, block, value, False))
-        if not w.ghost.bad_read and value not in admissible_values(m, w, lu, block):
+        if not w.ghost.bad_read and value not in admissible_values(w, m.writer[lu], lu, block):
             w = w._replace(ghost=w.ghost._replace(bad_read=(lu, block, value, c)))
         reply = request._replace(value=value, at=Where.REPLIED)
     w = _set_controller(w, c, ctl)
@@ -293,17 +294,6 @@ def retry(m: Model, w: World, h: int) -> World | None:
     if request is None or request.at != Where.NOT_READY:
         return None
     return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=Where.PATH)))
-
-
-def admissible_values(m: Model, w: World, lu: int, block: int) -> tuple[int, ...]:
-    """Values a block may hold or a read may return: the last acknowledged write, or the
-    write to it now in flight (its one writer has at most one)."""
-    writer = m.writer[lu]
-    pending = w.hosts[writer] if writer is not None else None
-    acked = w.ghost.acked[lu][block]
-    if pending is not None and pending.op is Op.WRITE and (pending.lu, pending.block) == (lu, block):
-        return (acked, pending.value)
-    return (acked,)
 
 
 # --- Step 801: designation by the operator at the management console ----------------------

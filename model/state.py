@@ -183,6 +183,19 @@ def visible_value(w: World, c: int | None, lu: int, block: int) -> int:
     return w.disk.blocks[lu][block]
 
 
+def admissible_values(w: World, writer: int | None, lu: int, block: int) -> tuple[int, ...]:
+    """Values a block may hold or a read may return: the last acknowledged write, or the
+    write to it now in flight from ``writer``, the LU's one writer (it has at most one).
+
+    The definition behind "no acknowledged write is lost" lives with the ghost state it
+    reads: the model needs it too, to record a wrong read (``Ghost.bad_read``)."""
+    pending = w.hosts[writer] if writer is not None else None
+    acked = w.ghost.acked[lu][block]
+    if pending is not None and pending.op is Op.WRITE and (pending.lu, pending.block) == (lu, block):
+        return (acked, pending.value)
+    return (acked,)
+
+
 def jobs_for(w: World, lu: int) -> list[Job]:
     return [job for job in w.jobs if job.lu == lu]
 

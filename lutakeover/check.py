@@ -20,6 +20,24 @@ from model.symmetry import canonicalizer, group_size
 from proofs.explicit import Counterexample, Search, explore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+# Every engine's verdict and the exit code it means, in one place: a vacuous run fails like a
+# violation (it proves nothing), and an undecided one is incomplete, never a pass.
+EXIT_CODES = {
+    "ok": EXIT_OK,
+    "proved": EXIT_OK,
+    "violated": EXIT_VIOLATED,
+    "vacuous": EXIT_VIOLATED,
+    "not proved": EXIT_VIOLATED,
+    "incomplete": EXIT_INCOMPLETE,
+    "unknown": EXIT_INCOMPLETE,  # bmc: z3 could not decide a depth in time
+}
+
+
+def exit_code(verdict: str) -> int:
+    """The exit code of a verdict of check, simulate, bmc or prove."""
+    return EXIT_CODES[verdict]
+
+
 AUTO_SYMMETRY_LIMIT = 24
 
 
@@ -47,12 +65,7 @@ class Check:
 
     @property
     def exit_code(self) -> int:
-        return {
-            "ok": EXIT_OK,
-            "violated": EXIT_VIOLATED,
-            "vacuous": EXIT_VIOLATED,
-            "incomplete": EXIT_INCOMPLETE,
-        }[self.verdict]
+        return exit_code(self.verdict)
 
     def status(self, name: str, kind: str) -> bool | None:
         """True: holds (checked everywhere); False: violated; None: not known, because the

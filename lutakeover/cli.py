@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lutakeover import diagram
-from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATED, run_check
+from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
 from lutakeover.dot import DiagramError, format_of
 from lutakeover.dot import write as write_diagram
 from lutakeover.html_report import check_report, simulation_report
@@ -446,7 +446,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(f"lutakeover: {said} to {path}", file=sys.stderr)
     if args.report:
         _write_report(lambda: simulation_report(result, args.report), args.quiet)
-    return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "vacuous": EXIT_VIOLATED}[result.verdict]
+    return exit_code(result.verdict)
 
 
 def _protocol(name: str) -> Protocol:
@@ -498,7 +498,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         if args.quiet:
             summary = [o.line for o in result.failures] + summary
         _print("\n".join(summary).lstrip("\n"))
-    return EXIT_OK if result.proved else EXIT_VIOLATED
+    return exit_code("proved" if result.proved else "not proved")
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from invariants import LIVENESS, SAFETY
 from invariants.witnesses import untested_properties
-from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, Check
+from lutakeover.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
 from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, PairState, Request, Row, Where, World
@@ -398,4 +398,4 @@ def bmc_json(m: Model, result: Bmc) -> dict[str, Any]:
 
 def bmc_exit_code(result: Bmc) -> int:
     """As `check`: 0 no violation within the bound, 1 violated, 3 z3 could not decide."""
-    return {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "unknown": EXIT_INCOMPLETE}[result.verdict]
+    return exit_code(result.verdict)

@@ -273,3 +273,12 @@ def test_prove_fails_a_seeded_bug_naming_action_and_property(capsys: pytest.Capt
     data = json.loads(capsys.readouterr().out)
     failed = [(o["action"], o["part"]) for o in data["obligations"] if o["status"] != "ok"]
     assert failed == [("backup_done", "tape_complete_after_backup")]
+
+
+def test_one_mapping_from_every_engines_verdict_to_an_exit_code() -> None:
+    from lutakeover.check import EXIT_CODES, exit_code
+
+    assert [exit_code(v) for v in ("ok", "proved")] == [0, 0]
+    assert [exit_code(v) for v in ("violated", "vacuous", "not proved")] == [1, 1, 1]
+    assert [exit_code(v) for v in ("incomplete", "unknown")] == [3, 3]
+    assert 2 not in EXIT_CODES.values()  # bad input is no verdict: the CLI refuses before any run

@@ -19,7 +19,6 @@ from model.generate import array_scenario
 from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, variant
 from model.scenario import builtin
 from model.state import World
-from proofs import induction
 from proofs.induction import (
     ACTION_NAMES,
     INITIAL,
@@ -34,6 +33,7 @@ from proofs.induction import (
     format_proof,
     obligations,
     prove,
+    prover,
     simulates,
 )
 
@@ -284,14 +284,14 @@ def test_omit_accepts_only_lemmas() -> None:
 
 def test_unknown_counts_as_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    real = induction._verdict
+    real = prover._verdict  # the one place a query asks the solver
 
     def second_query_unknown(solver: Any) -> str:
         nonlocal calls
         calls += 1
         return "unknown" if calls == 2 else real(solver)  # the first is the initial condition's sanity check
 
-    monkeypatch.setattr(induction, "_verdict", second_query_unknown)
+    monkeypatch.setattr(prover, "_verdict", second_query_unknown)
     result = prove(CORRECT)
     assert [(o.action, o.part, o.status) for o in result.failures] == [
         (INITIAL, "single_active_controller", "unknown")

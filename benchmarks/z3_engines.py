@@ -1,8 +1,8 @@
 """Figures of the z3 engines: the whole inductive proof, and BMC per depth on fig5.
 
-    python benchmarks/z3.py            # proof (correct + every seeded bug), BMC to depth 16
-    python benchmarks/z3.py --depth 12 # a shorter BMC run
-    python benchmarks/z3.py --quick    # the correct proof and BMC to depth 10
+    python benchmarks/z3_engines.py            # proof (correct + every seeded bug), BMC to depth 16
+    python benchmarks/z3_engines.py --depth 12 # a shorter BMC run
+    python benchmarks/z3_engines.py --quick    # the correct proof and BMC to depth 10
 
 Aims: the whole correct proof in under 10 seconds. BMC finds every seeded bug fig5 (and,
 for embodiment 2, fig9) can show at the depth breadth-first search does; the seconds below
@@ -12,14 +12,7 @@ compare the two.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on the import path, where this very file
-# would stand in for the z3 package; drop it (`python -m benchmarks.z3` needs no such care).
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
 
 from lutakeover.check import run_check
 from model.actions import Model

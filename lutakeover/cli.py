@@ -286,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"states: draw the quotient by phase above N states (default {DEFAULT_MAX_NODES})",
     )
+    draw.add_argument(
+        "--graphml",
+        metavar="FILE",
+        help="phases, states: also write the graph drawn as GraphML, for other graph tools",
+    )
     draw.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
@@ -507,6 +512,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     except DiagramError as e:
         raise BadInput(f"-o {e}") from None
     _check_writable(args.output, "-o")
+    if args.graphml and args.kind not in diagram.GRAPH_KINDS:
+        raise BadInput(f"--graphml: a {args.kind} diagram is not a graph; only phases and states are")
+    if args.graphml:
+        _check_writable(args.graphml, "--graphml")
     if args.trace and args.kind != "trace":
         raise BadInput("--trace belongs to the trace kind")
     if args.trace and not Path(args.trace).is_file():
@@ -532,11 +541,14 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     scenario = named or _scenario(args)
     m = Model(scenario, _protocol(name or "correct"))
     progress = _progress(args.quiet)
+    graph = None
     try:
         if args.kind == "phases":
-            source = diagram.phases(m, progress)
+            graph = diagram.phases_graph(m, progress)
         elif args.kind == "states":
-            source = diagram.states(m, args.max_nodes, progress)
+            graph = diagram.states_graph(m, args.max_nodes, progress)
+        if graph is not None:
+            source = diagram.graph_dot_of(graph)
         elif args.kind == "trace":
             source = diagram.trace(m, args.trace, progress)
         else:
@@ -544,8 +556,15 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         write_diagram(source, args.output)
     except DiagramError as e:
         raise BadInput(str(e)) from None
+    if args.graphml and graph is not None:
+        try:
+            diagram.write_graphml(graph, args.graphml)
+        except OSError as e:
+            raise BadInput(f"--graphml {args.graphml}: cannot write: {e.strerror or e}") from None
     if not args.quiet:
         print(f"lutakeover: {args.kind} diagram written to {args.output}", file=sys.stderr)
+        if args.graphml:
+            print(f"lutakeover: its graph written to {args.graphml} (GraphML)", file=sys.stderr)
     return EXIT_OK
 
 

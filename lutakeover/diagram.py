@@ -4,6 +4,9 @@
 - states: the reachable state graph of a small scenario (or its quotient by phase)
 - trace: a counterexample, or an ITF trace file, as a sequence diagram
 - tables: every controller's configuration information table before and after (Figs. 5, 9)
+
+The phase machine and the state graph are networkx graphs before they are DOT, and can be
+written as GraphML too (``write_graphml``) for other graph tools.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import networkx as nx
+
 from lutakeover.check import run_check
 from lutakeover.dot import DiagramError
 from lutakeover.itf import ItfError, read_trace
-from lutakeover.phases import DEFAULT_LIMIT, derive, phase_dot
+from lutakeover.phases import DEFAULT_LIMIT, derive, phase_graph, phase_graph_dot
 from lutakeover.sequence import trace_dot
-from lutakeover.state_graph import DEFAULT_MAX_NODES, state_graph_dot
+from lutakeover.state_graph import DEFAULT_MAX_NODES, graph_dot, state_graph
 from lutakeover.tables import tables_dot
 from model.actions import Model
 from model.generate import array_scenario
@@ -34,14 +39,26 @@ KINDS: dict[str, str] = {
     "tables": "every controller's configuration table before and after the take-overs",
 }
 
+GRAPH_KINDS = ("phases", "states")  # the kinds that are graphs (and can be written as GraphML)
+
 Progress = Callable[[str], None] | None
 
 
 def phases(m: Model, progress: Progress = None) -> str:
+    return graph_dot_of(phases_graph(m, progress))
+
+
+def phases_graph(m: Model, progress: Progress = None) -> nx.MultiDiGraph:
+    """The per-LU phase machine as a graph (see ``phases.phase_graph``)."""
     machine = derive(m, DEFAULT_LIMIT, progress)
     if not machine.complete and progress is not None:
         progress(f"phase machine drawn from the first {machine.states:,} states (the scenario has more)")
-    return phase_dot(machine)
+    return phase_graph(machine)
+
+
+def graph_dot_of(g: nx.DiGraph) -> str:
+    """The DOT source of a graph of ``phases_graph`` or ``states_graph``."""
+    return phase_graph_dot(g) if g.graph["name"] == "phases" else graph_dot(g)
 
 
 def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexample[World] | None:
@@ -56,9 +73,31 @@ def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexamp
 
 
 def states(m: Model, max_nodes: int = DEFAULT_MAX_NODES, progress: Progress = None) -> str:
+    return graph_dot_of(states_graph(m, max_nodes, progress))
+
+
+def states_graph(m: Model, max_nodes: int = DEFAULT_MAX_NODES, progress: Progress = None) -> nx.DiGraph:
+    """The state graph, or its quotient by phase (see ``state_graph.state_graph``)."""
     counterexample = shortest_counterexample(m, progress)
-    source, _message = state_graph_dot(m, counterexample, max_nodes, progress)
-    return source
+    g, _message = state_graph(m, counterexample, max_nodes, progress)
+    return g
+
+
+def write_graphml(g: nx.DiGraph, path: str | Path) -> None:
+    """Write the graph as GraphML: every attribute as GraphML can type it (str, int, float,
+    bool; anything else as its text), parallel edges with ids unique in the file (``e0``, ...:
+    a GraphML id is one token, and an edge's action is among its attributes already)."""
+    out = g.__class__(**_typed(g.graph))
+    out.add_nodes_from((node, _typed(data)) for node, data in g.nodes(data=True))
+    if g.is_multigraph():
+        out.add_edges_from((a, b, f"e{i}", _typed(data)) for i, (a, b, data) in enumerate(g.edges(data=True)))
+    else:
+        out.add_edges_from((a, b, _typed(data)) for a, b, data in g.edges(data=True))
+    nx.write_graphml(out, str(path))
+
+
+def _typed(attrs: dict[str, object]) -> dict[str, object]:
+    return {k: v if isinstance(v, str | int | float | bool) else str(v) for k, v in attrs.items()}
 
 
 def trace(m: Model, trace_file: str | None = None, progress: Progress = None) -> str:

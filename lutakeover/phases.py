@@ -8,6 +8,10 @@ copying a block to tape) a loop. What each phase looks like (who is in charge, w
 frames go, which caches hold the LU's lines) is read off the reachable states, so a seeded
 bug shows in the picture: ``skip-destage`` leaves dirty lines in the source at the phase
 "destination in charge".
+
+The exploration fills plain dicts (it visits every reachable state); the machine it finds is
+then built as a networkx graph (``phase_graph``), which the DOT source is drawn from and
+`--graphml` exports.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import graphviz
+import networkx as nx
 
 from lutakeover.dot import ROLE_COLOURS, DiagramError, digraph, esc
 from model.actions import ACTIONS_BY_NAME, Action, Model
@@ -259,6 +265,26 @@ def _sort_key(phase: Phase) -> tuple[int, int]:
 def phase_dot(machine: PhaseMachine) -> str:
     """The phase machine as DOT: one node per phase with what it looks like, one edge per
     action labelled with its patent step, coloured by the component that performs it."""
+    return phase_graph_dot(phase_graph(machine))
+
+
+def fact_key(name: str) -> str:
+    """A fact's attribute name in the phase graph (``dirty lines`` -> ``dirty_lines``)."""
+    return name.replace(" ", "_")
+
+
+def _closes_cycle(before: Phase, now: Phase) -> bool:
+    """The step that closes a cycle goes back up; it must not pull the rest phase down."""
+    return (now in (REST, RESYNC) and before not in (REST, RESYNC)) or (before == RESYNC and now == REST)
+
+
+def phase_graph(machine: PhaseMachine) -> nx.MultiDiGraph:
+    """The phase machine as a graph. A node per phase, named by ``phase_id`` (``label``: its
+    title, ``cycle``, ``done``: steps done, ``step``: the patent step that enters it, and one
+    attribute per fact of ``FACT_NAMES`` seen, by ``fact_key``); an edge per action and role,
+    keyed ``action role`` (``action``, patent ``step``, ``label``, ``role``, its ``colour``,
+    ``transitions`` projected onto it, ``loop``, ``closes_cycle``). Nodes and edges in the
+    order drawn."""
     m = machine.model
     if not machine.edges:
         raise DiagramError(
@@ -270,51 +296,78 @@ def phase_dot(machine: PhaseMachine) -> str:
         title += f" (first {machine.states:,} states)"
     if machine.overlapping:
         title += "\nan LU taken over twice at once is drawn in the phase of its first take-over"
-    g = digraph("phases", title, nodesep="0.5", ranksep="0.45")
-    g.attr("node", shape="plain", fontsize="11")
-    g.attr("edge", fontsize="10")
-    phases = sorted({p for key in machine.edges for p in key[:2]}, key=_sort_key)
-    for phase in phases:
-        g.node(phase_id(phase), _phase_label(m, phase, machine.facts.get(phase, {})))
-    used_roles: set[str] = set()
-    for (before, now, name, who), _count in sorted(
+    g = nx.MultiDiGraph(name="phases", title=title)
+    for phase in sorted({p for key in machine.edges for p in key[:2]}, key=_sort_key):
+        facts = machine.facts.get(phase, {})
+        g.add_node(
+            phase_id(phase),
+            label=phase_title(m, phase),
+            cycle=phase[0],
+            done=phase[1],
+            step=phase_step(m, phase),
+            **{fact_key(name): " | ".join(sorted(facts[name])) for name in FACT_NAMES if name in facts},
+        )
+    for (before, now, name, who), count in sorted(
         machine.edges.items(),
         key=lambda kv: (_sort_key(kv[0][0]), _sort_key(kv[0][1]), kv[0][2], kv[0][3]),
     ):
         step = ACTIONS_BY_NAME[name].step
         number = step.number if step is not None else ""
-        colour = ROLE_COLOURS.get(who, "#000000")
-        used_roles.add(who)
-        label = f"<<b>{esc(number)}</b> {esc(name)}>"
+        g.add_edge(
+            phase_id(before),
+            phase_id(now),
+            key=f"{name} {who}",
+            action=name,
+            step=number,
+            label=f"{number} {name}".strip(),
+            role=who,
+            colour=ROLE_COLOURS.get(who, "#000000"),
+            transitions=count,
+            loop=before == now,
+            closes_cycle=_closes_cycle(before, now),
+        )
+    return g
+
+
+def phase_graph_dot(g: nx.MultiDiGraph) -> str:
+    """The DOT source of a graph of ``phase_graph``."""
+    d = digraph("phases", g.graph["title"], nodesep="0.5", ranksep="0.45")
+    d.attr("node", shape="plain", fontsize="11")
+    d.attr("edge", fontsize="10")
+    for node, data in g.nodes(data=True):
+        d.node(node, _phase_label(data))
+    used_roles: set[str] = set()
+    for before, now, data in g.edges(data=True):
+        colour = data["colour"]
+        used_roles.add(data["role"])
+        label = f"<<b>{esc(data['step'])}</b> {esc(data['action'])}>"
         attrs = {"color": colour, "fontcolor": colour, "penwidth": "1.6"}
-        if before == now:
+        if data["loop"]:
             attrs["style"] = "dashed"
-        # The step that closes a cycle goes back up; it must not pull the rest phase down.
-        if (now in (REST, RESYNC) and before not in (REST, RESYNC)) or (before == RESYNC and now == REST):
+        if data["closes_cycle"]:
             attrs["constraint"] = "false"
-        g.edge(phase_id(before), phase_id(now), label=label, **attrs)
-    _legend(g, sorted(used_roles, key=lambda r: list(ROLE_COLOURS).index(r) if r in ROLE_COLOURS else 99))
-    return str(g.source)
+        d.edge(before, now, label=label, **attrs)
+    _legend(d, sorted(used_roles, key=lambda r: list(ROLE_COLOURS).index(r) if r in ROLE_COLOURS else 99))
+    return str(d.source)
 
 
-def _phase_label(m: Model, phase: Phase, facts: dict[str, set[str]]) -> str:
-    title = phase_title(m, phase)
-    step = phase_step(m, phase)
-    cycle = {"takeover": "take-over", "backup": "backup cycle", "rest": "", "resync": "backup cycle"}[
-        phase[0]
+def _phase_label(node: dict[str, Any]) -> str:
+    """A phase's node: its title, the step that enters it, and its facts (a node of ``phase_graph``)."""
+    cycle = node["cycle"]
+    cycle_name = {"takeover": "take-over", "backup": "backup cycle", "rest": "", "resync": "backup cycle"}[
+        cycle
     ]
-    head = f"{esc(title)}"
-    sub = f"after {step}, {cycle}" if step else (cycle or "no job")
-    fill = {"rest": "#f2f2f2", "takeover": "#eaf2fb", "backup": "#fdf0e2", "resync": "#fdf0e2"}[phase[0]]
+    head = f"{esc(node['label'])}"
+    sub = f"after {node['step']}, {cycle_name}" if node["step"] else (cycle_name or "no job")
+    fill = {"rest": "#f2f2f2", "takeover": "#eaf2fb", "backup": "#fdf0e2", "resync": "#fdf0e2"}[cycle]
     rows = [
         f'<tr><td colspan="2" bgcolor="{fill}"><b>{head}</b><br/>'
         f'<font point-size="9">{esc(sub)}</font></td></tr>'
     ]
-    for name in [name for name in FACT_NAMES if name in facts]:
-        values = " | ".join(sorted(facts[name]))
+    for name in [name for name in FACT_NAMES if fact_key(name) in node]:
         rows.append(
             f'<tr><td align="left"><font point-size="9">{esc(name)}</font></td>'
-            f'<td align="left"><font point-size="9">{esc(values)}</font></td></tr>'
+            f'<td align="left"><font point-size="9">{esc(node[fact_key(name)])}</font></td></tr>'
         )
     return (
         '<<table border="1" cellborder="0" cellspacing="0" cellpadding="2" style="rounded">'

@@ -6,16 +6,20 @@ edge labelled with its action. The initial state is drawn bold, the edges of the
 counterexample (if the variant has one) thick and red, the state that breaks the property
 filled red. A graph with more states than can be drawn legibly is replaced, with a message,
 by its quotient by phase: one node per array phase, edges counted.
+
+Both are built as networkx graphs whose node and edge attributes hold all the drawing needs
+(and what `--graphml` exports); the DOT source is drawn from them.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import graphviz
+import networkx as nx
 
 from lutakeover.dot import HIGHLIGHT, DiagramError, digraph, esc
 from lutakeover.phases import WorldPhase, world_phase, world_phase_title
@@ -26,6 +30,8 @@ from proofs.explicit import Counterexample
 DEFAULT_MAX_NODES = 150  # Graphviz lays 156 states out in about 2 s; more is unreadable anyway
 QUOTIENT_LIMIT = 500_000  # states explored to draw the quotient by phase
 QUOTIENT_FACTOR = 2  # a quotient of more than this many times --max-nodes phases is not drawn
+
+STATES, QUOTIENT = "states", "phases_quotient"  # the graphs' names, in DOT too
 
 # A counterexample's edges (the class lets a test, or a stylesheet, find them in the SVG)
 ON_TRACE = {"color": HIGHLIGHT, "fontcolor": HIGHLIGHT, "penwidth": "3", "class": "counterexample"}
@@ -120,18 +126,23 @@ _WHERE = {Where.PATH: "at path", Where.REPLIED: "replied", Where.NOT_READY: "NOT
 
 
 def _edge_label(label: str) -> str:
-    name = label.split(" ")[0]
-    step = ACTIONS_BY_NAME[name].step
-    return f"{step.number} {name}" if step is not None else name
+    name, number = label.split(" ")[0], _step_number(label)
+    return f"{number} {name}" if number else name
 
 
-def state_graph_dot(
+def _step_number(label: str) -> str:
+    """The patent step of a transition's action ("" for a host's or the environment's)."""
+    step = ACTIONS_BY_NAME[label.split(" ")[0]].step
+    return step.number if step is not None else ""
+
+
+def state_graph(
     m: Model,
     counterexample: Counterexample[World] | None,
     max_nodes: int = DEFAULT_MAX_NODES,
     progress: Callable[[str], None] | None = None,
-) -> tuple[str, str | None]:
-    """(DOT source, a message if the graph was too large and its quotient was drawn)."""
+) -> tuple[nx.DiGraph, str | None]:
+    """(the state graph, or its quotient by phase with a message saying why)."""
     graph = reachable(m, max_nodes)
     if not graph.complete:
         if progress is not None:
@@ -152,8 +163,24 @@ def state_graph_dot(
         message = f"{too_many}; drawing its quotient by phase instead"
         if progress is not None:
             progress(message)
-        return _quotient_dot(m, full, phase_of, counterexample), message
-    return _full_dot(m, graph, counterexample), None
+        return quotient_graph(m, full, phase_of, counterexample), message
+    return full_graph(m, graph, counterexample), None
+
+
+def state_graph_dot(
+    m: Model,
+    counterexample: Counterexample[World] | None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, str | None]:
+    """(DOT source, a message if the graph was too large and its quotient was drawn)."""
+    g, message = state_graph(m, counterexample, max_nodes, progress)
+    return graph_dot(g), message
+
+
+def graph_dot(g: nx.DiGraph) -> str:
+    """The DOT source of a graph of ``full_graph`` or ``quotient_graph``."""
+    return _quotient_dot(g) if g.graph["name"] == QUOTIENT else _states_dot(g)
 
 
 def _trace_pairs(counterexample: Counterexample[World] | None) -> list[tuple[World, World]]:
@@ -179,35 +206,71 @@ def _title(m: Model, counterexample: Counterexample[World] | None, what: str) ->
 
 
 def _full_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> str:
-    g = _graph("states", _title(m, counterexample, f"{len(graph.states)} reachable states"))
+    return _states_dot(full_graph(m, graph, counterexample))
+
+
+def full_graph(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> nx.MultiDiGraph:
+    """Every state a node ``s{i}`` (its ``label``, ``phase``, phase ``cluster``, ``initial``,
+    ``broken``), in breadth-first order; every distinct transition an edge keyed by its action
+    (``action``, drawn ``label``, patent ``step``, ``counterexample``), in the order drawn."""
+    g = nx.MultiDiGraph(name=STATES, title=_title(m, counterexample, f"{len(graph.states)} reachable states"))
     index = {w: i for i, w in enumerate(graph.states)}
     on_trace = {(index[a], index[b]) for a, b in _trace_pairs(counterexample) if a in index and b in index}
     bad = index.get(counterexample.trace[-1].state) if counterexample is not None else None
-    g.node("legend", _legend_label(), shape="note", style="", fontsize="9", color="#999999")
-    clusters: dict[WorldPhase, list[int]] = {}
+    clusters: dict[WorldPhase, int] = {}  # numbered by their first state: the order they are drawn in
     for i, w in enumerate(graph.states):
-        clusters.setdefault(world_phase(m, w), []).append(i)
-    for k, (phase, members) in enumerate(sorted(clusters.items(), key=lambda kv: min(kv[1]))):
-        with g.subgraph(name=f"cluster_{k}") as cluster:
+        phase = world_phase(m, w)
+        cluster = clusters.setdefault(phase, len(clusters))
+        g.add_node(
+            f"s{i}",
+            label=state_label(m, w),
+            phase=world_phase_title(m, phase),
+            cluster=cluster,
+            initial=i == 0,
+            broken=i == bad,
+        )
+    # networkx yields edges by source in node order, then in the order added: these, sorted.
+    for a, b, label in sorted(set(graph.edges)):
+        g.add_edge(
+            f"s{a}",
+            f"s{b}",
+            key=label,
+            action=label,
+            label=_edge_label(label),
+            step=_step_number(label),
+            counterexample=(a, b) in on_trace,
+        )
+    return g
+
+
+def _states_dot(g: nx.MultiDiGraph) -> str:
+    d = _graph(STATES, g.graph["title"])
+    d.node("legend", _legend_label(), shape="note", style="", fontsize="9", color="#999999")
+    members: dict[int, list[str]] = {}
+    for node, cluster in g.nodes(data="cluster"):
+        members.setdefault(cluster, []).append(node)
+    for k, nodes in members.items():
+        with d.subgraph(name=f"cluster_{k}") as cluster:
             cluster.attr(
-                label=world_phase_title(m, phase),
+                label=g.nodes[nodes[0]]["phase"],
                 style="rounded,filled",
                 fillcolor="#f6f6f6",
                 color="#cccccc",
             )
-            for i in members:
+            for node in nodes:
+                data = g.nodes[node]
                 attrs = {}
-                if i == 0:
+                if data["initial"]:
                     attrs = {"penwidth": "2.5", "xlabel": "initial"}
-                if i == bad:
+                if data["broken"]:
                     attrs.update(BROKEN)
-                cluster.node(f"s{i}", esc_plain(state_label(m, graph.states[i])), **attrs)
-    for a, b, label in sorted(set(graph.edges)):
-        attrs = {"label": _edge_label(label)}
-        if (a, b) in on_trace:
+                cluster.node(node, esc_plain(data["label"]), **attrs)
+    for a, b, data in g.edges(data=True):
+        attrs = {"label": data["label"]}
+        if data["counterexample"]:
             attrs.update(ON_TRACE)
-        g.edge(f"s{a}", f"s{b}", **attrs)
-    return str(g.source)
+        d.edge(a, b, **attrs)
+    return str(d.source)
 
 
 def esc_plain(text: str) -> str:
@@ -215,32 +278,43 @@ def esc_plain(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\l") + "\\l"
 
 
-def _quotient_dot(
+def quotient_graph(
     m: Model, graph: Graph, phase_of: list[WorldPhase], counterexample: Counterexample[World] | None
-) -> str:
-    """One node per array phase (``phase_of[i]`` is the phase of ``graph.states[i]``)."""
+) -> nx.DiGraph:
+    """The state graph contracted by phase (``phase_of[i]`` is the phase of ``graph.states[i]``):
+    one node ``p{i}`` per array phase, numbered by its first state (its ``label``, how many
+    ``states`` it has, ``initial``, ``broken``); one edge per pair of phases some transition
+    joins (the drawn ``label``: every action that joins them; ``counterexample``)."""
     title = f"{len(graph.states):,}{'+' if not graph.complete else ''} reachable states, by phase"
-    g = _graph("phases_quotient", _title(m, counterexample, title))
-    ids: dict[WorldPhase, int] = {}
-    counts: dict[WorldPhase, int] = {}
-    for p in phase_of:
-        ids.setdefault(p, len(ids))
-        counts[p] = counts.get(p, 0) + 1
-    edges: dict[tuple[int, int], set[str]] = {}
+    q = nx.DiGraph(name=QUOTIENT, title=_title(m, counterexample, title))
+    counts = Counter(phase_of)
+    ids = {p: i for i, p in enumerate(counts)}  # a Counter keeps the order of first occurrence
+    # Contracted by hand, not by nx.quotient_graph: the state graph may have half a million
+    # states, too many to hold as a networkx graph, and its default block test is quadratic.
+    joined: dict[tuple[int, int], set[str]] = {}
     for a, b, label in graph.edges:
         pa, pb = ids[phase_of[a]], ids[phase_of[b]]
         if pa != pb:
-            edges.setdefault((pa, pb), set()).add(_edge_label(label))
+            joined.setdefault((pa, pb), set()).add(_edge_label(label))
     on_trace = {(ids[world_phase(m, a)], ids[world_phase(m, b)]) for a, b in _trace_pairs(counterexample)}
     bad = ids.get(world_phase(m, counterexample.trace[-1].state)) if counterexample is not None else None
-    for p, i in sorted(ids.items(), key=lambda kv: kv[1]):
-        attrs = {"penwidth": "2.5"} if i == 0 else {}
-        if i == bad:
+    for p, i in ids.items():
+        q.add_node(f"p{i}", label=world_phase_title(m, p), states=counts[p], initial=i == 0, broken=i == bad)
+    for (a, b), labels in sorted(joined.items()):  # yielded back in this order, as for full_graph
+        q.add_edge(f"p{a}", f"p{b}", label=", ".join(sorted(labels)), counterexample=(a, b) in on_trace)
+    return q
+
+
+def _quotient_dot(q: nx.DiGraph) -> str:
+    d = _graph(QUOTIENT, q.graph["title"])
+    for node, data in q.nodes(data=True):
+        attrs = {"penwidth": "2.5"} if data["initial"] else {}
+        if data["broken"]:
             attrs.update(BROKEN)
-        g.node(f"p{i}", world_phase_title(m, p) + f"\\n{counts[p]:,} states", **attrs)
-    for (a, b), labels in sorted(edges.items()):
-        attrs = {"label": ", ".join(sorted(labels))}
-        if (a, b) in on_trace:
+        d.node(node, data["label"] + f"\\n{data['states']:,} states", **attrs)
+    for a, b, data in q.edges(data=True):
+        attrs = {"label": data["label"]}
+        if data["counterexample"]:
             attrs.update(ON_TRACE)
-        g.edge(f"p{a}", f"p{b}", **attrs)
-    return str(g.source)
+        d.edge(a, b, **attrs)
+    return str(d.source)

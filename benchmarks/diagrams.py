@@ -11,9 +11,9 @@ from __future__ import annotations
 import shutil
 import time
 
-from lutakeover.docs_diagrams import DIAGRAMS
-from lutakeover.dot import render
-from lutakeover.state_graph import _full_dot, reachable
+from lutakeover.diagrams.dot import render
+from lutakeover.diagrams.state_graph import _full_dot, reachable
+from lutakeover.docgen.docs_diagrams import DIAGRAMS
 from model.actions import Model
 from model.scenario import builtin
 

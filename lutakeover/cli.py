@@ -15,13 +15,13 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from lutakeover import diagram
 from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
-from lutakeover.dot import DiagramError, format_of
-from lutakeover.dot import write as write_diagram
-from lutakeover.html_report import check_report, simulation_report
-from lutakeover.itf import ItfError, trace_origin, violation_description, write_trace
-from lutakeover.report import (
+from lutakeover.diagrams import kinds as diagram
+from lutakeover.diagrams.dot import DiagramError, format_of
+from lutakeover.diagrams.dot import write as write_diagram
+from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES
+from lutakeover.formats.itf import ItfError, trace_origin, violation_description, write_trace
+from lutakeover.formats.report import (
     bmc_exit_code,
     bmc_json,
     check_json,
@@ -31,8 +31,8 @@ from lutakeover.report import (
     format_simulation,
     simulation_json,
 )
+from lutakeover.reports.html_report import check_report, simulation_report
 from lutakeover.simulate import simulate
-from lutakeover.state_graph import DEFAULT_MAX_NODES
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import VARIANTS, Protocol, variant

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import checked, summary
 from lutakeover.check import run_check
-from lutakeover.itf import read_trace, write_trace
-from lutakeover.walkthrough import backup_cycle, fig9_table
+from lutakeover.docgen.walkthrough import backup_cycle, fig9_table
+from lutakeover.formats.itf import read_trace, write_trace
 from model.actions import Model
 from model.protocol import BACKUP_BUGS, SEEDED_BUGS, Step, variant
 from model.scenario import ScenarioError, builtin, parse

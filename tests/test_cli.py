@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lutakeover.cli import main
-from lutakeover.itf import ItfError, read_trace
+from lutakeover.formats.itf import ItfError, read_trace
 from model.actions import Model
 from model.protocol import variant
 from model.scenario import builtin
@@ -140,7 +140,7 @@ def test_read_trace_refuses_other_files(tmp_path: Path) -> None:
 
 def test_large_symmetry_groups_are_not_used_by_default() -> None:
     from lutakeover.check import run_check
-    from lutakeover.report import format_check
+    from lutakeover.formats.report import format_check
     from model.generate import array_scenario
 
     check = run_check(array_scenario(3, 6), variant("correct"), max_states=300, liveness=False)

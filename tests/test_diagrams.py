@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from lutakeover import diagram
 from lutakeover.check import run_check
 from lutakeover.cli import main
-from lutakeover.docs_diagrams import DIAGRAMS, FOLDER, regenerate, stale
-from lutakeover.dot import DiagramError, format_of, render, write
-from lutakeover.itf import trace_origin, write_trace
-from lutakeover.phases import derive, phase_dot
-from lutakeover.sequence import TARGETS, messages
-from lutakeover.state_graph import state_graph_dot
-from lutakeover.tables import snapshots, table_rows
+from lutakeover.diagrams import kinds as diagram
+from lutakeover.diagrams.dot import DiagramError, format_of, render, write
+from lutakeover.diagrams.phases import derive, phase_dot
+from lutakeover.diagrams.sequence import TARGETS, messages
+from lutakeover.diagrams.state_graph import state_graph_dot
+from lutakeover.diagrams.tables import snapshots, table_rows
+from lutakeover.docgen.docs_diagrams import DIAGRAMS, FOLDER, regenerate, stale
+from lutakeover.formats.itf import trace_origin, write_trace
 from model.actions import ACTIONS_BY_NAME, Model
 from model.protocol import BACKUP_ORDER, CORRECT_ORDER, variant
 from model.scenario import builtin
@@ -297,7 +297,7 @@ def test_renders_with_the_bundled_engine_and_prefers_a_system_dot(
 
 def test_docs_diagrams_are_current() -> None:
     """CI fails here when the model changed and docs/diagrams/ was not regenerated
-    (`python -m lutakeover.docs_diagrams`)."""
+    (`python -m lutakeover.docgen.docs_diagrams`)."""
     assert stale() == []
     assert {p.stem for p in FOLDER.glob("*.svg")} == set(DIAGRAMS)
 
@@ -445,7 +445,7 @@ def test_report_into_a_file_is_refused_before_any_work(
 
 
 def test_check_result_feeds_the_report_without_rerunning(tmp_path: Path) -> None:
-    from lutakeover.html_report import check_report
+    from lutakeover.reports.html_report import check_report
 
     result = run_check(builtin("one-lu"), variant("no-suspend"))
     page = check_report(result, tmp_path)
@@ -453,7 +453,7 @@ def test_check_result_feeds_the_report_without_rerunning(tmp_path: Path) -> None
 
 
 def test_a_large_scenario_reports_the_phases_of_small_built_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lutakeover import html_report
+    from lutakeover.reports import html_report
 
     monkeypatch.setattr(html_report, "PHASE_STATES", 10)
     section = html_report._phase_section(model("backup-and-takeover", "no-suspend"))

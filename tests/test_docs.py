@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from invariants import LIVENESS, SAFETY, WITNESSES
-from lutakeover import docs_outputs
+from lutakeover.docgen import docs_outputs
 from model.protocol import VARIANTS
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -26,7 +26,7 @@ def test_a_documented_output_is_what_the_tool_prints(block: docs_outputs.Block) 
     output = docs_outputs.run(block.command)
     assert docs_outputs.agrees(block, output), (
         f"{block.path.name}:{block.line}: `lutakeover {block.command}` now prints:\n{output}\n"
-        "(python -m lutakeover.docs_outputs rewrites the block)"
+        "(python -m lutakeover.docgen.docs_outputs rewrites the block)"
     )
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from lutakeover import diagram
 from lutakeover.cli import main
-from lutakeover.phases import world_phase
-from lutakeover.state_graph import QUOTIENT_LIMIT, full_graph, reachable, state_graph
+from lutakeover.diagrams import kinds as diagram
+from lutakeover.diagrams.phases import world_phase
+from lutakeover.diagrams.state_graph import QUOTIENT_LIMIT, full_graph, reachable, state_graph
 from model.actions import Model
 from model.protocol import CORRECT_ORDER, variant
 from model.scenario import builtin

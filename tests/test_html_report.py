@@ -14,7 +14,14 @@ import pytest
 
 from lutakeover.check import Check, run_check
 from lutakeover.cli import main
-from lutakeover.html_report import OWNED, PAGE, TRACE, check_report, simulation_report, variant_sentence
+from lutakeover.reports.html_report import (
+    OWNED,
+    PAGE,
+    TRACE,
+    check_report,
+    simulation_report,
+    variant_sentence,
+)
 from lutakeover.simulate import Simulation
 from model.protocol import ALL_BUGS, VARIANTS, Protocol, variant
 from model.scenario import builtin

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from lutakeover.check import run_check
 from lutakeover.cli import main
-from lutakeover.itf import (
+from lutakeover.formats.itf import (
     ACTION_TAKEN,
     VAR_TYPES,
     VARS,

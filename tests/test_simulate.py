@@ -13,7 +13,7 @@ import pytest
 
 from lutakeover.check import run_check
 from lutakeover.cli import main
-from lutakeover.report import format_simulation
+from lutakeover.formats.report import format_simulation
 from lutakeover.simulate import Simulation, simulate
 from model.actions import Model
 from model.generate import array_scenario

@@ -13,8 +13,8 @@ the command once per matching file (sorted) and joins the outputs, so one block 
 error messages of a folder of bad scenario files. Commands run from the project's root.
 Timings (seconds, states per second) differ from run to run and are compared as placeholders.
 
-    python -m lutakeover.docs_outputs           rewrite every "output" block from a fresh run
-    python -m lutakeover.docs_outputs --check   exit 1, naming each stale block, if any differ
+    python -m lutakeover.docgen.docs_outputs           rewrite every "output" block from a fresh run
+    python -m lutakeover.docgen.docs_outputs --check   exit 1, naming each stale block, if any differ
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from lutakeover.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MARKED = re.compile(
     r"<!-- (?P<kind>output|excerpt): (?P<command>.+?) -->\n```(?P<lang>\w*)\n(?P<body>.*?)```", re.S
 )
@@ -135,7 +135,7 @@ def documents() -> list[Path]:
 
 def main_docs(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lutakeover.docs_outputs", description=__doc__.split("\n")[0]
+        prog="python -m lutakeover.docgen.docs_outputs", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 if a block is stale")
     args = parser.parse_args(argv)

@@ -18,9 +18,9 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lutakeover.dot import HIGHLIGHT, DiagramError, digraph, esc, html_table, role_colour
-from lutakeover.report import request_op_text
-from lutakeover.tables import TABLE_HEADER, changed_cells, rows_of
+from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc, html_table, role_colour
+from lutakeover.diagrams.tables import TABLE_HEADER, changed_cells, rows_of
+from lutakeover.formats.report import request_op_text
 from model.actions import Model, Transition, routed_controller
 from model.state import Op, PairState, Row, Where, World, owner
 from proofs.explicit import Counterexample, Step

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import graphviz
 import networkx as nx
 
-from lutakeover.dot import HIGHLIGHT, DiagramError, digraph, esc
-from lutakeover.phases import WorldPhase, world_phase, world_phase_title
+from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc
+from lutakeover.diagrams.phases import WorldPhase, world_phase, world_phase_title
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Op, Where, World
 from proofs.explicit import Counterexample

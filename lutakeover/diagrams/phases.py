@@ -24,7 +24,7 @@ from typing import Any
 import graphviz
 import networkx as nx
 
-from lutakeover.dot import ROLE_COLOURS, DiagramError, digraph, esc
+from lutakeover.diagrams.dot import ROLE_COLOURS, DiagramError, digraph, esc
 from model.actions import ACTIONS_BY_NAME, Action, Model
 from model.protocol import Step
 from model.state import Job, PairState, World

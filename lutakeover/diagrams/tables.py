@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lutakeover.dot import DiagramError, digraph, esc, html_table, role_colour
+from lutakeover.diagrams.dot import DiagramError, digraph, esc, html_table, role_colour
 from model.actions import Model, Transition
 from model.state import PairState, Row, World
 

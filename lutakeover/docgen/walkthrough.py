@@ -1,6 +1,6 @@
 """The backup cycle of Figs. 8/9 as a table, generated from the model for docs/backup.md.
 
-    python -m lutakeover.walkthrough     # prints the table docs/backup.md embeds
+    python -m lutakeover.docgen.walkthrough     # prints the table docs/backup.md embeds
 
 A test compares the output with the document, so the walkthrough cannot drift from the model.
 """

@@ -19,12 +19,12 @@ from pathlib import Path
 import networkx as nx
 
 from lutakeover.check import run_check
-from lutakeover.dot import DiagramError
-from lutakeover.itf import ItfError, read_trace
-from lutakeover.phases import DEFAULT_LIMIT, derive, phase_graph, phase_graph_dot
-from lutakeover.sequence import trace_dot
-from lutakeover.state_graph import DEFAULT_MAX_NODES, graph_dot, state_graph
-from lutakeover.tables import tables_dot
+from lutakeover.diagrams.dot import DiagramError
+from lutakeover.diagrams.phases import DEFAULT_LIMIT, derive, phase_graph, phase_graph_dot
+from lutakeover.diagrams.sequence import trace_dot
+from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES, graph_dot, state_graph
+from lutakeover.diagrams.tables import tables_dot
+from lutakeover.formats.itf import ItfError, read_trace
 from model.actions import Model
 from model.generate import array_scenario
 from model.scenario import Scenario, builtin, builtin_names

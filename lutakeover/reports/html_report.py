@@ -21,11 +21,11 @@ from typing import Any
 
 from invariants.witnesses import untested_properties
 from lutakeover.check import Check
-from lutakeover.dot import DiagramError, svg_text
-from lutakeover.itf import violation_description, write_trace
-from lutakeover.phases import derive, phase_dot
-from lutakeover.report import STATUS, check_json, step_rows
-from lutakeover.sequence import MAX_STEPS, trace_dot
+from lutakeover.diagrams.dot import DiagramError, svg_text
+from lutakeover.diagrams.phases import derive, phase_dot
+from lutakeover.diagrams.sequence import MAX_STEPS, trace_dot
+from lutakeover.formats.itf import violation_description, write_trace
+from lutakeover.formats.report import STATUS, check_json, step_rows
 from lutakeover.simulate import Simulation
 from model.actions import Model
 from model.protocol import VARIANTS, Protocol

@@ -1,7 +1,7 @@
 """The diagrams under docs/diagrams/, regenerated from the model by one command.
 
-    python -m lutakeover.docs_diagrams           # rewrite every .dot and .svg
-    python -m lutakeover.docs_diagrams --check   # exit 1 if any is stale (CI runs this)
+    python -m lutakeover.docgen.docs_diagrams           # rewrite every .dot and .svg
+    python -m lutakeover.docgen.docs_diagrams --check   # exit 1 if any is stale (CI runs this)
 
 Each diagram is kept as its DOT source, which is byte-identical for the same model, and as
 SVG stamped with a digest of that source. The SVG's coordinates depend on the fonts of the
@@ -16,13 +16,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lutakeover import diagram
-from lutakeover.dot import render, source_digest
+from lutakeover.diagrams import kinds as diagram
+from lutakeover.diagrams.dot import render, source_digest
 from model.actions import Model
 from model.protocol import variant
 from model.scenario import builtin
 
-FOLDER = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
+FOLDER = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
 
 
 def _model(scenario: str, name: str = "correct") -> Model:
@@ -90,7 +90,8 @@ def regenerate(folder: Path = FOLDER, progress: Callable[[str], None] | None = N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lutakeover.docs_diagrams", description="Regenerate (or --check) docs/diagrams/."
+        prog="python -m lutakeover.docgen.docs_diagrams",
+        description="Regenerate (or --check) docs/diagrams/.",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if a diagram is stale; write nothing")
     args = parser.parse_args(argv)
@@ -99,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(f"stale: {line}", file=sys.stderr)
         if problems:
-            print("run `python -m lutakeover.docs_diagrams` and commit docs/diagrams/", file=sys.stderr)
+            print(
+                "run `python -m lutakeover.docgen.docs_diagrams` and commit docs/diagrams/", file=sys.stderr
+            )
             return 1
         print(f"docs/diagrams: {len(DIAGRAMS)} diagrams up to date")
         return 0

@@ -1,0 +1,1 @@
+"""The diagrams drawn from the model: Graphviz plumbing, phase machine, state graph, sequence, tables."""

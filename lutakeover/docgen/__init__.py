@@ -1,0 +1,1 @@
+"""Generators of the docs: docs/diagrams/, the documented outputs, the backup walkthrough."""

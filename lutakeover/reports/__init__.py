@@ -1,0 +1,1 @@
+"""The HTML report of `check --report` and `simulate --report`."""

@@ -87,6 +87,7 @@ def test_every_shrunk_run_replays(bug: str) -> None:
     found_and_replayed(bug, shrink=True)
 
 
+@SLOW  # a pytest of its own in a subprocess
 def test_a_replay_program_runs_under_pytest(tmp_path: Path) -> None:
     result = simulate(Model(ARRAY, variant("skip-destage")), SOURCE, runs=60, steps=40, seed=SEED)
     assert result.program is not None

@@ -79,7 +79,7 @@ def test_every_package_of_ours_has_a_rule() -> None:
         ("model", "from invariants import SAFETY", "invariants"),
         ("model", "import hypothesis", "hypothesis"),
         ("invariants", "from proofs.explicit import explore", "proofs"),
-        ("proofs", "from lutakeover.report import dumps", "lutakeover"),
+        ("proofs", "from lutakeover.formats.report import dumps", "lutakeover"),
         ("reference_impl", "from model.state import World", "model"),
         ("reference_impl", "import z3", "z3"),
         ("conformance", "import lutakeover.cli", "lutakeover"),

@@ -15,8 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from lutakeover.check import run_check
 from lutakeover.diagrams.dot import DiagramError
@@ -31,6 +30,9 @@ from model.scenario import Scenario, builtin, builtin_names
 from model.state import World
 from proofs.explicit import Counterexample, Step
 from proofs.replay import ReplayError, check_run, replay
+
+if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
+    import networkx as nx
 
 KINDS: dict[str, str] = {
     "phases": "the per-LU phase machine: phases as nodes, actions labelled with patent steps",
@@ -87,6 +89,8 @@ def write_graphml(g: nx.DiGraph, path: str | Path) -> None:
     """Write the graph as GraphML: every attribute as GraphML can type it (str, int, float,
     bool; anything else as its text), parallel edges with ids unique in the file (``e0``, ...:
     a GraphML id is one token, and an edge's action is among its attributes already)."""
+    import networkx as nx  # here, not at the top: see TYPE_CHECKING above
+
     out = g.__class__(**_typed(g.graph))
     out.add_nodes_from((node, _typed(data)) for node, data in g.nodes(data=True))
     if g.is_multigraph():

@@ -19,15 +19,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphviz
-import networkx as nx
 
 from lutakeover.diagrams.dot import ROLE_COLOURS, DiagramError, digraph, esc
 from model.actions import ACTIONS_BY_NAME, Action, Model
 from model.protocol import Step
 from model.state import Job, PairState, World
+
+if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
+    import networkx as nx
 
 # The phase an LU is in once a step is done: the step's effect, in the words of the docs.
 PHASE_AFTER: dict[Step, str] = {
@@ -285,6 +287,8 @@ def phase_graph(machine: PhaseMachine) -> nx.MultiDiGraph:
     keyed ``action role`` (``action``, patent ``step``, ``label``, ``role``, its ``colour``,
     ``transitions`` projected onto it, ``loop``, ``closes_cycle``). Nodes and edges in the
     order drawn."""
+    import networkx as nx  # here, not at the top: see TYPE_CHECKING above
+
     m = machine.model
     if not machine.edges:
         raise DiagramError(

@@ -17,15 +17,18 @@ import itertools
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import graphviz
-import networkx as nx
 
 from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc
 from lutakeover.diagrams.phases import WorldPhase, world_phase, world_phase_title
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Op, Where, World
 from proofs.explicit import Counterexample
+
+if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
+    import networkx as nx
 
 DEFAULT_MAX_NODES = 150  # Graphviz lays 156 states out in about 2 s; more is unreadable anyway
 QUOTIENT_LIMIT = 500_000  # states explored to draw the quotient by phase
@@ -213,6 +216,8 @@ def full_graph(m: Model, graph: Graph, counterexample: Counterexample[World] | N
     """Every state a node ``s{i}`` (its ``label``, ``phase``, phase ``cluster``, ``initial``,
     ``broken``), in breadth-first order; every distinct transition an edge keyed by its action
     (``action``, drawn ``label``, patent ``step``, ``counterexample``), in the order drawn."""
+    import networkx as nx  # here, not at the top: see TYPE_CHECKING above
+
     g = nx.MultiDiGraph(name=STATES, title=_title(m, counterexample, f"{len(graph.states)} reachable states"))
     index = {w: i for i, w in enumerate(graph.states)}
     on_trace = {(index[a], index[b]) for a, b in _trace_pairs(counterexample) if a in index and b in index}
@@ -285,6 +290,8 @@ def quotient_graph(
     one node ``p{i}`` per array phase, numbered by its first state (its ``label``, how many
     ``states`` it has, ``initial``, ``broken``); one edge per pair of phases some transition
     joins (the drawn ``label``: every action that joins them; ``counterexample``)."""
+    import networkx as nx  # here, not at the top: see TYPE_CHECKING above
+
     title = f"{len(graph.states):,}{'+' if not graph.complete else ''} reachable states, by phase"
     q = nx.DiGraph(name=QUOTIENT, title=_title(m, counterexample, title))
     counts = Counter(phase_of)

@@ -89,8 +89,10 @@ class Model:
 
     def transition_labelled(self, w: World, label: str) -> Transition | None:
         """The enabled action instance of ``w`` whose label is ``label``: how a run saved
-        as labels (a trace, a replayed failure) is taken step by step."""
-        return next((t for t in self.transitions(w) if t.label(w) == label), None)
+        as labels (a trace, a replayed failure) is taken step by step. A label starts with
+        its action's name, so only that action's instances are built."""
+        name = label.split(" ", 1)[0]
+        return next((t for t in self.transitions(w, (name,)) if t.label(w) == label), None)
 
     def successors(self, w: World) -> list[tuple[str, World]]:
         """(label, next state) pairs: the generic explicit checker's view of the model."""

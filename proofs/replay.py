@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from invariants import obligations
 from invariants.safety import first_broken
 from invariants.witnesses import describe_obligation, liveness_of
-from model.actions import ACTIONS, Model, Transition
+from model.actions import ACTIONS, Model
 from model.state import World
 from proofs.explicit import Counterexample, Step
 
@@ -28,20 +28,12 @@ class ReplayError(ValueError):
     """A label that names no action enabled in the state reached so far."""
 
 
-def labelled(model: Model, w: World, label: str) -> Transition | None:
-    """The enabled action instance of ``w`` labelled ``label``. A label starts with its
-    action's name, so only that action's instances are built: a replay then costs a few
-    transitions a step instead of every enabled one."""
-    name = label.split(" ", 1)[0]
-    return next((t for t in model.transitions(w, (name,)) if t.label(w) == label), None)
-
-
 def replay(model: Model, labels: list[str]) -> list[Step[World]]:
     """The run taking the labelled actions in order from the initial state."""
     w = model.initial()
     trace = [Step("initial", w)]
     for i, label in enumerate(labels, start=1):
-        t = labelled(model, w, label)
+        t = model.transition_labelled(w, label)
         if t is None:
             enabled = ", ".join(t.label(w) for t in model.transitions(w)) or "nothing"
             raise ReplayError(f"step {i}: {label!r} is not enabled; enabled: {enabled}")
@@ -209,7 +201,7 @@ def _replay_from(
     trace = list(prefix)
     w = trace[-1].state
     for label in labels:
-        t = labelled(model, w, label)
+        t = model.transition_labelled(w, label)
         if t is None:
             # Not enabled here (the deliver of a dropped send, say): skip it. What is taken
             # is still a run of the model, only shorter.

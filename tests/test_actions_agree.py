@@ -41,3 +41,13 @@ def test_every_model_action_is_taken_by_some_built_in_and_encoded() -> None:
 def test_the_proof_covers_every_model_action_but_the_batch() -> None:
     # The proof has no script: a batch of Step 801 is a sequence of its designate steps.
     assert set(ACTION_NAMES) == {a.name for a in ACTIONS} - {"designate_batch"}
+
+
+@pytest.mark.parametrize("scenario", ["fig5", "fig9", "backup-and-takeover"])
+def test_every_label_starts_with_its_actions_name(scenario: str) -> None:
+    """Model.transition_labelled builds only the instances of the action a label names."""
+    m = Model(builtin(scenario))
+    for w in reachable_worlds(m)[::5]:
+        for t in m.transitions(w):
+            assert t.label(w).split(" ", 1)[0] == t.action.name, t.label(w)
+            assert m.transition_labelled(w, t.label(w)) == t

@@ -22,7 +22,6 @@ from lutakeover.diagrams.dot import write as write_diagram
 from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES
 from lutakeover.formats.itf import ItfError, trace_origin, violation_description, write_trace
 from lutakeover.formats.report import (
-    bmc_exit_code,
     bmc_json,
     check_json,
     dumps,
@@ -488,7 +487,7 @@ def cmd_bmc(args: argparse.Namespace) -> int:
             )
         elif not args.quiet:
             print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
-    return bmc_exit_code(result)
+    return exit_code(result.verdict)
 
 
 def cmd_prove(args: argparse.Namespace) -> int:

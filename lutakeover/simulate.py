@@ -13,13 +13,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
 from hypothesis.stateful import get_state_machine_test
 
+from invariants.witnesses import untested_properties
 from model.actions import Model
 from model.state import World
 from proofs.explicit import Counterexample
@@ -48,6 +49,7 @@ class Simulation:
     shrunk_steps: int | None = None  # after Hypothesis's shrinking (before replay's)
     replays: int = 0  # candidate runs the minimisation by replay tried
     minimised: bool = True  # False when the minimisation stopped at its budget
+    untested: dict[str, str] = field(default_factory=dict)  # vacuous properties -> why
 
     @property
     def verdict(self) -> str:
@@ -165,6 +167,7 @@ def simulate(
         shrunk_steps=shrunk_steps,
         replays=replays,
         minimised=complete,
+        untested=untested_properties(model),
     )
 
 

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from invariants import LIVENESS, SAFETY
-from invariants.witnesses import untested_properties
 from lutakeover.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
 from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
@@ -186,7 +185,7 @@ def format_check(check: Check) -> str:
     for name, depth in check.witnesses.items():
         status = f"reached at depth {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")
-    lines.extend(untested_lines(check.untested))
+    lines.extend(f"  {w}" for w in vacuity_warnings(check.untested))
     for v in check.shortest().values():
         lines.append("")
         kind = {"safety": "", "deadlock": " (liveness: dead end)", "cycle": " (liveness: fair cycle)"}[v.kind]
@@ -196,9 +195,9 @@ def format_check(check: Check) -> str:
     return "\n".join(lines)
 
 
-def untested_lines(untested: dict[str, str]) -> list[str]:
-    """A warning for each property the scenario never puts to the test."""
-    return [f"  warning: {name} holds vacuously: {why}" for name, why in untested.items()]
+def vacuity_warnings(untested: dict[str, str]) -> list[str]:
+    """A warning for each property the scenario never puts to the test (text and HTML)."""
+    return [f"warning: {name} holds vacuously: {why}" for name, why in untested.items()]
 
 
 def check_json(check: Check) -> dict[str, Any]:
@@ -275,7 +274,7 @@ def format_simulation(sim: Simulation) -> str:
     for name, depth in sim.witnesses.items():
         status = f"reached at step {depth}" if depth is not None else "NEVER REACHED"
         lines.append(f"  witness {name}: {status}")
-    lines.extend(untested_lines(untested_properties(m)))
+    lines.extend(f"  {w}" for w in vacuity_warnings(sim.untested))
     v = sim.failure
     if v is not None:
         kind = " (liveness: the run settles with it pending)" if v.kind == "deadlock" else ""
@@ -323,7 +322,7 @@ def simulation_json(sim: Simulation) -> dict[str, Any]:
         "seconds": round(sim.seconds, 3),
         "transitions_per_second": round(sim.steps_per_second),
         "witnesses": {name: {"reached": d is not None, "step": d} for name, d in sim.witnesses.items()},
-        "vacuous": untested_properties(sim.model),
+        "vacuous": sim.untested,
         "failure": None
         if v is None
         else {
@@ -379,7 +378,7 @@ def bmc_json(m: Model, result: Bmc) -> dict[str, Any]:
         "variant": m.protocol.name,
         "engine": "bmc",
         "verdict": result.verdict,
-        "exit_code": bmc_exit_code(result),
+        "exit_code": exit_code(result.verdict),
         "depth": result.depth,
         "reached": result.reached,
         "seconds": round(result.seconds, 3),
@@ -394,8 +393,3 @@ def bmc_json(m: Model, result: Bmc) -> dict[str, Any]:
             "steps": step_rows(m, v),
         },
     }
-
-
-def bmc_exit_code(result: Bmc) -> int:
-    """As `check`: 0 no violation within the bound, 1 violated, 3 z3 could not decide."""
-    return exit_code(result.verdict)

@@ -19,13 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from invariants.witnesses import untested_properties
 from lutakeover.check import Check
 from lutakeover.diagrams.dot import DiagramError, svg_text
 from lutakeover.diagrams.phases import derive, phase_dot
 from lutakeover.diagrams.sequence import MAX_STEPS, trace_dot
 from lutakeover.formats.itf import violation_description, write_trace
-from lutakeover.formats.report import STATUS, check_json, step_rows
+from lutakeover.formats.report import STATUS, check_json, step_rows, vacuity_warnings
 from lutakeover.simulate import Simulation
 from model.actions import Model
 from model.protocol import VARIANTS, Protocol
@@ -122,16 +121,21 @@ def variant_sentence(protocol: Protocol) -> str:
     return f"Variant {protocol.name}, {kind}: {what}."
 
 
+# A note above the first table: its CSS class ("sentence": a broken property and why, or
+# "warning": a property the scenario never tests, which is no violation) and its text.
+Note = tuple[str, str]
+
+
+def _warnings(untested: dict[str, str]) -> list[Note]:
+    return [("warning", text) for text in vacuity_warnings(untested)]
+
+
 def _page(
-    title: str, verdict: str, summary: str, protocol: Protocol, notes: list[str], sections: list[str]
+    title: str, verdict: str, summary: str, protocol: Protocol, notes: list[Note], sections: list[str]
 ) -> str:
     """The whole page. The variant's sentence and the notes (each broken property and why) come
     right after the verdict, above every table and diagram, so they are read first."""
-    # A warning (a property the scenario never tests) is not a violation: its own class.
-    note_lines = "".join(
-        f'<p class="{"warning" if note.startswith("warning:") else "sentence"}">{_e(note)}</p>\n'
-        for note in notes
-    )
+    note_lines = "".join(f'<p class="{kind}">{_e(text)}</p>\n' for kind, text in notes)
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
@@ -167,7 +171,7 @@ def _phases_of(m: Model) -> str:
 
 
 def _finish(
-    folder: Path, verb: str, m: Model, verdict: str, summary: str, notes: list[str], sections: list[str]
+    folder: Path, verb: str, m: Model, verdict: str, summary: str, notes: list[Note], sections: list[str]
 ) -> Path:
     """Add the phase machine and write the page."""
     sections.append(_phase_section(m))
@@ -227,10 +231,10 @@ def check_report(check: Check, directory: str | Path) -> Path:
         _table(["witness", "reached"], witness_rows),
     ]
     shortest = list(check.shortest().values())
-    notes = [f"warning: {name} holds vacuously: {why}" for name, why in check.untested.items()]
+    notes = _warnings(check.untested)
     for k, v in enumerate(shortest):
         name = check.property_name(v)
-        notes.append(f"{name} is violated: {check.violation_sentence(v)}")
+        notes.append(("sentence", f"{name} is violated: {check.violation_sentence(v)}"))
         sections.append(_counterexample_section(m, v, check.violation_sentence(v), f"Counterexample: {name}"))
         if k == 0:
             write_trace(
@@ -270,8 +274,8 @@ def simulation_report(sim: Simulation, directory: str | Path) -> Path:
         _table(["witness", "reached"], witness_rows),
     ]
     v = sim.failure
-    notes = [f"warning: {name} holds vacuously: {why}" for name, why in untested_properties(m).items()]
-    notes += [] if v is None else [f"{v.property} is violated: {v.message}"]
+    notes = _warnings(sim.untested)
+    notes += [] if v is None else [("sentence", f"{v.property} is violated: {v.message}")]
     if v is not None:
         sections.append(_counterexample_section(m, v, v.message, f"Failure (shrunk): {v.property}"))
         sections.append(f"<h3>A pytest test that replays it</h3><pre>{_e(sim.program or '')}</pre>")

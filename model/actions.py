@@ -18,7 +18,7 @@ from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 
 from model.protocol import CORRECT, Protocol, Step
-from model.scenario import Scenario, initial_world, lun_map_problem
+from model.scenario import Scenario, designation_refused, initial_world
 from model.state import (
     Controller,
     Job,
@@ -311,16 +311,11 @@ def _final_layout(w: World, extra: list[Job]) -> dict[int, tuple[int, int, int]]
 
 def _create_jobs(m: Model, w: World, jobs: list[Job]) -> World | None:
     """Accept a designation, or refuse it (None) as the management utility would."""
-    for job in jobs:
-        if job.source == job.destination:
-            return None
-        if not m.protocol.concurrent_same_lu and any(j.lu == job.lu for j in w.jobs):
-            return None  # a second request for an LU already moving is refused
-    # The new addresses must be free now and in the final layout, and leave no gap.
-    now = {(row.current, row.port, row.ext_lun) for row in w.disk.table}
-    if any((j.destination, j.port, j.ext_lun) in now for j in jobs):
-        return None
-    if lun_map_problem(_final_layout(w, jobs)) is not None:
+    if not m.protocol.concurrent_same_lu and any(j.lu == job.lu for job in jobs for j in w.jobs):
+        return None  # a second request for an LU already moving is refused
+    now = {lu: (row.current, row.port, row.ext_lun) for lu, row in enumerate(w.disk.table)}
+    moves = [(j.lu, j.source, (j.destination, j.port, j.ext_lun)) for j in jobs]
+    if designation_refused(now, _final_layout(w, jobs), moves) is not None:
         return None
     # Sorted by LU; jobs of one LU (only a buggy utility makes two) in designation order,
     # which decides whose address wins, whatever the controllers are called.

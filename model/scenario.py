@@ -226,28 +226,41 @@ def _validate_script(s: Scenario) -> None:
     (`script_completes`) for a mistake in the script."""
     layout = {spec.lu: (spec.controller, spec.port, spec.ext_lun) for spec in s.lus}
     for i, batch in enumerate(s.batches):
-        where = f"takeovers.batch[{i}]"
-        moved = dict(layout)
+        moves = []
         for k, lu in enumerate(batch.lus):
             controller, port, ext = layout[lu]
-            if controller == batch.destination:
-                raise ScenarioError(
-                    f"{where}: Step 801 refuses it: LU{lu} is already on controller {controller} "
-                    f"when this batch is designated"
-                )
             port = batch.port if batch.port is not None else port
             ext = batch.ext_luns[k] if batch.ext_luns is not None else ext
-            moved[lu] = (batch.destination, port, ext)
-            holder = next((other for other, at in layout.items() if at == moved[lu]), None)
-            if holder is not None:
-                raise ScenarioError(
-                    f"{where}: Step 801 refuses it: external LUN {ext} on port {port} of controller "
-                    f"{batch.destination} still belongs to LU{holder} when this batch is designated"
-                )
-        problem = lun_map_problem(moved)
-        if problem is not None:
-            raise ScenarioError(f"{where}: Step 801 refuses it: after it, {problem}")
-        layout = moved
+            moves.append((lu, controller, (batch.destination, port, ext)))
+        after = {**layout, **{lu: address for lu, _, address in moves}}
+        refusal = designation_refused(layout, after, moves)
+        if refusal is not None:
+            raise ScenarioError(f"takeovers.batch[{i}]: Step 801 refuses it: {refusal}")
+        layout = after
+
+
+Address = tuple[int, int, int]  # (controller, port, external LUN)
+
+
+def designation_refused(
+    now: dict[int, Address], after: dict[int, Address], moves: list[tuple[int, int, Address]]
+) -> str | None:
+    """Why Step 801 refuses to move LUs, each ``(lu, source, new address)``, or None.
+
+    ``now`` is every LU's address in the disk's table; ``after`` every LU's address once the
+    take-overs under way and these moves are done. A move must change the LU's controller,
+    its new address must be free now, and the LUN map after must be well formed. The model's
+    Step 801 and the scenario loader both ask this one function."""
+    for lu, source, (destination, _, _) in moves:
+        if source == destination:
+            return f"LU{lu} is already on controller {source}"
+    taken = {address: lu for lu, address in now.items()}
+    for _, _, address in moves:
+        if address in taken:
+            c, port, ext = address
+            return f"external LUN {ext} on port {port} of controller {c} still belongs to LU{taken[address]}"
+    problem = lun_map_problem(after)
+    return f"after it, {problem}" if problem is not None else None
 
 
 def _validate_pairs(s: Scenario) -> None:

@@ -16,9 +16,9 @@ import subprocess
 import sys
 from dataclasses import replace
 
-from lutakeover.check import run_check
 from model.protocol import CORRECT
 from model.scenario import Scenario, builtin, builtin_names
+from proofs.check import run_check
 
 
 def larger() -> Scenario:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import SEEDED_BUGS, variant
+from proofs.simulate import simulate
 
 
 def main() -> None:

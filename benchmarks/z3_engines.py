@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from lutakeover.check import run_check
 from model.actions import Model
 from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, variant
 from model.scenario import builtin
 from proofs.bmc import bmc
+from proofs.check import run_check
 from proofs.induction import prove
 
 
@@ -62,7 +62,7 @@ def main() -> None:
         t0 = time.perf_counter()
         c = run_check(builtin(scenario), variant(bug), liveness=False)
         bfs_seconds = time.perf_counter() - t0
-        v, w = b.violation, c.search.violations[0]
+        v, w = b.violation, c.counterexamples[0]
         assert v is not None
         print(
             f"  {bug:<26} {scenario:<6} {v.property:<28} {len(v.trace) - 1:>4} {len(w.trace) - 1:>4} "

@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from model.actions import Model
+from model.labels import Label
 from model.protocol import Step
 from model.state import Op, PairState, World
 
@@ -25,18 +26,18 @@ class Witness:
     name: str
     description: str
     applies: Callable[[Model], bool]
-    reached: Callable[[Model, World, str, World], bool]
+    reached: Callable[[Model, World, Label, World], bool]
 
 
-def _takeover_completes(m: Model, before: World, label: str, after: World) -> bool:
+def _takeover_completes(m: Model, before: World, label: Label, after: World) -> bool:
     return sum(not j.backup for j in after.jobs) < sum(not j.backup for j in before.jobs)
 
 
-def _backup_completes(m: Model, before: World, label: str, after: World) -> bool:
-    return label.startswith("return_control ")
+def _backup_completes(m: Model, before: World, label: Label, after: World) -> bool:
+    return label.action == "return_control"
 
 
-def _write_tracked_during_split(m: Model, before: World, label: str, after: World) -> bool:
+def _write_tracked_during_split(m: Model, before: World, label: Label, after: World) -> bool:
     return any(len(a.diff) > len(b.diff) for a, b in zip(after.pairs, before.pairs, strict=True))
 
 
@@ -52,11 +53,10 @@ def _backs_up_written_pair(m: Model) -> bool:
     return any(m.writer[m.scenario.pairs[i].primary] is not None for i in m.scenario.backups)
 
 
-def _write_acked_during_destage(m: Model, before: World, label: str, after: World) -> bool:
-    if not label.startswith("complete "):
+def _write_acked_during_destage(m: Model, before: World, label: Label, after: World) -> bool:
+    if label.action != "complete":
         return False
-    h = int(label.split("host")[1])
-    request = before.hosts[h]
+    request = before.hosts[label.args[0]]
     if request is None or request.op is not Op.WRITE:
         return False
     for job in before.jobs:
@@ -68,7 +68,7 @@ def _write_acked_during_destage(m: Model, before: World, label: str, after: Worl
     return False
 
 
-def _concurrent_takeovers(m: Model, before: World, label: str, after: World) -> bool:
+def _concurrent_takeovers(m: Model, before: World, label: Label, after: World) -> bool:
     return len({job.lu for job in after.jobs}) >= 2
 
 

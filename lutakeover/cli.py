@@ -15,7 +15,6 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from lutakeover.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
 from lutakeover.diagrams import kinds as diagram
 from lutakeover.diagrams.dot import DiagramError, format_of
 from lutakeover.diagrams.dot import write as write_diagram
@@ -31,7 +30,6 @@ from lutakeover.formats.report import (
     simulation_json,
 )
 from lutakeover.reports.html_report import check_report, simulation_report
-from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import VARIANTS, Protocol, variant
@@ -47,8 +45,10 @@ from model.scenario import (
 )
 from model.symmetry import MAX_GROUP, group_size
 from proofs.bmc import bmc
+from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
 from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
+from proofs.simulate import simulate
 
 MAX_TIMEOUT = 86_400  # seconds
 
@@ -379,13 +379,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     _print(dumps(check_json(result)) if args.json else format_check(result))
     if args.trace_out:
-        if result.search.violations:
-            v = result.search.violations[0]
+        if result.counterexamples:
+            v = result.counterexamples[0]
             write_trace(
                 args.trace_out,
                 v,
                 f"lutakeover check {scenario.name}",
-                violation_description(result.property_name(v), protocol.name),
+                violation_description(v.property, protocol.name),
             )
             if not args.quiet:
                 print(f"lutakeover: trace written to {args.trace_out}", file=sys.stderr)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 
+from model.labels import BACKUP_HOST, MIRRORING, PATH_CONTROLLER, UTILITY, Component, Label, controller, host
 from model.protocol import CORRECT, Protocol, Step
 from model.scenario import Scenario, designation_refused, initial_world
 from model.state import (
@@ -87,14 +88,13 @@ class Model:
                         if after is not None:
                             yield Transition(action, args, after)
 
-    def transition_labelled(self, w: World, label: str) -> Transition | None:
+    def transition_labelled(self, w: World, label: Label) -> Transition | None:
         """The enabled action instance of ``w`` whose label is ``label``: how a run saved
-        as labels (a trace, a replayed failure) is taken step by step. A label starts with
-        its action's name, so only that action's instances are built."""
-        name = label.split(" ", 1)[0]
-        return next((t for t in self.transitions(w, (name,)) if t.label(w) == label), None)
+        as labels (a trace, a replayed failure) is taken step by step. Only the named
+        action's instances are built."""
+        return next((t for t in self.transitions(w, (label.action,)) if t.label(w) == label), None)
 
-    def successors(self, w: World) -> list[tuple[str, World]]:
+    def successors(self, w: World) -> list[tuple[Label, World]]:
         """(label, next state) pairs: the generic explicit checker's view of the model."""
         return [(t.label(w), t.after) for t in self.transitions(w)]
 
@@ -103,7 +103,7 @@ class Model:
 class Action:
     name: str
     step: Step | None  # the patent step it implements; None for host I/O
-    component: Callable[[World, tuple[int, ...]], str]
+    component: Callable[[World, tuple[int, ...]], Component]
     arguments: Callable[[Model, World], Iterator[tuple[int, ...]]]
     apply: Callable[..., World | None]
     per_job: Callable[[Model, World, int], Iterator[tuple[int, ...]]] | None = None  # job steps
@@ -115,29 +115,17 @@ class Transition:
     args: tuple[int, ...]
     after: World
 
-    def label(self, before: World) -> str:
+    def label(self, before: World) -> Label:
         return describe(self.action, before, self.args)
 
 
-def describe(action: Action, w: World, args: tuple[int, ...]) -> str:
-    """A label naming the action instance, stable across states (fairness keys on it)."""
-    if action.name in _JOB_ACTIONS:
+def describe(action: Action, w: World, args: tuple[int, ...]) -> Label:
+    """The label naming the action instance, stable across states (fairness keys on it):
+    a take-over step names its job by LU, source and destination, not by its index."""
+    if action.per_job is not None:
         job = w.jobs[args[0]]
-        extra = f" block {args[1]}" if len(args) > 1 else ""
-        return f"{action.name} LU{job.lu} c{job.source}->c{job.destination}{extra}"
-    if action.name in ("send_write", "send_read"):
-        return f"{action.name} host{args[0]} LU{args[1]} block {args[2]}"
-    if action.name == "designate":
-        return f"designate LU{args[0]} to c{args[1]}"
-    if action.name == "designate_batch":
-        return f"designate_batch {args[0]}"
-    if action.name == "split_pair":
-        return f"split_pair backup {args[0]}"
-    if action.name == "resync_block":
-        return f"resync_block pair{args[0]} block {args[1]}"
-    if action.name == "resync_done":
-        return f"resync_done pair{args[0]}"
-    return f"{action.name} host{args[0]}"
+        return Label(action.name, (job.lu, job.source, job.destination, *args[1:]))
+    return Label(action.name, args)
 
 
 # --- small helpers on tuples of tuples -----------------------------------------------------
@@ -787,7 +775,7 @@ def _pairs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
 def _step(
     name: str,
     step: Step,
-    component: Callable[[World, tuple[int, ...]], str],
+    component: Callable[[World, tuple[int, ...]], Component],
     apply: Callable[..., World | None],
     per_job: Callable[[Model, World, int], Iterator[tuple[int, ...]]] = _the_job,
 ) -> Action:
@@ -801,48 +789,48 @@ def _step(
     return Action(name, step, component, arguments, apply, per_job)
 
 
-def _host(w: World, args: tuple[int, ...]) -> str:
-    return f"host{args[0]}"
+def _host(w: World, args: tuple[int, ...]) -> Component:
+    return host(args[0])
 
 
-def _path(w: World, args: tuple[int, ...]) -> str:
-    return "path controller"
+def _path(w: World, args: tuple[int, ...]) -> Component:
+    return PATH_CONTROLLER
 
 
-def _utility(w: World, args: tuple[int, ...]) -> str:
-    return "management utility"
+def _utility(w: World, args: tuple[int, ...]) -> Component:
+    return UTILITY
 
 
-def _source(w: World, args: tuple[int, ...]) -> str:
-    return f"controller {w.jobs[args[0]].source}"
+def _source(w: World, args: tuple[int, ...]) -> Component:
+    return controller(w.jobs[args[0]].source)
 
 
-def _destination(w: World, args: tuple[int, ...]) -> str:
-    return f"controller {w.jobs[args[0]].destination}"
+def _destination(w: World, args: tuple[int, ...]) -> Component:
+    return controller(w.jobs[args[0]].destination)
 
 
-def _splitting_host(w: World, args: tuple[int, ...]) -> str:
-    return "host"  # Step 901: "the computer 2x sends a pair-split command"; args name the backup
+def _splitting_host(w: World, args: tuple[int, ...]) -> Component:
+    return host()  # Step 901: "the computer 2x sends a pair-split command"; args name the backup
 
 
-def _backup_host(w: World, args: tuple[int, ...]) -> str:
-    return "backup host"
+def _backup_host(w: World, args: tuple[int, ...]) -> Component:
+    return BACKUP_HOST
 
 
-def _storage(w: World, args: tuple[int, ...]) -> str:
-    return "mirroring"
+def _storage(w: World, args: tuple[int, ...]) -> Component:
+    return MIRRORING
 
 
-def _holder_of(step: Step) -> Callable[[World, tuple[int, ...]], str]:
-    def component(w: World, args: tuple[int, ...]) -> str:
-        return f"controller {_holder(w.jobs[args[0]], step)}"
+def _holder_of(step: Step) -> Callable[[World, tuple[int, ...]], Component]:
+    def component(w: World, args: tuple[int, ...]) -> Component:
+        return controller(_holder(w.jobs[args[0]], step))
 
     return component
 
 
-def _accepting_controller(w: World, args: tuple[int, ...]) -> str:
+def _accepting_controller(w: World, args: tuple[int, ...]) -> Component:
     request = w.hosts[args[0]]
-    return f"controller {request.at}" if request is not None else "controller"
+    return controller(request.at if request is not None else None)
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -901,7 +889,5 @@ ACTIONS: tuple[Action, ...] = (
     Action("resync_block", Step.RESYNC_DONE, _storage, _resync_blocks, resync_block),
     Action("resync_done", Step.RESYNC_DONE, _storage, _pairs, resync_done),
 )
-
-_JOB_ACTIONS = {a.name for a in ACTIONS if a.per_job is not None}
 
 ACTIONS_BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

@@ -19,9 +19,9 @@ import z3
 
 from invariants.safety import SAFETY, first_broken
 from model.actions import Model
-from model.state import World
+from model.labels import INITIAL
 from proofs.encoding import Encoding, Sym
-from proofs.explicit import Counterexample, Step
+from proofs.trace import Counterexample, Step
 
 
 class EncodingDisagrees(RuntimeError):
@@ -36,7 +36,7 @@ class Bmc:
     reached: int  # the deepest depth fully checked
     seconds: float = 0.0
     per_depth: list[float] = field(default_factory=list)  # seconds of each depth's query
-    violation: Counterexample[World] | None = None
+    violation: Counterexample | None = None
     unknown: str | None = None  # z3's reason when it could not decide a depth
 
     @property
@@ -94,11 +94,11 @@ def bmc(
     return result
 
 
-def _counterexample(m: Model, enc: Encoding, model: z3.ModelRef, states: list[Sym]) -> Counterexample[World]:
+def _counterexample(m: Model, enc: Encoding, model: z3.ModelRef, states: list[Sym]) -> Counterexample:
     worlds = [enc.layout.read(model, s) for s in states]
     if worlds[0] != m.initial():
         raise EncodingDisagrees("the run z3 found does not start in the model's initial state")
-    trace = [Step("initial", worlds[0])]
+    trace = [Step(INITIAL, worlds[0])]
     for k, (before, after) in enumerate(itertools.pairwise(worlds), start=1):
         label = next((t.label(before) for t in m.transitions(before) if t.after == after), None)
         if label is None:

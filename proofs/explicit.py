@@ -1,10 +1,11 @@
 """Exhaustive explicit-state search: breadth first, so every counterexample is a shortest one.
 
 The engine knows nothing about disk arrays. It takes initial states, a successor function
-returning (label, state) pairs, invariants, witnesses and liveness obligations, and returns
-a ``Search`` record. States are stored only as 64-bit fingerprints with a parent link (hash
-compaction, as TLC does); a trace is rebuilt by replaying the successor function along the
-recorded fingerprints, so the frontier is the only place whole states live.
+returning (label, state) pairs (a label is any hashable value), invariants, witnesses and
+liveness obligations, and returns a ``Search`` record. States are stored only as 64-bit
+fingerprints with a parent link (hash compaction, as TLC does); a trace is rebuilt by
+replaying the successor function along the recorded fingerprints, so the frontier is the
+only place whole states live.
 
 With a ``canonical`` function (symmetry reduction) the search explores one representative
 per orbit; replay still follows concrete states, so traces are real runs of the model.
@@ -18,31 +19,27 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 S = TypeVar("S", bound=Hashable)
 
-Successors = Callable[[S], Iterable[tuple[str, S]]]
+Successors = Callable[[S], Iterable[tuple[Hashable, S]]]
 Invariant = Callable[[S], "str | None"]
-WitnessCheck = Callable[[S, str, S], bool]
+WitnessCheck = Callable[[S, Any, S], bool]
 Obligations = Callable[[S], frozenset[Hashable]]
 
 
 @dataclass
-class Step(Generic[S]):
-    """One step of a concrete trace: the label of the action taken and the state after it."""
+class Violation(Generic[S]):
+    """A run of the successor function that breaks an invariant or leaves an obligation
+    pending. The caller turns it into its own trace type."""
 
-    label: str
-    state: S
-
-
-@dataclass
-class Counterexample(Generic[S]):
-    property: str
+    invariant: str | None  # the invariant broken; None for liveness (see ``obligation``)
     kind: str  # "safety", "deadlock" or "cycle"
-    message: str
-    trace: list[Step[S]]  # trace[0] is the initial state (label "initial")
-    loop_start: int | None = None  # for a cycle: the index the run returns to
+    message: str  # the invariant's message in the last state; "" for liveness
+    states: list[S]  # states[0] is an initial state
+    labels: list[Hashable]  # labels[i] is the label of the move from states[i] to states[i + 1]
+    loop_start: int | None = None  # for a cycle: the index of the state the run returns to
     obligation: Hashable = None  # for liveness: the obligation left pending
 
 
@@ -55,7 +52,7 @@ class Search(Generic[S]):
     depth: int = 0
     seconds: float = 0.0
     complete: bool = False  # False when --max-states stopped it
-    violations: list[Counterexample[S]] = field(default_factory=list)
+    violations: list[Violation[S]] = field(default_factory=list)
     witnesses: dict[str, int | None] = field(default_factory=dict)  # name -> depth reached
     liveness_checked: bool = False
 
@@ -111,7 +108,7 @@ def explore(
     parents = array("q")
     # The graph, kept only for liveness: edges as three parallel arrays, labels interned.
     edge_src, edge_dst, edge_label = array("I"), array("I"), array("I")
-    labels: dict[str, int] = {}
+    labels: dict[Hashable, int] = {}
     pending_of = array("I")
     pending_sets: dict[frozenset[Hashable], int] = {}
     broken: dict[str, int] = {}  # property -> state index of its first violation
@@ -187,9 +184,9 @@ def explore(
     result.states = len(fingerprints)
     for name, invariant in invariants:
         if name in broken:
-            trace = replay(initial, successors, canon, _path(parents, fingerprints, broken[name]))
-            message = invariant(trace[-1].state) or "(violated in the canonical state only)"
-            result.violations.append(Counterexample(name, "safety", message, trace))
+            states, moves = replay(initial, successors, canon, _path(parents, fingerprints, broken[name]))
+            message = invariant(states[-1]) or "(violated in the canonical state only)"
+            result.violations.append(Violation(name, "safety", message, states, moves))
     if obligations is not None and result.complete and not result.violations:
         result.liveness_checked = True
         graph = Graph(len(fingerprints), edge_src, edge_dst, edge_label)
@@ -197,10 +194,10 @@ def explore(
             path = _path(parents, fingerprints, node)
             if loop is not None:
                 path = path + [fingerprints[n] for n in loop[1:]]
-            trace = replay(initial, successors, canon, path)
+            states, moves = replay(initial, successors, canon, path)
             kind = "cycle" if loop is not None else "deadlock"
             loop_start = len(path) - len(loop) if loop is not None else None
-            result.violations.append(Counterexample(repr(key), kind, "", trace, loop_start, key))
+            result.violations.append(Violation(None, kind, "", states, moves, loop_start, key))
             if not keep_going:
                 break
     result.seconds = time.monotonic() - started
@@ -218,19 +215,21 @@ def _path(parents: array[int], fingerprints: array[int], i: int) -> list[int]:
 
 def replay(
     initial: Sequence[S], successors: Successors[S], canon: Callable[[S], S], path: list[int]
-) -> list[Step[S]]:
-    """Rebuild the concrete run whose canonical states have the fingerprints ``path``."""
+) -> tuple[list[S], list[Hashable]]:
+    """Rebuild the concrete run whose canonical states have the fingerprints ``path``: its
+    states, and the labels of the moves between them."""
     state = next(s for s in initial if hash(canon(s)) == path[0])
-    trace = [Step("initial", state)]
+    states, labels = [state], []
     for fp in path[1:]:
         for label, nxt in successors(state):
             if hash(canon(nxt)) == fp:
                 state = nxt
-                trace.append(Step(label, nxt))
+                states.append(nxt)
+                labels.append(label)
                 break
         else:  # pragma: no cover - only a fingerprint collision can get here
             raise RuntimeError("trace replay failed: the successor function is not deterministic")
-    return trace
+    return states, labels
 
 
 # --- liveness: strongly connected components under weak fairness -------------------------

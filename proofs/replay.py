@@ -7,17 +7,17 @@ honest: if the model changes and an action is no longer enabled, the replay says
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from invariants import obligations
 from invariants.safety import first_broken
 from invariants.witnesses import describe_obligation, liveness_of
 from model.actions import ACTIONS, Model
+from model.labels import INITIAL, Label, LabelError
 from model.state import World
-from proofs.explicit import Counterexample, Step
+from proofs.trace import Counterexample, Step
 
 # What may run at the end of a run to let it settle: everything but starting new work (the
 # rest of a scripted scenario's script is not new work: the operator has already asked for it).
@@ -28,21 +28,26 @@ class ReplayError(ValueError):
     """A label that names no action enabled in the state reached so far."""
 
 
-def replay(model: Model, labels: list[str]) -> list[Step[World]]:
-    """The run taking the labelled actions in order from the initial state."""
+def replay(model: Model, labels: Sequence[Label | str]) -> list[Step]:
+    """The run taking the labelled actions in order from the initial state; a label may be
+    given as its text (a saved run, a test)."""
     w = model.initial()
-    trace = [Step("initial", w)]
-    for i, label in enumerate(labels, start=1):
+    trace = [Step(INITIAL, w)]
+    for i, given in enumerate(labels, start=1):
+        try:
+            label = given if isinstance(given, Label) else Label.parse(given)
+        except LabelError as e:
+            raise ReplayError(f"step {i}: {e}") from None
         t = model.transition_labelled(w, label)
         if t is None:
-            enabled = ", ".join(t.label(w) for t in model.transitions(w)) or "nothing"
-            raise ReplayError(f"step {i}: {label!r} is not enabled; enabled: {enabled}")
+            enabled = ", ".join(str(t.label(w)) for t in model.transitions(w)) or "nothing"
+            raise ReplayError(f"step {i}: '{label}' is not enabled; enabled: {enabled}")
         w = t.after
         trace.append(Step(label, w))
     return trace
 
 
-def first_violation(model: Model, trace: list[Step[World]]) -> Counterexample[World] | None:
+def first_violation(model: Model, trace: list[Step]) -> Counterexample | None:
     """The first state of ``trace`` breaking a safety property, as a counterexample."""
     for n, step in enumerate(trace):
         broken = first_broken(model, step.state)
@@ -56,7 +61,7 @@ def stuck(model: Model, w: World) -> bool:
     return next(model.transitions(w, FINISHING), None) is None
 
 
-def check_run(model: Model, trace: list[Step[World]]) -> Counterexample[World] | None:
+def check_run(model: Model, trace: list[Step]) -> Counterexample | None:
     """The first safety violation along ``trace``; else, if the run ends settled (nothing
     under way can move) with an obligation pending, that liveness violation."""
     found = first_violation(model, trace)
@@ -65,7 +70,7 @@ def check_run(model: Model, trace: list[Step[World]]) -> Counterexample[World] |
     return settled_pending(model, trace)
 
 
-def settled_pending(model: Model, trace: list[Step[World]]) -> Counterexample[World] | None:
+def settled_pending(model: Model, trace: list[Step]) -> Counterexample | None:
     """The liveness violation of a run that ends settled with an obligation pending."""
     last = trace[-1].state
     pending = obligations(model, last)
@@ -79,14 +84,13 @@ def settled_pending(model: Model, trace: list[Step[World]]) -> Counterexample[Wo
 # --- minimising a failing run by replay ----------------------------------------------------
 
 MAX_REPLAYS = 3_000  # a few seconds at most on a 4-controller, 16-LU array (tens of µs a step)
-_LU = re.compile(r"\bLU(\d+)\b")
 
 
 @dataclass
 class Minimised:
     """A failing run after minimisation, and what it cost."""
 
-    failure: Counterexample[World]
+    failure: Counterexample
     before: int  # steps of the run it started from
     replays: int  # candidate runs replayed
     complete: bool  # a fixed point: no chunk can be dropped and no renaming helps
@@ -102,7 +106,7 @@ class _Budget:
     used: int = 0
     next_report: float = field(default_factory=lambda: time.monotonic() + 2.0)
 
-    def spend(self, best: Counterexample[World]) -> None:
+    def spend(self, best: Counterexample) -> None:
         self.used += 1
         self.left -= 1
         if self.progress is not None and time.monotonic() >= self.next_report:
@@ -114,7 +118,7 @@ class _Budget:
 
 def minimise(
     model: Model,
-    v: Counterexample[World],
+    v: Counterexample,
     *,
     max_replays: int = MAX_REPLAYS,
     progress: Callable[[str], None] | None = None,
@@ -142,7 +146,7 @@ def minimise(
     return Minimised(best, len(v.trace) - 1, budget.used, budget.left > 0)
 
 
-def _drop_chunks(model: Model, v: Counterexample[World], budget: _Budget) -> Counterexample[World]:
+def _drop_chunks(model: Model, v: Counterexample, budget: _Budget) -> Counterexample:
     best, changed = v, True
     while changed and budget.left > 0:
         changed = False
@@ -161,15 +165,15 @@ def _drop_chunks(model: Model, v: Counterexample[World], budget: _Budget) -> Cou
     return best
 
 
-def _shorter_renamed(model: Model, v: Counterexample[World], budget: _Budget) -> Counterexample[World] | None:
+def _shorter_renamed(model: Model, v: Counterexample, budget: _Budget) -> Counterexample | None:
     """A run shorter than ``v`` got by renaming one of its LUs and minimising, or None."""
-    labels = [s.label for s in v.trace[1:]]
-    named = sorted({int(n) for label in labels for n in _LU.findall(label)})
+    labels = v.labels()
+    named = sorted({lu for label in labels for lu in label.lus})
     for a in named:
         for b in range(model.lus):
             if b == a or budget.left <= 0:
                 continue
-            swapped = [_swap_lus(label, a, b) for label in labels]
+            swapped = [label.with_lus_swapped(a, b) for label in labels]
             found = _replay_from(model, v.trace[:1], swapped, v)
             budget.spend(v)
             if found is not None:
@@ -179,20 +183,9 @@ def _shorter_renamed(model: Model, v: Counterexample[World], budget: _Budget) ->
     return None
 
 
-def _swap_lus(label: str, a: int, b: int) -> str:
-    """``label`` with LU a and LU b exchanged."""
-    swap = {a: b, b: a}
-
-    def renamed(m: re.Match[str]) -> str:
-        n = int(m.group(1))
-        return f"LU{swap.get(n, n)}"
-
-    return _LU.sub(renamed, label)
-
-
 def _replay_from(
-    model: Model, prefix: list[Step[World]], labels: list[str], v: Counterexample[World]
-) -> Counterexample[World] | None:
+    model: Model, prefix: list[Step], labels: list[Label], v: Counterexample
+) -> Counterexample | None:
     """``prefix`` followed by ``labels``, skipping a label not enabled when its turn comes,
     if that breaks ``v``'s property (a safety violation cuts the run there).
 
@@ -219,13 +212,13 @@ def _replay_from(
     return found if found is not None and found.property == v.property else None
 
 
-def pytest_program(scenario_source: str, variant: str, v: Counterexample[World], name: str) -> str:
+def pytest_program(scenario_source: str, variant: str, v: Counterexample, name: str) -> str:
     """A self-contained pytest test that replays ``v`` and checks it still breaks its property.
 
     ``scenario_source`` is a Python expression building the scenario, for instance
     ``builtin("three-way")`` or ``array_scenario(8, 32, blocks=2)``.
     """
-    labels = "".join(f"        {step.label!r},\n" for step in v.trace[1:])
+    labels = "".join(f"        {str(label)!r},\n" for label in v.labels())
     return f'''"""Replays a counterexample: {v.property} broken by variant {variant}."""
 
 from model.actions import Model

@@ -26,9 +26,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from invariants import WITNESSES
 from invariants.safety import first_broken
 from model.actions import ACTIONS, Model, Transition
-from model.state import World
-from proofs.explicit import Counterexample, Step
+from model.labels import INITIAL
 from proofs.replay import FINISHING, check_run
+from proofs.trace import Counterexample, Step
 
 HOST_IO = frozenset({"send_write", "send_read", "deliver", "process", "complete", "retry"})
 DESIGNATIONS = frozenset({"designate", "designate_batch"})
@@ -63,9 +63,9 @@ class Tally:
     abandoned: int = 0
     shrink_runs: int = 0
     witnesses: dict[str, int | None] = field(default_factory=dict)
-    first_failure: Counterexample[World] | None = None  # the failing run the search found
+    first_failure: Counterexample | None = None  # the failing run the search found
     failed_at: float | None = None  # time.monotonic() when it failed
-    failure: Counterexample[World] | None = None  # the last failing run (after shrinking)
+    failure: Counterexample | None = None  # the last failing run (after shrinking)
     on_run: Callable[[Tally], None] | None = None  # called after every rule call
     current: Run | None = None  # the run under way, for progress on arrays slow to step
 
@@ -73,7 +73,7 @@ class Tally:
     def searching(self) -> bool:
         return self.first_failure is None
 
-    def fail(self, failure: Counterexample[World]) -> None:
+    def fail(self, failure: Counterexample) -> None:
         if self.first_failure is None:
             self.first_failure, self.failed_at = failure, time.monotonic()
         self.failure = failure
@@ -141,7 +141,7 @@ def machine_for(model: Model, weights: Weights = DEFAULT_WEIGHTS) -> type[RuleBa
         def __init__(self) -> None:
             super().__init__()
             self.world = model.initial()
-            self.trace: list[Step[World]] = [Step("initial", self.world)]
+            self.trace: list[Step] = [Step(INITIAL, self.world)]
             self.swarm = Swarm()
             self.run = Run(self.tally.searching)
             # An exception being handled around the whole run, if any: not one of the run's.

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from lutakeover.check import Check, run_check
 from model.actions import Model
 from model.protocol import variant
 from model.scenario import builtin
 from model.state import World
+from proofs.check import Check, run_check
 
 # Hypothesis profiles: "ci" (the default: derandomized, no example database, a few minutes
 # across the suite), "dev" (quick) and "deep" (long; select with HYPOTHESIS_PROFILE=deep).

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lutakeover.check import run_check
 from lutakeover.cli import build_parser, main
 from model.actions import Model
 from model.generate import array_scenario
@@ -35,6 +34,7 @@ from model.scenario import (
     parse,
 )
 from model.symmetry import MAX_GROUP, group_size
+from proofs.check import run_check
 
 SCENARIOS = Path(__file__).parent.parent / "model" / "scenarios"
 TEXTS = {name: (SCENARIOS / f"{name}.toml").read_text() for name in builtin_names()}

@@ -14,13 +14,13 @@ import random
 import pytest
 
 from conftest import checked, one_by_default, reachable_worlds, summary
-from lutakeover.check import run_check
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import BACKUP_BUGS, SEEDED_BUGS, Step, variant
 from model.scenario import builtin
 from model.state import World
 from proofs.bmc import EncodingDisagrees, bmc
+from proofs.check import run_check
 from proofs.encoding import Encoding
 
 

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from conftest import summary
 from invariants.safety import first_broken
-from lutakeover.check import run_check
 from model.actions import Model
 from model.protocol import variant
 from model.scenario import Scenario, builtin, parse
 from model.state import World
 from proofs import encoding
 from proofs.bmc import Bmc, bmc
+from proofs.check import run_check
 from proofs.encoding import MIN_BITS, Encoding, EncodingLimit, Layout, number_bits, signed_bits
 
 

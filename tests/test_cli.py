@@ -14,6 +14,7 @@ import pytest
 from lutakeover.cli import main
 from lutakeover.formats.itf import ItfError, read_trace
 from model.actions import Model
+from model.labels import INITIAL
 from model.protocol import variant
 from model.scenario import builtin
 
@@ -70,9 +71,9 @@ def test_trace_out_writes_an_itf_trace_that_replays(tmp_path: Path) -> None:
     steps = read_trace(path)
     assert len(steps) == 13
     m = Model(builtin("fig5"), variant("skip-destage"))
-    assert steps[0][1] == m.initial()
-    for (_, before), (label, after) in itertools.pairwise(steps):
-        assert (label, after) in m.successors(before)
+    assert steps[0].state == m.initial()
+    for before, after in itertools.pairwise(steps):
+        assert (after.label, after.state) in m.successors(before.state)
 
 
 def test_liveness_counterexample(capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,9 +140,9 @@ def test_read_trace_refuses_other_files(tmp_path: Path) -> None:
 
 
 def test_large_symmetry_groups_are_not_used_by_default() -> None:
-    from lutakeover.check import run_check
     from lutakeover.formats.report import format_check
     from model.generate import array_scenario
+    from proofs.check import run_check
 
     check = run_check(array_scenario(3, 6), variant("correct"), max_states=300, liveness=False)
     assert (check.symmetry, check.symmetries) == (1, 48)
@@ -176,7 +177,7 @@ def test_simulate_finds_a_bug_and_writes_its_replay(tmp_path: Path) -> None:
     assert "simulate array-3c-6lu-1b, variant start-before-stop, seed 7: VIOLATED" in r.stdout
     assert "single_active_controller is violated" in r.stdout
     assert "def test_replay_start_before_stop" in program.read_text()
-    assert read_trace(trace)[0][0] == "initial"
+    assert read_trace(trace)[0].label == INITIAL
 
 
 def test_simulate_correct_protocol_json() -> None:
@@ -216,10 +217,10 @@ def test_bmc_prints_the_shortest_counterexample_and_writes_its_trace(
     assert "path_routes_to_owner is violated after 8 steps:" in out
     assert re.search(r"switch_path LU[23] c0->c1 \(807\)", out)  # z3 may pick either LU
     steps = read_trace(trace)
-    assert len(steps) == 9 and steps[0][0] == "initial"
+    assert len(steps) == 9 and steps[0].label == INITIAL
     m = Model(builtin("fig5"), variant("no-suspend"))
-    for (_, before), (label, after) in itertools.pairwise(steps):
-        assert (label, after) in m.successors(before)
+    for before, after in itertools.pairwise(steps):
+        assert (after.label, after.state) in m.successors(before.state)
 
 
 def test_bmc_json_and_a_bound_with_no_violation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -276,7 +277,7 @@ def test_prove_fails_a_seeded_bug_naming_action_and_property(capsys: pytest.Capt
 
 
 def test_one_mapping_from_every_engines_verdict_to_an_exit_code() -> None:
-    from lutakeover.check import EXIT_CODES, exit_code
+    from proofs.check import EXIT_CODES, exit_code
 
     assert [exit_code(v) for v in ("ok", "proved")] == [0, 0]
     assert [exit_code(v) for v in ("violated", "vacuous", "not proved")] == [1, 1, 1]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from lutakeover.check import run_check
 from lutakeover.cli import main
 from lutakeover.diagrams import kinds as diagram
 from lutakeover.diagrams.dot import DiagramError, format_of, render, write
@@ -26,6 +25,7 @@ from lutakeover.formats.itf import trace_origin, write_trace
 from model.actions import ACTIONS_BY_NAME, Model
 from model.protocol import BACKUP_ORDER, CORRECT_ORDER, variant
 from model.scenario import builtin
+from proofs.check import run_check
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -179,7 +179,7 @@ def test_trace_messages_go_from_performer_to_target() -> None:
     m = model("fig5", "skip-destage")
     v = diagram.shortest_counterexample(m)
     assert v is not None
-    arrows = [(msg.number, msg.sender, msg.receiver) for msg in messages(m, v.trace)]
+    arrows = [(msg.number, str(msg.sender), str(msg.receiver)) for msg in messages(m, v.trace)]
     assert arrows[:3] == [
         ("", "host0", "path controller"),
         ("", "path controller", "controller 0"),
@@ -531,4 +531,4 @@ def test_a_reply_is_an_arrow_back_to_the_host(scenario: str, front: str) -> None
     m = model(scenario)
     lu = 2 if scenario == "fig5" else 0
     run = replay(m, [f"send_write host0 LU{lu} block 0", "deliver host0", "process host0", "complete host0"])
-    assert [(msg.sender, msg.receiver) for msg in messages(m, run)][-1] == (front, "host0")
+    assert [(str(msg.sender), str(msg.receiver)) for msg in messages(m, run)][-1] == (front, "host0")

@@ -30,18 +30,18 @@ def test_bfs_counts_states_transitions_and_depth() -> None:
 def test_counterexample_is_a_shortest_replayable_trace() -> None:
     result = explore([0], counter(20, 5), invariants=[("below 12", lambda n: "12" if n == 12 else None)])
     (v,) = result.violations
-    assert len(v.trace) - 1 == 4  # 12 = 5 + 5 + 1 + 1 in some order: no shorter run exists
-    assert [s.state for s in v.trace] == [0, 1, 2, 7, 12]  # successors are tried in order
-    assert [s.label for s in v.trace] == ["initial", "inc", "inc", "jump5", "jump5"]
+    assert len(v.labels) == 4  # 12 = 5 + 5 + 1 + 1 in some order: no shorter run exists
+    assert v.states == [0, 1, 2, 7, 12]  # successors are tried in order
+    assert v.labels == ["inc", "inc", "jump5", "jump5"]
     assert v.message == "12"
 
 
 def test_keep_going_finds_each_property_once() -> None:
     props = [("no 3", lambda n: "3" if n == 3 else None), ("no 7", lambda n: "7" if n == 7 else None)]
     first = explore([0], counter(9), invariants=props)
-    assert [v.property for v in first.violations] == ["no 3"]
+    assert [v.invariant for v in first.violations] == ["no 3"]
     every = explore([0], counter(9), invariants=props, keep_going=True)
-    assert {v.property: len(v.trace) - 1 for v in every.violations} == {"no 3": 3, "no 7": 7}
+    assert {v.invariant: len(v.labels) for v in every.violations} == {"no 3": 3, "no 7": 7}
 
 
 def test_max_states_gives_an_incomplete_result() -> None:
@@ -78,14 +78,14 @@ def test_dead_end_with_pending_obligation_is_a_violation() -> None:
     g = graph({0: [("a", 1), ("b", 2)]})
     result = explore([0], g, obligations=pending_unless_done({2}))
     (v,) = result.violations
-    assert v.kind == "deadlock" and v.obligation == "job" and [s.state for s in v.trace] == [0, 1]
+    assert v.kind == "deadlock" and v.obligation == "job" and v.states == [0, 1]
 
 
 def test_fair_cycle_keeping_an_obligation_is_a_violation() -> None:
     g = graph({0: [("spin", 1)], 1: [("spin back", 0)]})  # nothing else is ever enabled
     (v,) = explore([0], g, obligations=pending_unless_done(set())).violations
     assert v.kind == "cycle" and v.loop_start == 0
-    assert [s.state for s in v.trace] == [0, 1, 0]
+    assert v.states == [0, 1, 0]
 
 
 def test_weak_fairness_excludes_a_cycle_that_ignores_an_enabled_exit() -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from lutakeover.check import Check, run_check
 from lutakeover.cli import main
 from lutakeover.reports.html_report import (
     OWNED,
@@ -22,9 +21,10 @@ from lutakeover.reports.html_report import (
     simulation_report,
     variant_sentence,
 )
-from lutakeover.simulate import Simulation
 from model.protocol import ALL_BUGS, VARIANTS, Protocol, variant
 from model.scenario import builtin
+from proofs.check import Check, run_check
+from proofs.simulate import Simulation
 
 # Elements html.parser reports as a start tag with no end tag.
 VOID = {"br", "meta", "img", "hr", "input", "link", "wbr"}

@@ -12,13 +12,13 @@ import pytest
 
 from conftest import AGREEMENT, one_by_default, reachable_worlds
 from invariants import SAFETY
-from lutakeover.check import run_check
 from model.actions import ACTIONS as MODEL_ACTIONS
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, variant
 from model.scenario import builtin
 from model.state import World
+from proofs.check import run_check
 from proofs.induction import (
     ACTION_NAMES,
     INITIAL,
@@ -376,10 +376,10 @@ def test_each_bugs_shortest_counterexample_is_an_abstract_run(name: str) -> None
     # is a run here too, step by step. (concurrent-same-lu needs two job elements per LU.)
     m = Model(array_scenario(2, 1, 1, hosts=1, budget=2), variant(name))
     check = run_check(m.scenario, m.protocol, liveness=False)
-    [trace] = [v.trace for v in check.search.violations]
+    [trace] = [v.trace for v in check.counterexamples]
     image = Image(m)
     for before, after in itertools.pairwise(trace):
-        assert simulates(image, before.state, after.label.split()[0], after.state), after.label
+        assert simulates(image, before.state, after.label.action, after.state), after.label
 
 
 def test_agreement_checks_can_fail() -> None:
@@ -441,7 +441,7 @@ def test_a_backup_bugs_counterexamples_are_reachable_on_fig9() -> None:
 def test_each_backup_bugs_counterexample_is_an_abstract_run(name: str) -> None:
     m = Model(builtin("fig9"), variant(name))
     check = run_check(m.scenario, m.protocol, liveness=False)
-    [trace] = [v.trace for v in check.search.violations]
+    [trace] = [v.trace for v in check.counterexamples]
     image = Image(m)
     for before, after in itertools.pairwise(trace):
-        assert simulates(image, before.state, after.label.split()[0], after.state), after.label
+        assert simulates(image, before.state, after.label.action, after.state), after.label

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lutakeover.check import run_check
 from lutakeover.cli import main
 from lutakeover.formats.itf import (
     ACTION_TAKEN,
@@ -35,11 +34,12 @@ from lutakeover.formats.itf import (
 from model.protocol import variant
 from model.scenario import builtin
 from model.state import World
-from proofs.explicit import Counterexample, Step
+from proofs.check import run_check
+from proofs.trace import Counterexample, Step
 
 
 @cache
-def counterexample(scenario: str, name: str) -> Counterexample[World]:
+def counterexample(scenario: str, name: str) -> Counterexample:
     check = run_check(builtin(scenario), variant(name), symmetry=False)
     return next(iter(check.shortest().values()))
 
@@ -230,7 +230,7 @@ def test_a_real_trace_round_trips(tmp_path: Path) -> None:
     v = counterexample("fig9", "backup-without-destage")
     path = tmp_path / "t.itf.json"
     write_trace(path, v, "lutakeover check fig9", violation_description(v.property, "backup-without-destage"))
-    assert read_trace(path) == [(s.label, s.state) for s in v.trace]
+    assert read_trace(path) == v.trace
     assert trace_origin(path) == ("fig9", "backup-without-destage")
     assert main(["diagram", "trace", "--trace", str(path), "-o", str(tmp_path / "x.dot"), "--quiet"]) == 0
 
@@ -263,7 +263,7 @@ def test_integers_are_read_by_value_and_a_byte_order_mark_is_skipped(tmp_path: P
     doc["states"][0]["batches"] = 3  # ADR-015 allows plain JSON numbers
     path = tmp_path / "t.itf.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
-    first = read_trace(path)[0][1]
+    first = read_trace(path)[0].state
     assert (first.budget, first.batches) == (-7, 3)
 
 

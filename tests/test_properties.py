@@ -32,21 +32,21 @@ def test_takeovers_complete_fails_when_a_step_never_happens() -> None:
     m = Model(builtin("fig5"), variant("correct"))
     result = explore(
         [m.initial()],
-        lambda w: [(label, n) for label, n in m.successors(w) if not label.startswith("suspend")],
+        lambda w: [(label, n) for label, n in m.successors(w) if label.action != "suspend"],
         obligations=lambda w: obligations(m, w),
         keep_going=True,
     )
     broken = {liveness_of(v.obligation).name for v in result.violations}
     assert "takeovers_complete" in broken
     (v,) = [v for v in result.violations if v.obligation == ("takeover", 2, 0, 1)]
-    assert v.kind == "deadlock" and v.trace[-1].label.startswith("notify LU")
+    assert v.kind == "deadlock" and v.labels[-1].action == "notify"
 
 
 def test_a_witness_never_reached_makes_the_run_vacuous() -> None:
     """LU0 is external LUN 0 under LU1: Step 801 never lets it leave first, and the host
     writes only LU0, so no write is ever acknowledged during a de-stage."""
-    from lutakeover.check import EXIT_VIOLATED, run_check
     from model.scenario import parse
+    from proofs.check import EXIT_VIOLATED, run_check
 
     text = """
     name = "stuck"
@@ -65,6 +65,6 @@ def test_a_witness_never_reached_makes_the_run_vacuous() -> None:
     budget = 1
     """
     check = run_check(parse(text), variant("correct"))
-    assert check.search.complete and not check.search.violations
+    assert check.search.complete and not check.counterexamples
     assert check.witnesses["write_acked_during_destage"] is None
     assert (check.verdict, check.exit_code) == ("vacuous", EXIT_VIOLATED)

@@ -129,8 +129,8 @@ def test_script_completes_catches_a_step_801_that_refuses_a_valid_batch(
     script (it is valid), and only the liveness property script_completes sees the batch
     never happen."""
     import model.actions as actions
-    from lutakeover.check import run_check
     from model.protocol import CORRECT
+    from proofs.check import run_check
 
     accept = actions._create_jobs
 
@@ -144,9 +144,9 @@ def test_script_completes_catches_a_step_801_that_refuses_a_valid_batch(
     monkeypatch.setattr(actions, "_create_jobs", refuse_take_backs)
     check = run_check(scenario, CORRECT)
     assert check.verdict == "violated"
-    (v,) = check.search.violations
-    assert check.property_name(v) == "script_completes" and v.kind == "deadlock"
-    assert "batch 1 of the script is never designated" in check.violation_sentence(v)
+    (v,) = check.counterexamples
+    assert v.property == "script_completes" and v.kind == "deadlock"
+    assert "batch 1 of the script is never designated" in v.message
 
 
 def test_missing_file() -> None:

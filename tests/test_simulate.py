@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from lutakeover.check import run_check
 from lutakeover.cli import main
 from lutakeover.formats.report import format_simulation
-from lutakeover.simulate import Simulation, simulate
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import variant
 from model.scenario import builtin
+from proofs.check import run_check
 from proofs.replay import check_run, minimise, replay
+from proofs.simulate import Simulation, simulate
 
 SMALL = array_scenario(2, 2)
 SEED = 2026
@@ -34,14 +34,14 @@ def shortest(bug: str) -> dict[str, int]:
     """The shortest counterexample's length of every property ``bug`` breaks on the small
     array within 20,000 states (breadth first, so they are the shortest; about 2 s)."""
     found = run_check(SMALL, variant(bug), liveness=False, keep_going=True, max_states=20_000)
-    return {v.property: len(v.trace) - 1 for v in found.search.violations}
+    return {v.property: len(v.trace) - 1 for v in found.counterexamples}
 
 
 def padded_skip_destage() -> tuple[Model, list[str], list[str]]:
     """The shortest run breaking no_stale_cache under skip-destage, and the same run after
     a read of the other LU by the other host, which plays no part in it."""
     model = Model(SMALL, variant("skip-destage"))
-    core = run_check(SMALL, variant("skip-destage"), liveness=False).search.violations[0]
+    core = run_check(SMALL, variant("skip-destage"), liveness=False).counterexamples[0]
     labels = [s.label for s in core.trace[1:]]
     return (
         model,
@@ -208,7 +208,7 @@ def test_simulate_leaves_nothing_in_the_current_directory(
 def test_progress_tells_how_far_the_run_under_way_has_got(monkeypatch: pytest.MonkeyPatch) -> None:
     """On the largest arrays one rule call takes seconds: progress must show the run under
     way, not only the runs done (a clock that moves a second per look stands for that)."""
-    import lutakeover.simulate as simulate_module
+    import proofs.simulate as simulate_module
 
     clock = iter(range(10**6))
     monkeypatch.setattr(simulate_module.time, "monotonic", lambda: float(next(clock)))

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import settings
 
 from conftest import SLOW, checked, one_by_default, summary
-from lutakeover.simulate import simulate
 from model.actions import Model
 from model.generate import array_scenario
 from model.protocol import BACKUP_BUGS, SEEDED_BUGS, variant
 from model.scenario import builtin
 from proofs.replay import ReplayError, check_run, replay
+from proofs.simulate import simulate
 from proofs.stateful import machine_for
 
 # 3 controllers, 6 LUs, 3 hosts, 12 take-overs: the exhaustive search does not finish here.
@@ -40,7 +40,7 @@ def properties_broken_by(bug: str) -> set[str]:
 
 
 def test_the_array_is_beyond_exhaustive_search() -> None:
-    from lutakeover.check import run_check
+    from proofs.check import run_check
 
     partial = run_check(ARRAY, variant("correct"), liveness=False, max_states=20_000)
     assert not partial.search.complete

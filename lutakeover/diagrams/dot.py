@@ -22,6 +22,8 @@ from pathlib import Path
 
 import graphviz
 
+from model.labels import Component
+
 FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
 
 FONT = "Helvetica"
@@ -61,16 +63,14 @@ def digraph(name: str, title: str, **attrs: str) -> graphviz.Digraph:
 CONTROLLER_COLOURS = ("#d62728", "#2ca02c", "#ff7f0e", "#e377c2", "#bcbd22", "#8c564b")
 
 
-def role_colour(role: str) -> str:
-    """The colour of a role (``source controller``) or a component: ``controller N`` by its
-    number, every ``hostN`` the host colour, anything else black."""
-    if role in ROLE_COLOURS:
-        return ROLE_COLOURS[role]
-    if role.startswith("host"):
-        return ROLE_COLOURS["host"]
-    if role.startswith("controller "):
-        return CONTROLLER_COLOURS[int(role.split()[-1]) % len(CONTROLLER_COLOURS)]
-    return "#000000"
+def role_colour(role: str | Component) -> str:
+    """The colour of a role (``source controller``) or a component: a controller by its
+    number, every host the host colour, anything else by its kind, else black."""
+    if isinstance(role, Component):
+        if role.kind == "controller" and role.number is not None:
+            return CONTROLLER_COLOURS[role.number % len(CONTROLLER_COLOURS)]
+        role = role.kind
+    return ROLE_COLOURS.get(role, "#000000")
 
 
 def esc(text: str) -> str:

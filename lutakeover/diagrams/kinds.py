@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lutakeover.check import run_check
 from lutakeover.diagrams.dot import DiagramError
 from lutakeover.diagrams.phases import DEFAULT_LIMIT, derive, phase_graph, phase_graph_dot
 from lutakeover.diagrams.sequence import trace_dot
@@ -27,9 +25,9 @@ from lutakeover.formats.itf import ItfError, read_trace
 from model.actions import Model
 from model.generate import array_scenario
 from model.scenario import Scenario, builtin, builtin_names
-from model.state import World
-from proofs.explicit import Counterexample, Step
+from proofs.check import run_check
 from proofs.replay import ReplayError, check_run, replay
+from proofs.trace import Counterexample, Step
 
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
     import networkx as nx
@@ -63,15 +61,11 @@ def graph_dot_of(g: nx.DiGraph) -> str:
     return phase_graph_dot(g) if g.graph["name"] == "phases" else graph_dot(g)
 
 
-def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexample[World] | None:
+def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexample | None:
     """The check's shortest counterexample, on the unreduced state space (so its states are
     the model's own, and can be found in a drawn graph)."""
     check = run_check(m.scenario, m.protocol, symmetry=False, progress=progress)
-    v = next(iter(check.shortest().values()), None)
-    if v is None or v.kind == "safety":
-        return v
-    # A liveness counterexample names its obligation; draw it by its property's name and sentence.
-    return replace(v, property=check.property_name(v), message=check.violation_sentence(v))
+    return next(iter(check.shortest().values()), None)
 
 
 def states(m: Model, max_nodes: int = DEFAULT_MAX_NODES, progress: Progress = None) -> str:
@@ -123,19 +117,19 @@ def trace(m: Model, trace_file: str | None = None, progress: Progress = None) ->
     return trace_dot(m, run, title, found)
 
 
-def _replayed(m: Model, trace_file: str) -> list[Step[World]]:
+def _replayed(m: Model, trace_file: str) -> list[Step]:
     try:
         states = read_trace(trace_file)
     except ItfError as e:
         raise DiagramError(str(e)) from None
     try:
-        run = replay(m, [label for label, _ in states[1:]])
+        run = replay(m, [step.label for step in states[1:]])
     except ReplayError as e:
         raise DiagramError(
             f"{trace_file} is not a run of scenario {m.scenario.name} under variant {m.protocol.name}: {e}"
         ) from None
-    for i, ((_, given), step) in enumerate(zip(states, run, strict=True)):
-        if given != step.state:
+    for i, (given, step) in enumerate(zip(states, run, strict=True)):
+        if given.state != step.state:
             raise DiagramError(
                 f"{trace_file}: state {i} differs from the model's state after the same steps "
                 f"(scenario {m.scenario.name}, variant {m.protocol.name})"

@@ -25,6 +25,7 @@ import graphviz
 
 from lutakeover.diagrams.dot import ROLE_COLOURS, DiagramError, digraph, esc
 from model.actions import ACTIONS_BY_NAME, Action, Model
+from model.labels import Component
 from model.protocol import Step
 from model.state import Job, PairState, World
 
@@ -126,12 +127,11 @@ def world_phase_title(m: Model, phase: WorldPhase) -> str:
     return ", ".join(f"LU{lu} {phase_title(m, p)}" for lu, p in phase)
 
 
-def role(component: str, job: Job | None) -> str:
-    """A component named by the model (``controller 1``) as its role in the job."""
-    if not component.startswith("controller") or job is None:
-        return "host" if component.startswith("host") else component
-    number = int(component.split()[-1]) if component.split()[-1].isdigit() else -1
-    if number == job.source:
+def role(component: Component, job: Job | None) -> str:
+    """A component named by the model (controller 1) as its role in the job."""
+    if component.kind != "controller" or job is None:
+        return "host" if component.kind == "host" else str(component)
+    if component.number == job.source:
         return "source controller"
     return "backup controller" if job.backup else "destination controller"
 

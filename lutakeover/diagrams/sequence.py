@@ -22,31 +22,42 @@ from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc, html_
 from lutakeover.diagrams.tables import TABLE_HEADER, changed_cells, rows_of
 from lutakeover.formats.report import request_op_text
 from model.actions import Model, Transition, routed_controller
+from model.labels import (
+    BACKUP_HOST,
+    DISK,
+    MIRRORING,
+    PATH_CONTROLLER,
+    UTILITY,
+    Component,
+    Label,
+    controller,
+    host,
+)
 from model.state import Op, PairState, Row, Where, World, owner
-from proofs.explicit import Counterexample, Step
+from proofs.trace import Counterexample, Step
 
 MAX_STEPS = 400  # a longer run is not readable as one picture
 
-Lane = str
+Lane = Component
 
 
 def lanes(m: Model) -> list[Lane]:
     """The components of the scenario's array, left to right."""
     s = m.scenario
-    out = [f"host{h}" for h in range(len(s.hosts))]
+    out = [host(h) for h in range(len(s.hosts))]
     if s.backups:
-        out.append("backup host")
+        out.append(BACKUP_HOST)
     if s.topology == "path":
-        out.append("path controller")
-    out.append("management utility")
-    out += [f"controller {c}" for c in range(s.controllers)]
-    out.append("disk")
+        out.append(PATH_CONTROLLER)
+    out.append(UTILITY)
+    out += [controller(c) for c in range(s.controllers)]
+    out.append(DISK)
     return out
 
 
 def _front(m: Model, w: World, h: int) -> Lane:
     """Where a host's frame goes first: the path controller, or its cabled controller."""
-    return "path controller" if m.scenario.topology == "path" else f"controller {routed_controller(m, w, h)}"
+    return PATH_CONTROLLER if m.scenario.topology == "path" else controller(routed_controller(m, w, h))
 
 
 def _job(w: World, t: Transition) -> tuple[int, int]:
@@ -58,16 +69,16 @@ Target = Callable[[Model, World, Transition, Lane], Lane]
 
 
 def _to_source(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return f"controller {_job(w, t)[0]}"
+    return controller(_job(w, t)[0])
 
 
 def _to_destination(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return f"controller {_job(w, t)[1]}"
+    return controller(_job(w, t)[1])
 
 
 def _process_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
     """A write or a read miss reaches the disk; a write into the cache stays on the lane."""
-    return "disk" if t.after.disk.blocks != w.disk.blocks else sender
+    return DISK if t.after.disk.blocks != w.disk.blocks else sender
 
 
 def _self(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
@@ -75,36 +86,36 @@ def _self(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
 
 
 def _disk(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return "disk"
+    return DISK
 
 
 def _utility(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return "management utility"
+    return UTILITY
 
 
 def _host_of(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return f"host{t.args[0]}"
+    return host(t.args[0])
 
 
 def _front_of(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
     """A frame sent goes to the path controller; cabled directly (Fig. 6), it stays on the
     host's lane until delivered."""
-    return "path controller" if m.scenario.topology == "path" else sender
+    return PATH_CONTROLLER if m.scenario.topology == "path" else sender
 
 
 def _deliver_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    return f"controller {routed_controller(m, w, t.args[0])}"
+    return controller(routed_controller(m, w, t.args[0]))
 
 
 def _split_target(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
     """Step 901 reaches the controller in charge of the pair's secondary (the job's source)."""
     secondary = m.scenario.pairs[m.scenario.backups[t.args[0]]].secondary
-    return f"controller {w.disk.table[secondary].current}"
+    return controller(w.disk.table[secondary].current)
 
 
 def _owner_lane(w: World, lu: int) -> Lane:
     c = owner(w, lu)
-    return f"controller {c}" if c is not None else "disk"
+    return controller(c) if c is not None else DISK
 
 
 def _secondary_owner(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
@@ -157,16 +168,16 @@ def _sender_lane(m: Model, w: World, t: Transition, all_lanes: list[Lane]) -> La
     component = t.action.component(w, t.args)
     if t.action.name == "complete":
         return _front(m, w, t.args[0])  # the reply comes back the way the frame went
-    if component == "host":  # Step 901: the host that writes the pair's primary splits it
+    if component == host():  # Step 901: the host that writes the pair's primary splits it
         pair = m.scenario.pairs[m.scenario.backups[t.args[0]]]
         writer = m.writer[pair.primary]
-        return f"host{writer}" if writer is not None else "backup host"
-    if component == "mirroring":  # the pair's primary is read through its controller
+        return host(writer) if writer is not None else BACKUP_HOST
+    if component == MIRRORING:  # the pair's primary is read through its controller
         return _owner_lane(w, m.scenario.pairs[t.args[0]].primary)
-    if component == "path controller" and m.scenario.topology == "direct":
-        return f"host{t.args[0]}"  # Fig. 6: the host's cable delivers the frame
+    if component == PATH_CONTROLLER and m.scenario.topology == "direct":
+        return host(t.args[0])  # Fig. 6: the host's cable delivers the frame
     if component not in all_lanes:
-        raise DiagramError(f"step {t.label(w)!r}: component {component!r} has no lane")
+        raise DiagramError(f"step '{t.label(w)}': component '{component}' has no lane")
     return component
 
 
@@ -180,14 +191,14 @@ class Message:
     tables: tuple[tuple[str, World, World, int | None], ...]  # changed tables: (title, before, after, c)
 
 
-def messages(m: Model, trace: list[Step[World]]) -> list[Message]:
+def messages(m: Model, trace: list[Step]) -> list[Message]:
     all_lanes = lanes(m)
     out = []
     for i in range(1, len(trace)):
         w, label = trace[i - 1].state, trace[i].label
         t = m.transition_labelled(w, label)
         if t is None:
-            raise DiagramError(f"step {i}: {label!r} is not a step of this model from the state before it")
+            raise DiagramError(f"step {i}: '{label}' is not a step of this model from the state before it")
         sender = _sender_lane(m, w, t, all_lanes)
         receiver = TARGETS[t.action.name](m, w, t, sender)
         number = t.action.step.number if t.action.step is not None else ""
@@ -195,11 +206,16 @@ def messages(m: Model, trace: list[Step[World]]) -> list[Message]:
     return out
 
 
-def _short(m: Model, label: str, w: World, t: Transition) -> str:
+def _short(m: Model, label: Label, w: World, t: Transition) -> str:
     """The action label without the job's controllers and the host (the arrow shows them);
     for a request being processed, what it does and where its data goes."""
-    words = [word for word in label.split(" ") if "->" not in word and not word.startswith("host")]
-    text = " ".join(words)
+    text = label.action
+    if label.is_job_step():
+        text += f" LU{label.args[0]}" + (f" block {label.args[3]}" if len(label.args) == 4 else "")
+    elif label.action in ("send_write", "send_read"):
+        text += f" LU{label.args[1]} block {label.args[2]}"
+    elif label.action not in ("deliver", "process", "complete", "retry"):
+        text = str(label)
     if t.action.name in ("deliver", "process", "complete"):
         request = w.hosts[t.args[0]]
         assert request is not None, "a host with a request"
@@ -235,9 +251,9 @@ def _table_of(w: World, c: int | None) -> tuple[Row, ...]:
 
 def trace_dot(
     m: Model,
-    trace: list[Step[World]],
+    trace: list[Step],
     title: str,
-    violation: Counterexample[World] | None = None,
+    violation: Counterexample | None = None,
 ) -> str:
     """The run as DOT; ``violation`` (if any) marks the step at its trace's end."""
     if len(trace) - 1 > MAX_STEPS:
@@ -248,7 +264,7 @@ def trace_dot(
     bad_row = len(violation.trace) - 1 if violation is not None else None
     all_lanes = lanes(m)
     used = {x for msg in msgs for x in (msg.sender, msg.receiver)}
-    shown = [lane for lane in all_lanes if lane in used or lane.startswith("controller") or lane == "disk"]
+    shown = [lane for lane in all_lanes if lane in used or lane.kind == "controller" or lane == DISK]
     index = {lane: k for k, lane in enumerate(shown)}
     g = digraph("trace", title, nodesep="0.6", ranksep="0.3", splines="false")  # straight messages
     g.attr("node", fontsize="10")
@@ -263,7 +279,7 @@ def trace_dot(
         colour = role_colour(lane)
         g.node(
             cell(k, 0),
-            esc(lane),
+            esc(str(lane)),
             shape="box",
             width="1.5",
             style="filled,rounded",
@@ -333,7 +349,7 @@ def _label(msg: Message) -> str:
     return f"<{number}{esc(msg.text)}>"
 
 
-def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
+def _note(msg: Message, violation: Counterexample | None) -> str | None:
     parts = []
     if violation is not None:
         parts.append(
@@ -350,7 +366,7 @@ def _note(msg: Message, violation: Counterexample[World] | None) -> str | None:
     for title, before, after, c in msg.tables:
         rows = rows_of(_table_of(after, c))
         changed = changed_cells(rows_of(_table_of(before, c)), rows)
-        colour = role_colour(f"controller {c}") if c is not None else role_colour("disk")
+        colour = role_colour(controller(c)) if c is not None else role_colour(DISK)
         table = html_table(TABLE_HEADER, rows, title=title, changed=changed, title_colour=colour)
         parts.append(f"<tr><td>{table}</td></tr>")
     if not parts:

@@ -24,8 +24,9 @@ import graphviz
 from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc
 from lutakeover.diagrams.phases import WorldPhase, world_phase, world_phase_title
 from model.actions import ACTIONS_BY_NAME, Model
+from model.labels import Label
 from model.state import Op, Where, World
-from proofs.explicit import Counterexample
+from proofs.trace import Counterexample
 
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
     import networkx as nx
@@ -44,7 +45,7 @@ BROKEN = {"style": "rounded,filled", "fillcolor": "#ffd6d6", "color": HIGHLIGHT,
 @dataclass
 class Graph:
     states: list[World]  # in breadth-first order; index 0 is the initial state
-    edges: list[tuple[int, int, str]]  # (from, to, action label)
+    edges: list[tuple[int, int, Label]]  # (from, to, action label)
     complete: bool  # False: more states than the limit
 
 
@@ -53,7 +54,7 @@ def reachable(m: Model, limit: int, progress: Callable[[str], None] | None = Non
     start = m.initial()
     index = {start: 0}
     states = [start]
-    edges: list[tuple[int, int, str]] = []
+    edges: list[tuple[int, int, Label]] = []
     queue = deque([start])
     complete = True
     while queue:
@@ -128,20 +129,20 @@ def _legend_label() -> str:
 _WHERE = {Where.PATH: "at path", Where.REPLIED: "replied", Where.NOT_READY: "NOT READY"}
 
 
-def _edge_label(label: str) -> str:
-    name, number = label.split(" ")[0], _step_number(label)
-    return f"{number} {name}" if number else name
+def _edge_label(label: Label) -> str:
+    number = _step_number(label)
+    return f"{number} {label.action}" if number else label.action
 
 
-def _step_number(label: str) -> str:
+def _step_number(label: Label) -> str:
     """The patent step of a transition's action ("" for a host's or the environment's)."""
-    step = ACTIONS_BY_NAME[label.split(" ")[0]].step
+    step = ACTIONS_BY_NAME[label.action].step
     return step.number if step is not None else ""
 
 
 def state_graph(
     m: Model,
-    counterexample: Counterexample[World] | None,
+    counterexample: Counterexample | None,
     max_nodes: int = DEFAULT_MAX_NODES,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[nx.DiGraph, str | None]:
@@ -172,7 +173,7 @@ def state_graph(
 
 def state_graph_dot(
     m: Model,
-    counterexample: Counterexample[World] | None,
+    counterexample: Counterexample | None,
     max_nodes: int = DEFAULT_MAX_NODES,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[str, str | None]:
@@ -186,7 +187,7 @@ def graph_dot(g: nx.DiGraph) -> str:
     return _quotient_dot(g) if g.graph["name"] == QUOTIENT else _states_dot(g)
 
 
-def _trace_pairs(counterexample: Counterexample[World] | None) -> list[tuple[World, World]]:
+def _trace_pairs(counterexample: Counterexample | None) -> list[tuple[World, World]]:
     if counterexample is None:
         return []
     states = [step.state for step in counterexample.trace]
@@ -200,7 +201,7 @@ def _graph(name: str, title: str) -> graphviz.Digraph:
     return g
 
 
-def _title(m: Model, counterexample: Counterexample[World] | None, what: str) -> str:
+def _title(m: Model, counterexample: Counterexample | None, what: str) -> str:
     title = f"{what}: scenario {m.scenario.name}, variant {m.protocol.name}"
     if counterexample is not None:
         steps = len(counterexample.trace) - 1
@@ -208,11 +209,11 @@ def _title(m: Model, counterexample: Counterexample[World] | None, what: str) ->
     return title
 
 
-def _full_dot(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> str:
+def _full_dot(m: Model, graph: Graph, counterexample: Counterexample | None) -> str:
     return _states_dot(full_graph(m, graph, counterexample))
 
 
-def full_graph(m: Model, graph: Graph, counterexample: Counterexample[World] | None) -> nx.MultiDiGraph:
+def full_graph(m: Model, graph: Graph, counterexample: Counterexample | None) -> nx.MultiDiGraph:
     """Every state a node ``s{i}`` (its ``label``, ``phase``, phase ``cluster``, ``initial``,
     ``broken``), in breadth-first order; every distinct transition an edge keyed by its action
     (``action``, drawn ``label``, patent ``step``, ``counterexample``), in the order drawn."""
@@ -235,12 +236,12 @@ def full_graph(m: Model, graph: Graph, counterexample: Counterexample[World] | N
             broken=i == bad,
         )
     # networkx yields edges by source in node order, then in the order added: these, sorted.
-    for a, b, label in sorted(set(graph.edges)):
+    for a, b, label in sorted(set(graph.edges), key=lambda e: (e[0], e[1], str(e[2]))):
         g.add_edge(
             f"s{a}",
             f"s{b}",
-            key=label,
-            action=label,
+            key=str(label),
+            action=str(label),
             label=_edge_label(label),
             step=_step_number(label),
             counterexample=(a, b) in on_trace,
@@ -284,7 +285,7 @@ def esc_plain(text: str) -> str:
 
 
 def quotient_graph(
-    m: Model, graph: Graph, phase_of: list[WorldPhase], counterexample: Counterexample[World] | None
+    m: Model, graph: Graph, phase_of: list[WorldPhase], counterexample: Counterexample | None
 ) -> nx.DiGraph:
     """The state graph contracted by phase (``phase_of[i]`` is the phase of ``graph.states[i]``):
     one node ``p{i}`` per array phase, numbered by its first state (its ``label``, how many

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from lutakeover.diagrams.dot import DiagramError, digraph, esc, html_table, role_colour
 from model.actions import Model, Transition
+from model.labels import controller
 from model.state import PairState, Row, World
 
 TABLE_HEADER = ["internal LUN", "external LUN", "port", "default controller", "current controller"]
@@ -74,9 +75,10 @@ def scripted_run(m: Model) -> list[World]:
 
 
 def _priority(w: World, t: Transition) -> tuple[int, int, str]:
+    # Ties are broken by the label's text, which the documented figures were drawn with.
     if t.action.per_job is None:
-        return (0 if t.action.name in ("designate_batch", "split_pair") else 2, 0, t.label(w))
-    return (1, w.jobs[t.args[0]].done, t.label(w))
+        return (0 if t.action.name in ("designate_batch", "split_pair") else 2, 0, str(t.label(w)))
+    return (1, w.jobs[t.args[0]].done, str(t.label(w)))
 
 
 def snapshots(m: Model) -> list[Snapshot]:
@@ -104,7 +106,7 @@ def controller_table(w: World, c: int, previous: World | None, title: str) -> st
     rows = table_rows(w, c)
     changed = changed_cells(table_rows(previous, c), rows) if previous is not None else set()
     return html_table(
-        TABLE_HEADER, rows, title=title, changed=changed, title_colour=role_colour(f"controller {c}")
+        TABLE_HEADER, rows, title=title, changed=changed, title_colour=role_colour(controller(c))
     )
 
 

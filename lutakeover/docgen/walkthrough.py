@@ -57,7 +57,7 @@ def fig9_table() -> str:
     ]
     for n, step in enumerate(replay(m, labels)):
         w = step.state
-        action = ACTIONS_BY_NAME.get(step.label.split(" ")[0])
+        action = ACTIONS_BY_NAME.get(step.label.action)
         number = action.step.number if action is not None and action.step is not None else ""
         pairs = [p.state.name.lower() for p in w.pairs]
         lines.append(

@@ -21,9 +21,10 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from model.labels import Label, LabelError
 from model.state import Controller, Disk, Ghost, Job, Line, Op, Pair, PairState, Request, Row, Where, World
 from model.state import Path as PathState
-from proofs.explicit import Counterexample
+from proofs.trace import Counterexample, Step
 
 ACTION_TAKEN = "mbt::actionTaken"
 UNIT_VALUE = "U_OF_UNIT"  # the one value of Apalache's type UNIT (its Variants module)
@@ -179,10 +180,10 @@ def encode_world(w: World) -> dict[str, Any]:
     return {name: _encode(getattr(w, name), t) for name, t in _WORLD.fields}
 
 
-def trace_document(v: Counterexample[World], source: str, description: str) -> dict[str, Any]:
+def trace_document(v: Counterexample, source: str, description: str) -> dict[str, Any]:
     states = []
     for i, step in enumerate(v.trace):
-        state = {"#meta": {"index": i}, **encode_world(step.state), ACTION_TAKEN: step.label}
+        state = {"#meta": {"index": i}, **encode_world(step.state), ACTION_TAKEN: str(step.label)}
         states.append(state)
     doc: dict[str, Any] = {
         "#meta": {
@@ -205,7 +206,7 @@ def violation_description(prop: str, variant: str) -> str:
     return f"{prop} violated by variant {variant}"
 
 
-def write_trace(path: str | Path, v: Counterexample[World], source: str, description: str) -> None:
+def write_trace(path: str | Path, v: Counterexample, source: str, description: str) -> None:
     Path(path).write_text(json.dumps(trace_document(v, source, description), indent=1) + "\n")
 
 
@@ -478,7 +479,7 @@ def _check_document(doc: dict[str, Any]) -> list[Any]:
     return states
 
 
-def _state(s: Any, where: str) -> tuple[str, World]:
+def _state(s: Any, where: str) -> Step:
     if not isinstance(s, dict):
         raise ItfError(f"{where}: expected a state (a JSON object), found {_show(s)}")
     missing = [k for k in VAR_TYPES if k not in s and k not in _WORLD.optional]
@@ -487,12 +488,16 @@ def _state(s: Any, where: str) -> tuple[str, World]:
     unknown = [k for k in s if k not in VAR_TYPES and not k.startswith("#")]
     if unknown:
         raise ItfError(f"{where}: unknown variable {_show(unknown[0])}")
-    label = decode(s[ACTION_TAKEN], STR, f"{where}.{ACTION_TAKEN}")
-    return label, decode_world(s, where)
+    text = decode(s[ACTION_TAKEN], STR, f"{where}.{ACTION_TAKEN}")
+    try:
+        label = Label.parse(text)
+    except LabelError as e:
+        raise ItfError(f"{where}.{ACTION_TAKEN}: {e}") from None
+    return Step(label, decode_world(s, where))
 
 
-def read_trace(path: str | Path) -> list[tuple[str, World]]:
-    """The (action label, state) pairs of an ITF trace file written by ``write_trace``; at least one."""
+def read_trace(path: str | Path) -> list[Step]:
+    """The run in an ITF trace file written by ``write_trace``: at least its initial state."""
     doc = _load(path)
     try:
         return [_state(s, f"states[{i}]") for i, s in enumerate(_check_document(doc))]

@@ -10,12 +10,12 @@ import json
 from typing import Any
 
 from invariants import LIVENESS, SAFETY
-from lutakeover.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
-from lutakeover.simulate import Simulation
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, PairState, Request, Row, Where, World
 from proofs.bmc import Bmc
-from proofs.explicit import Counterexample
+from proofs.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
+from proofs.simulate import Simulation
+from proofs.trace import Counterexample
 
 
 def fields(m: Model, w: World) -> dict[str, str]:
@@ -93,7 +93,7 @@ def _blocks(values: tuple[int, ...]) -> str:
     return "[" + " ".join(str(v) for v in values) + "]"
 
 
-def step_rows(m: Model, v: Counterexample[World]) -> list[dict[str, Any]]:
+def step_rows(m: Model, v: Counterexample) -> list[dict[str, Any]]:
     """One record per step: number, component, action, patent step, changed fields."""
     rows = []
     before = fields(m, v.trace[0].state)
@@ -103,15 +103,14 @@ def step_rows(m: Model, v: Counterexample[World]) -> list[dict[str, Any]]:
     for n, step in enumerate(v.trace[1:], start=1):
         prev_state = v.trace[n - 1].state
         after = fields(m, step.state)
-        name = step.label.split(" ")[0]
-        action = ACTIONS_BY_NAME[name]
+        action = ACTIONS_BY_NAME[step.label.action]
         transition = m.transition_labelled(prev_state, step.label)
         assert transition is not None, f"step {n} of a counterexample is not a step of the model"
         rows.append(
             {
                 "step": n,
-                "component": action.component(prev_state, transition.args),
-                "action": step.label,
+                "component": str(action.component(prev_state, transition.args)),
+                "action": str(step.label),
                 "patent_step": action.step.number if action.step is not None else "",
                 "changes": _changes(before, after),
             }
@@ -126,7 +125,7 @@ def _changes(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
     return {k: f"{before.get(k, '-')} -> {after.get(k, '-')}" for k in keys if before.get(k) != after.get(k)}
 
 
-def format_table(m: Model, v: Counterexample[World]) -> str:
+def format_table(m: Model, v: Counterexample) -> str:
     """The counterexample as a numbered step table, ready to print."""
     rows = step_rows(m, v)
     width_c = max(len("component"), *(len(r["component"]) for r in rows))
@@ -189,9 +188,9 @@ def format_check(check: Check) -> str:
     for v in check.shortest().values():
         lines.append("")
         kind = {"safety": "", "deadlock": " (liveness: dead end)", "cycle": " (liveness: fair cycle)"}[v.kind]
-        lines.append(f"{check.property_name(v)} is violated{kind} after {len(v.trace) - 1} steps:")
+        lines.append(f"{v.property} is violated{kind} after {len(v.trace) - 1} steps:")
         lines.append(format_table(m, v))
-        lines.append(f"=> {check.violation_sentence(v)}")
+        lines.append(f"=> {v.message}")
     return "\n".join(lines)
 
 
@@ -212,7 +211,7 @@ def check_json(check: Check) -> dict[str, Any]:
                 "kind": kind,
                 "description": p.description,
                 "holds": check.status(p.name, kind),
-                "message": check.violation_sentence(v) if v is not None else None,
+                "message": v.message if v is not None else None,
                 "trace_length": len(v.trace) - 1 if v is not None else None,
             }
     return {
@@ -235,9 +234,9 @@ def check_json(check: Check) -> dict[str, Any]:
         "vacuous": check.untested,
         "counterexamples": [
             {
-                "property": check.property_name(v),
+                "property": v.property,
                 "kind": v.kind,
-                "message": check.violation_sentence(v),
+                "message": v.message,
                 "loop_start": v.loop_start,
                 "steps": step_rows(m, v),
             }

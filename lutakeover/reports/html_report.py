@@ -19,18 +19,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lutakeover.check import Check
 from lutakeover.diagrams.dot import DiagramError, svg_text
 from lutakeover.diagrams.phases import derive, phase_dot
 from lutakeover.diagrams.sequence import MAX_STEPS, trace_dot
 from lutakeover.formats.itf import violation_description, write_trace
 from lutakeover.formats.report import STATUS, check_json, step_rows, vacuity_warnings
-from lutakeover.simulate import Simulation
 from model.actions import Model
 from model.protocol import VARIANTS, Protocol
 from model.scenario import builtin
-from model.state import World
-from proofs.explicit import Counterexample
+from proofs.check import Check
+from proofs.simulate import Simulation
+from proofs.trace import Counterexample
 
 PAGE = "index.html"
 TRACE = "counterexample.itf.json"
@@ -77,7 +76,7 @@ def _table(header: list[str], rows: list[list[str]], classes: list[list[str]] | 
     return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
-def _steps_table(m: Model, v: Counterexample[World]) -> str:
+def _steps_table(m: Model, v: Counterexample) -> str:
     rows = []
     for r in step_rows(m, v):
         changes = "<br>".join(f"<code>{_e(k)}</code>: {_e(val)}" for k, val in r["changes"].items())
@@ -93,7 +92,7 @@ def _diagram(build: Callable[[], str], what: str) -> str:
         return f"<p>No {_e(what)}: {_e(e)}</p>"
 
 
-def _counterexample_section(m: Model, v: Counterexample[World], sentence: str, heading: str) -> str:
+def _counterexample_section(m: Model, v: Counterexample, sentence: str, heading: str) -> str:
     parts = [
         f"<h2>{_e(heading)}</h2>",
         f'<p class="sentence">{_e(sentence)}</p>',
@@ -233,9 +232,9 @@ def check_report(check: Check, directory: str | Path) -> Path:
     shortest = list(check.shortest().values())
     notes = _warnings(check.untested)
     for k, v in enumerate(shortest):
-        name = check.property_name(v)
-        notes.append(("sentence", f"{name} is violated: {check.violation_sentence(v)}"))
-        sections.append(_counterexample_section(m, v, check.violation_sentence(v), f"Counterexample: {name}"))
+        name = v.property
+        notes.append(("sentence", f"{name} is violated: {v.message}"))
+        sections.append(_counterexample_section(m, v, v.message, f"Counterexample: {name}"))
         if k == 0:
             write_trace(
                 folder / TRACE,

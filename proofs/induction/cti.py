@@ -237,8 +237,9 @@ def classify(cti: Cti, protocol: Protocol, max_states: int = CLASSIFY_MAX_STATES
     )
     shortest: dict[str, list[str]] = {}
     for v in search.violations:
-        if v.property not in shortest or len(v.trace) - 1 < len(shortest[v.property]):
-            shortest[v.property] = [step.label for step in v.trace[1:]]
+        name = v.invariant
+        if name is not None and (name not in shortest or len(v.labels) < len(shortest[name])):
+            shortest[name] = [str(label) for label in v.labels]
     found = [name for name in wanted if name in shortest]
     if found:
         trace = shortest[found[0]]

@@ -22,10 +22,9 @@ from hypothesis.stateful import get_state_machine_test
 
 from invariants.witnesses import untested_properties
 from model.actions import Model
-from model.state import World
-from proofs.explicit import Counterexample
 from proofs.replay import MAX_REPLAYS, check_run, minimise, pytest_program, replay
 from proofs.stateful import DEFAULT_WEIGHTS, Tally, Weights, machine_for
+from proofs.trace import Counterexample
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Simulation:
     seconds: float  # in all: search, shrinking and minimisation
     deepest: int  # transitions of the longest run
     witnesses: dict[str, int | None]
-    failure: Counterexample[World] | None  # minimised by replay
+    failure: Counterexample | None  # minimised by replay
     program: str | None  # a pytest test replaying the failure
     runs_asked: int = 0
     rule_calls: int = 0  # of the counted runs; each may take many transitions

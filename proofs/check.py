@@ -2,22 +2,26 @@
 
 This is the one place that binds the generic engine to the disk-array model: it turns
 properties over (model, state) into the engine's predicates over states, picks the
-symmetry reduction the scenario allows, and turns the engine's record into a verdict.
+symmetry reduction the scenario allows, and turns the engine's records into the project's
+counterexamples (``proofs.trace``) and a verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from invariants import SAFETY, WITNESSES, obligations
 from invariants.witnesses import describe_obligation, liveness_of, untested_properties
 from model.actions import Model
+from model.labels import Label
 from model.protocol import Protocol
 from model.scenario import Scenario
 from model.state import World
 from model.symmetry import canonicalizer, group_size
-from proofs.explicit import Counterexample, Search, explore
+from proofs.explicit import Search, Violation, explore
+from proofs.trace import Counterexample, run_of
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 # Every engine's verdict and the exit code it means, in one place: a vacuous run fails like a
@@ -52,10 +56,11 @@ class Check:
     keep_going: bool = False
     symmetries: int = 1  # size of the scenario's symmetry group, used or not
     untested: dict[str, str] = field(default_factory=dict)  # vacuous properties -> why
+    counterexamples: list[Counterexample] = field(default_factory=list)  # in the order found
 
     @property
     def verdict(self) -> str:
-        if self.search.violations:
+        if self.counterexamples:
             return "violated"
         if not self.search.complete:
             return "incomplete"
@@ -70,36 +75,35 @@ class Check:
     def status(self, name: str, kind: str) -> bool | None:
         """True: holds (checked everywhere); False: violated; None: not known, because the
         search was cut short (state limit, or it stopped at another property's violation)."""
-        broken = {self.property_name(v) for v in self.search.violations}
-        if name in broken:
+        if name in {v.property for v in self.counterexamples}:
             return False
         if kind == "safety":
-            safety = [v for v in self.search.violations if v.kind == "safety"]
+            safety = [v for v in self.counterexamples if v.kind == "safety"]
             finished = self.search.complete and (self.keep_going or not safety)
         else:
-            live = [v for v in self.search.violations if v.kind != "safety"]
+            live = [v for v in self.counterexamples if v.kind != "safety"]
             finished = self.search.liveness_checked and (self.keep_going or not live)
         return True if finished else None
 
-    def shortest(self) -> dict[str, Counterexample[World]]:
+    def shortest(self) -> dict[str, Counterexample]:
         """The shortest counterexample of each broken property, in the order found."""
-        best: dict[str, Counterexample[World]] = {}
-        for v in self.search.violations:
-            name = self.property_name(v)
-            if name not in best or len(v.trace) < len(best[name].trace):
-                best[name] = v
+        best: dict[str, Counterexample] = {}
+        for v in self.counterexamples:
+            if v.property not in best or len(v.trace) < len(best[v.property].trace):
+                best[v.property] = v
         return best
 
-    def violation_sentence(self, v: Counterexample[World]) -> str:
-        """The property's name and why it fails, for liveness read off the obligation."""
-        if v.kind == "safety":
-            return v.message
-        key = v.obligation
-        where = "the run stops" if v.kind == "deadlock" else "the run can loop forever, fairly"
-        return f"{describe_obligation(key)}: {where}"
 
-    def property_name(self, v: Counterexample[World]) -> str:
-        return v.property if v.kind == "safety" else liveness_of(v.obligation).name
+def counterexample(v: Violation[World]) -> Counterexample:
+    """The engine's record of a violation as the project's counterexample: a liveness one
+    named by its property, and its sentence read off the obligation left pending."""
+    trace = run_of(v.states, [cast(Label, label) for label in v.labels])
+    if v.invariant is not None:
+        return Counterexample(v.invariant, v.kind, v.message, trace)
+    where = "the run stops" if v.kind == "deadlock" else "the run can loop forever, fairly"
+    message = f"{describe_obligation(v.obligation)}: {where}"
+    name = liveness_of(v.obligation).name
+    return Counterexample(name, v.kind, message, trace, v.loop_start, v.obligation)
 
 
 def run_check(
@@ -140,6 +144,7 @@ def run_check(
         keep_going,
         size,
         untested_properties(model),
+        [counterexample(v) for v in search.violations],
     )
 
 
@@ -148,6 +153,6 @@ def _bind(check: Callable[[Model, World], str | None], model: Model) -> Callable
 
 
 def _bind_witness(
-    reached: Callable[[Model, World, str, World], bool], model: Model
-) -> Callable[[World, str, World], bool]:
+    reached: Callable[[Model, World, Label, World], bool], model: Model
+) -> Callable[[World, Label, World], bool]:
     return lambda before, label, after: reached(model, before, label, after)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+from model.actions import Model
 from model.protocol import CORRECT
 from model.scenario import Scenario, builtin, builtin_names
 from proofs.check import run_check
@@ -38,7 +39,7 @@ def measure(name: str, symmetry: bool, liveness: bool) -> dict[str, object]:
     """Run one search in this process and return its figures (called in a child)."""
     scenario = larger() if name == "three-way-budget-3" else builtin(name)
     before = resident_kib()
-    check = run_check(scenario, CORRECT, symmetry=symmetry, liveness=liveness)
+    check = run_check(Model(scenario, CORRECT), symmetry=symmetry, liveness=liveness)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     s = check.search
     return {

@@ -60,7 +60,7 @@ def main() -> None:
         b = bmc(Model(builtin(scenario), variant(bug)), 17)
         bmc_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        c = run_check(builtin(scenario), variant(bug), liveness=False)
+        c = run_check(Model(builtin(scenario), variant(bug)), liveness=False)
         bfs_seconds = time.perf_counter() - t0
         v, w = b.violation, c.counterexamples[0]
         assert v is not None

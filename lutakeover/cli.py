@@ -369,8 +369,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"lutakeover: {line}", file=sys.stderr, flush=True)
 
     result = run_check(
-        scenario,
-        protocol,
+        Model(scenario, protocol),
         symmetry=args.symmetry,
         max_states=args.max_states,
         keep_going=args.keep_going,

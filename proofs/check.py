@@ -16,8 +16,6 @@ from invariants import SAFETY, WITNESSES, obligations
 from invariants.witnesses import describe_obligation, liveness_of, untested_properties
 from model.actions import Model
 from model.labels import Label
-from model.protocol import Protocol
-from model.scenario import Scenario
 from model.state import World
 from model.symmetry import canonicalizer, group_size
 from proofs.explicit import Search, Violation, explore
@@ -107,8 +105,7 @@ def counterexample(v: Violation[World]) -> Counterexample:
 
 
 def run_check(
-    scenario: Scenario,
-    protocol: Protocol,
+    model: Model,
     *,
     symmetry: bool | None = None,
     max_states: int | None = None,
@@ -116,10 +113,10 @@ def run_check(
     liveness: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Check:
-    """Explore ``scenario`` under ``protocol``. ``symmetry`` None (the default) reduces by
-    the scenario's symmetries when there are at most ``AUTO_SYMMETRY_LIMIT`` of them: every
+    """Explore every state of ``model``. ``symmetry`` None (the default) reduces by the
+    scenario's symmetries when there are at most ``AUTO_SYMMETRY_LIMIT`` of them: every
     state is renamed by each, so a larger group costs more time than it saves."""
-    model = Model(scenario, protocol)
+    scenario = model.scenario
     size = group_size(scenario)
     if symmetry is None:
         symmetry = 1 < size <= AUTO_SYMMETRY_LIMIT

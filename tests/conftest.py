@@ -45,7 +45,10 @@ def checked(
 ) -> Check:
     """One exploration per argument tuple for the whole test session."""
     return run_check(
-        builtin(scenario), variant(variant_name), symmetry=symmetry, keep_going=keep_going, liveness=liveness
+        Model(builtin(scenario), variant(variant_name)),
+        symmetry=symmetry,
+        keep_going=keep_going,
+        liveness=liveness,
     )
 
 

@@ -88,7 +88,7 @@ def test_fig9_has_no_plain_takeover_so_takeover_bugs_change_nothing() -> None:
 
 def test_a_backup_may_repeat_once_the_pair_is_whole_again() -> None:
     twice = replace(builtin("fig9"), name="fig9-twice", backups=(0, 0))
-    check = run_check(twice, variant("correct"))
+    check = run_check(Model(twice, variant("correct")))
     assert check.verdict == "ok"
     assert (check.search.states, check.search.depth) == (1005, 35)
     m = Model(twice)

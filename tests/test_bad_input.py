@@ -108,7 +108,7 @@ def test_a_large_any_mode_array_does_not_list_its_symmetries(capsys: pytest.Capt
     them all before its first state. It now counts them, and reduces by none."""
     s = array_scenario(12, 2)
     assert group_size(s) == 479_001_600  # the two LUs have different writers: no LU symmetry
-    check = run_check(s, CORRECT, max_states=50, liveness=False)
+    check = run_check(Model(s, CORRECT), max_states=50, liveness=False)
     assert (check.verdict, check.symmetry, check.search.states) == ("incomplete", 1, 50)
 
 
@@ -180,7 +180,7 @@ def test_the_html_report_says_what_holds_vacuously(tmp_path: Path) -> None:
 def test_a_scenario_that_writes_only_lus_that_stay_says_so() -> None:
     # fig5's host writes LU2 and LU3; a batch moving LU0 and LU1 instead moves nothing written.
     text = TEXTS["fig5"].replace("lus = [2, 3]\ndestination = 1\nport = 0", "lus = [0, 1]\ndestination = 1")
-    check = run_check(parse(text), CORRECT)
+    check = run_check(Model(parse(text), CORRECT))
     assert check.untested["no_acknowledged_write_lost"] == (
         "no LU that a host writes is ever taken over or backed up"
     )

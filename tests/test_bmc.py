@@ -141,7 +141,7 @@ def test_bmc_finds_concurrent_same_lu_where_breadth_first_search_does() -> None:
     protocol = variant("concurrent-same-lu")
     result = bmc(Model(scenario, protocol), 14)
     assert result.violation is not None
-    check = run_check(scenario, protocol, liveness=False)
+    check = run_check(Model(scenario, protocol), liveness=False)
     assert {result.violation.property: len(result.violation.trace) - 1} == summary(check)
     assert summary(check) == {"single_active_controller": 14}
 

@@ -39,7 +39,7 @@ def ping_pong(**changes: Any) -> Scenario:
 @pytest.mark.parametrize("bug", ["keep-clean-lines", "no-suspend"])
 def test_a_budget_of_128_does_not_wrap_into_no_take_over_at_all(bug: str) -> None:
     scenario, protocol = ping_pong(budget=128), variant(bug)
-    check = run_check(scenario, protocol, liveness=False)
+    check = run_check(Model(scenario, protocol), liveness=False)
     assert check.verdict == "violated"
     result = bmc(Model(scenario, protocol), 15)
     assert result.violation is not None, "bmc says OK where check finds a violation"

@@ -144,11 +144,11 @@ def test_large_symmetry_groups_are_not_used_by_default() -> None:
     from model.generate import array_scenario
     from proofs.check import run_check
 
-    check = run_check(array_scenario(3, 6), variant("correct"), max_states=300, liveness=False)
+    check = run_check(Model(array_scenario(3, 6), variant("correct")), max_states=300, liveness=False)
     assert (check.symmetry, check.symmetries) == (1, 48)
     assert "no symmetry reduction: 48 permutations cost more than they save" in format_check(check)
     forced = run_check(
-        array_scenario(3, 6), variant("correct"), max_states=300, liveness=False, symmetry=True
+        Model(array_scenario(3, 6), variant("correct")), max_states=300, liveness=False, symmetry=True
     )
     assert forced.symmetry == 48
 

@@ -447,7 +447,7 @@ def test_report_into_a_file_is_refused_before_any_work(
 def test_check_result_feeds_the_report_without_rerunning(tmp_path: Path) -> None:
     from lutakeover.reports.html_report import check_report
 
-    result = run_check(builtin("one-lu"), variant("no-suspend"))
+    result = run_check(Model(builtin("one-lu"), variant("no-suspend")))
     page = check_report(result, tmp_path)
     assert "path_routes_to_owner" in page.read_text()
 

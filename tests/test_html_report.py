@@ -21,6 +21,7 @@ from lutakeover.reports.html_report import (
     simulation_report,
     variant_sentence,
 )
+from model.actions import Model
 from model.protocol import ALL_BUGS, VARIANTS, Protocol, variant
 from model.scenario import builtin
 from proofs.check import Check, run_check
@@ -103,7 +104,7 @@ def css_rules(css: str) -> dict[str, dict[str, str]]:
 
 @cache
 def checked(scenario: str, name: str) -> Check:
-    return run_check(builtin(scenario), variant(name))
+    return run_check(Model(builtin(scenario), variant(name)))
 
 
 def failing_simulation() -> Simulation:

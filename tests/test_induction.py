@@ -375,7 +375,7 @@ def test_each_bugs_shortest_counterexample_is_an_abstract_run(name: str) -> None
     # The switches act on the abstract actions as on the model's: the bug's concrete run
     # is a run here too, step by step. (concurrent-same-lu needs two job elements per LU.)
     m = Model(array_scenario(2, 1, 1, hosts=1, budget=2), variant(name))
-    check = run_check(m.scenario, m.protocol, liveness=False)
+    check = run_check(m, liveness=False)
     [trace] = [v.trace for v in check.counterexamples]
     image = Image(m)
     for before, after in itertools.pairwise(trace):
@@ -440,7 +440,7 @@ def test_a_backup_bugs_counterexamples_are_reachable_on_fig9() -> None:
 @pytest.mark.parametrize("name", one_by_default(BACKUP_BUGS))
 def test_each_backup_bugs_counterexample_is_an_abstract_run(name: str) -> None:
     m = Model(builtin("fig9"), variant(name))
-    check = run_check(m.scenario, m.protocol, liveness=False)
+    check = run_check(m, liveness=False)
     [trace] = [v.trace for v in check.counterexamples]
     image = Image(m)
     for before, after in itertools.pairwise(trace):

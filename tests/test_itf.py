@@ -31,6 +31,7 @@ from lutakeover.formats.itf import (
     violation_description,
     write_trace,
 )
+from model.actions import Model
 from model.protocol import variant
 from model.scenario import builtin
 from model.state import World
@@ -40,7 +41,7 @@ from proofs.trace import Counterexample, Step
 
 @cache
 def counterexample(scenario: str, name: str) -> Counterexample:
-    check = run_check(builtin(scenario), variant(name), symmetry=False)
+    check = run_check(Model(builtin(scenario), variant(name)), symmetry=False)
     return next(iter(check.shortest().values()))
 
 

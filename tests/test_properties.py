@@ -64,7 +64,7 @@ def test_a_witness_never_reached_makes_the_run_vacuous() -> None:
     mode = "any"
     budget = 1
     """
-    check = run_check(parse(text), variant("correct"))
+    check = run_check(Model(parse(text), variant("correct")))
     assert check.search.complete and not check.counterexamples
     assert check.witnesses["write_acked_during_destage"] is None
     assert (check.verdict, check.exit_code) == ("vacuous", EXIT_VIOLATED)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from model.actions import Model
 from model.scenario import ScenarioError, builtin, builtin_names, load, parse
 
 GOOD = """
@@ -140,9 +141,9 @@ def test_script_completes_catches_a_step_801_that_refuses_a_valid_batch(
         return None if any(job.destination == 0 for job in jobs) else accept(m, w, jobs)
 
     scenario = parse(FIG5 + "\n[[takeovers.batch]]\nlus = [2, 3]\ndestination = 0\nport = 1\n")
-    assert run_check(scenario, CORRECT).verdict == "ok"
+    assert run_check(Model(scenario, CORRECT)).verdict == "ok"
     monkeypatch.setattr(actions, "_create_jobs", refuse_take_backs)
-    check = run_check(scenario, CORRECT)
+    check = run_check(Model(scenario, CORRECT))
     assert check.verdict == "violated"
     (v,) = check.counterexamples
     assert v.property == "script_completes" and v.kind == "deadlock"

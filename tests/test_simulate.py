@@ -33,7 +33,7 @@ def small_simulation(bug: str = "skip-destage") -> Simulation:
 def shortest(bug: str) -> dict[str, int]:
     """The shortest counterexample's length of every property ``bug`` breaks on the small
     array within 20,000 states (breadth first, so they are the shortest; about 2 s)."""
-    found = run_check(SMALL, variant(bug), liveness=False, keep_going=True, max_states=20_000)
+    found = run_check(Model(SMALL, variant(bug)), liveness=False, keep_going=True, max_states=20_000)
     return {v.property: len(v.trace) - 1 for v in found.counterexamples}
 
 
@@ -41,7 +41,7 @@ def padded_skip_destage() -> tuple[Model, list[str], list[str]]:
     """The shortest run breaking no_stale_cache under skip-destage, and the same run after
     a read of the other LU by the other host, which plays no part in it."""
     model = Model(SMALL, variant("skip-destage"))
-    core = run_check(SMALL, variant("skip-destage"), liveness=False).counterexamples[0]
+    core = run_check(Model(SMALL, variant("skip-destage")), liveness=False).counterexamples[0]
     labels = [s.label for s in core.trace[1:]]
     return (
         model,

@@ -64,7 +64,7 @@ def graph_dot_of(g: nx.DiGraph) -> str:
 def shortest_counterexample(m: Model, progress: Progress = None) -> Counterexample | None:
     """The check's shortest counterexample, on the unreduced state space (so its states are
     the model's own, and can be found in a drawn graph)."""
-    check = run_check(m.scenario, m.protocol, symmetry=False, progress=progress)
+    check = run_check(m, symmetry=False, progress=progress)
     return next(iter(check.shortest().values()), None)
 
 

@@ -94,6 +94,39 @@ class Model:
         action's instances are built."""
         return next((t for t in self.transitions(w, (label.action,)) if t.label(w) == label), None)
 
+    def why_not(self, w: World, label: Label) -> str | None:
+        """Why the action instance ``label`` is not enabled in ``w`` (the guard's own words),
+        or None if it is: "controller 0 still holds a request for LU2"."""
+        if self.transition_labelled(w, label) is not None:
+            return None
+        action = ACTIONS_BY_NAME.get(label.action)
+        if action is None:
+            return f"no action is called {label.action!r}"
+        calls = [label.args]
+        if action.per_job is not None:
+            if len(label.args) < 3:
+                return f"'{label}' names no take-over: a step names its LU, source and destination"
+            lu, source, destination = label.args[:3]
+            calls = [
+                (k, *label.args[3:])
+                for k, job in enumerate(w.jobs)
+                if (job.lu, job.source, job.destination) == (lu, source, destination)
+            ]
+            if not calls:
+                return f"no take-over of LU{lu} from controller {source} to {destination} is under way"
+        global _reasons
+        _reasons = []
+        try:
+            for args in calls:
+                try:
+                    action.apply(self, w, *args)
+                except (IndexError, TypeError):
+                    return f"'{label}' names nothing in this array"
+            reasons = _reasons
+        finally:
+            _reasons = None
+        return reasons[0] if reasons else f"{action.name} is not offered with these arguments here"
+
     def successors(self, w: World) -> list[tuple[Label, World]]:
         """(label, next state) pairs: the generic explicit checker's view of the model."""
         return [(t.label(w), t.after) for t in self.transitions(w)]
@@ -126,6 +159,19 @@ def describe(action: Action, w: World, args: tuple[int, ...]) -> Label:
         job = w.jobs[args[0]]
         return Label(action.name, (job.lu, job.source, job.destination, *args[1:]))
     return Label(action.name, args)
+
+
+# --- guards that say why --------------------------------------------------------------------
+
+_reasons: list[str] | None = None  # set while Model.why_not listens, else None
+
+
+def refuse(reason: str, *args: object) -> World | None:
+    """A guard's "no" (always None), and why: ``reason`` is formatted with ``args`` only
+    while ``Model.why_not`` listens, so a refusal costs a call and a test in the checker."""
+    if _reasons is not None:
+        _reasons.append(reason.format(*args))
+    return None
 
 
 # --- small helpers on tuples of tuples -----------------------------------------------------
@@ -178,11 +224,13 @@ def _set_path(w: World, lu: int, route: int | None = None, suspended: bool | Non
 
 def send_write(m: Model, w: World, h: int, lu: int, block: int) -> World | None:
     """A host writes the next value to a block of an LU it writes (one request at a time)."""
-    if w.hosts[h] is not None or m.writer[lu] != h:
-        return None
+    if w.hosts[h] is not None:
+        return refuse("host{} already has a request outstanding", h)
+    if m.writer[lu] != h:
+        return refuse("host{} does not write LU{}", h, lu)
     n = w.ghost.writes[lu][block]
     if n >= m.scenario.writes_per_block:
-        return None
+        return refuse("block {} of LU{} has had its {} writes", block, lu, m.scenario.writes_per_block)
     request = Request(Op.WRITE, lu, block, n + 1, Where.PATH)
     ghost = w.ghost._replace(writes=_set_block(w.ghost.writes, lu, block, n + 1))
     return w._replace(hosts=replace_at(w.hosts, h, request), ghost=ghost)
@@ -190,11 +238,13 @@ def send_write(m: Model, w: World, h: int, lu: int, block: int) -> World | None:
 
 def send_read(m: Model, w: World, h: int, lu: int, block: int) -> World | None:
     """A host reads a block of an LU it reads."""
-    if w.hosts[h] is not None or lu not in m.scenario.hosts[h].reads:
-        return None
+    if w.hosts[h] is not None:
+        return refuse("host{} already has a request outstanding", h)
+    if lu not in m.scenario.hosts[h].reads:
+        return refuse("host{} does not read LU{}", h, lu)
     n = w.ghost.reads[lu][block]
     if n >= m.scenario.reads_per_block:
-        return None
+        return refuse("block {} of LU{} has had its {} reads", block, lu, m.scenario.reads_per_block)
     request = Request(Op.READ, lu, block, -1, Where.PATH)
     ghost = w.ghost._replace(reads=_set_block(w.ghost.reads, lu, block, n + 1))
     return w._replace(hosts=replace_at(w.hosts, h, request), ghost=ghost)
@@ -204,8 +254,10 @@ def deliver(m: Model, w: World, h: int) -> World | None:
     """The path controller forwards a frame to the LU's routed controller, unless the LU is
     suspended (806-809: the frame is held). A controller not in charge refuses it."""
     request = w.hosts[h]
-    if request is None or request.at != Where.PATH or w.paths[request.lu].suspended:
-        return None
+    if request is None or request.at != Where.PATH:
+        return refuse("host{} has no frame at the path controller", h)
+    if w.paths[request.lu].suspended:
+        return refuse("the path of LU{} is suspended: its frames are held", request.lu)
     c = routed_controller(m, w, h)
     at = c if request.lu in w.controllers[c].active else Where.NOT_READY
     return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=at)))
@@ -225,7 +277,7 @@ def process(m: Model, w: World, h: int) -> World | None:
     has stopped controlling the LU since: that is why Step 808 drains first."""
     request = w.hosts[h]
     if request is None or request.at < 0:
-        return None
+        return refuse("no controller has accepted a request of host{}", h)
     c, lu, block = request.at, request.lu, request.block
     ctl = w.controllers[c]
     if request.op is Op.WRITE:
@@ -271,7 +323,7 @@ def complete(m: Model, w: World, h: int) -> World | None:
     """The reply reaches the host: a write is now acknowledged."""
     request = w.hosts[h]
     if request is None or request.at != Where.REPLIED:
-        return None
+        return refuse("no reply is on its way to host{}", h)
     if request.op is Op.WRITE:
         acked = _set_block(w.ghost.acked, request.lu, request.block, request.value)
         w = w._replace(ghost=w.ghost._replace(acked=acked))
@@ -282,7 +334,7 @@ def retry(m: Model, w: World, h: int) -> World | None:
     """The host got NOT READY and sends the same request again."""
     request = w.hosts[h]
     if request is None or request.at != Where.NOT_READY:
-        return None
+        return refuse("host{} has had no NOT READY to retry", h)
     return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=Where.PATH)))
 
 
@@ -299,12 +351,14 @@ def _final_layout(w: World, extra: list[Job]) -> dict[int, tuple[int, int, int]]
 
 def _create_jobs(m: Model, w: World, jobs: list[Job]) -> World | None:
     """Accept a designation, or refuse it (None) as the management utility would."""
-    if not m.protocol.concurrent_same_lu and any(j.lu == job.lu for job in jobs for j in w.jobs):
-        return None  # a second request for an LU already moving is refused
+    moving = [job.lu for job in jobs for j in w.jobs if j.lu == job.lu]
+    if moving and not m.protocol.concurrent_same_lu:
+        return refuse("Step 801 refuses it: LU{} is already being taken over", moving[0])
     now = {lu: (row.current, row.port, row.ext_lun) for lu, row in enumerate(w.disk.table)}
     moves = [(j.lu, j.source, (j.destination, j.port, j.ext_lun)) for j in jobs]
-    if designation_refused(now, _final_layout(w, jobs), moves) is not None:
-        return None
+    reason = designation_refused(now, _final_layout(w, jobs), moves)
+    if reason is not None:
+        return refuse("Step 801 refuses it: {}", reason)
     # Sorted by LU; jobs of one LU (only a buggy utility makes two) in designation order,
     # which decides whose address wins, whatever the controllers are called.
     return w._replace(jobs=tuple(sorted((*w.jobs, *jobs), key=_job_lu)))
@@ -318,7 +372,7 @@ def designate(m: Model, w: World, lu: int, destination: int) -> World | None:
     """801 ("any" mode): the operator moves one LU to another controller, on the scenario's
     take-over port, under the lowest external LUN free there."""
     if w.budget <= 0:
-        return None
+        return refuse("the operator has designated every take-over the scenario allows")
     row = w.disk.table[lu]
     port = m.scenario.takeover_port
     taken = set(_final_layout(w, []).values())
@@ -333,7 +387,7 @@ def designate_batch(m: Model, w: World, index: int) -> World | None:
     """801 ("scripted" mode): the next batch of the script (Fig. 5: LU2 and LU3 to
     controller 1 on port 0), all its LUs designated together."""
     if index != w.batches or index >= len(m.scenario.batches):
-        return None
+        return refuse("the script's next batch is batch {}, of {}", w.batches, len(m.scenario.batches))
     batch = m.scenario.batches[index]
     jobs = []
     for i, lu in enumerate(batch.lus):
@@ -359,7 +413,12 @@ def _advance(m: Model, w: World, k: int) -> World:
 def _job_at(m: Model, w: World, k: int, step: Step) -> Job | None:
     """The job ``k`` if its next step is ``step``, else None (the guard of every step)."""
     job = w.jobs[k]
-    return job if m.next_step(job) is step else None
+    next_step = m.next_step(job)
+    if next_step is not step:
+        done = "none: it is over" if next_step is None else next_step.number
+        refuse("the next step of its job is {}, not {}", done, step.number)
+        return None
+    return job
 
 
 def instruct(m: Model, w: World, k: int) -> World | None:
@@ -440,10 +499,8 @@ def stop_source(m: Model, w: World, k: int) -> World | None:
     job = _job_at(m, w, k, Step.STOP_SOURCE)
     if job is None:
         return None
-    if not m.protocol.stop_without_drain and any(
-        r is not None and r.at == job.source and r.lu == job.lu for r in w.hosts
-    ):
-        return None
+    if not m.protocol.stop_without_drain and not _drained(w, job.source, job.lu):
+        return refuse("controller {} still holds a request for LU{}", job.source, job.lu)
     source = w.controllers[job.source]
     source = source._replace(
         active=_remove(source.active, job.lu),
@@ -478,13 +535,16 @@ def split_pair(m: Model, w: World, index: int) -> World | None:
     """901: a host splits the next pair of the script; the backup cycle of its secondary
     begins, towards the controller the secondary's default number names (Fig. 9A)."""
     if index != w.backups or index >= len(m.scenario.backups):
-        return None
+        return refuse("the script's next backup is backup {}, of {}", w.backups, len(m.scenario.backups))
     i = m.scenario.backups[index]
     spec, pair = m.scenario.pairs[i], w.pairs[i]
     secondary = spec.secondary
     row = w.disk.table[secondary]
-    if pair.state is not PairState.PAIRED or any(j.lu in (spec.primary, secondary) for j in w.jobs):
-        return None  # the pair must be whole again (a repeated backup waits for the resync)
+    # The pair must be whole again: a repeated backup waits for the resync.
+    if pair.state is not PairState.PAIRED:
+        return refuse("pair{} is {}, not paired", i, pair.state.name.lower())
+    if any(j.lu in (spec.primary, secondary) for j in w.jobs):
+        return refuse("an LU of pair{} is being moved", i)
     primary = spec.primary
     holder = owner(w, primary)
     snapshot = tuple(visible_value(w, holder, primary, b) for b in range(m.blocks[primary]))
@@ -518,60 +578,90 @@ def migrate_out(m: Model, w: World, k: int) -> World | None:
     return _advance(m, _migrate(w, job.lu, row._replace(default=default, current=job.destination)), k)
 
 
+def destaging_controller(step: Step, source: int, destination: int) -> int:
+    """The one rule for who de-stages and purges at ``step``: the source (804, 903), the
+    backup controller coming back (908). The BMC encoding asks it too."""
+    return destination if step in (Step.BEGIN_RETURN_DESTAGE, Step.PURGE_RETURN) else source
+
+
 def _holder(job: Job, step: Step) -> int:
-    """The controller that de-stages at ``step``: the source (804, 903), the backup
-    controller coming back (908)."""
-    return job.destination if step in (Step.BEGIN_RETURN_DESTAGE, Step.PURGE_RETURN) else job.source
+    return destaging_controller(step, job.source, job.destination)
 
 
-def _begin_writethrough(step: Step) -> Callable[[Model, World, int], World | None]:
-    def action(m: Model, w: World, k: int) -> World | None:
-        job = _job_at(m, w, k, step)
-        if job is None:
-            return None
-        return _advance(m, _set_write_through(w, _holder(job, step), job.lu, True), k)
-
-    action.__doc__ = f"{step.number}: the controller makes the secondary's writes write-through."
-    return action
+def _begin_writethrough(m: Model, w: World, k: int, step: Step) -> World | None:
+    """903 / 908: the de-staging controller makes the LU's writes write-through."""
+    job = _job_at(m, w, k, step)
+    if job is None:
+        return None
+    return _advance(m, _set_write_through(w, _holder(job, step), job.lu, True), k)
 
 
-def _destage(step: Step) -> Callable[..., World | None]:
-    def action(m: Model, w: World, k: int, block: int) -> World | None:
-        job = _job_at(m, w, k, step)
-        if job is None:
-            return None
-        c = _holder(job, step)
-        line = find_line(w.controllers[c], job.lu, block)
-        if line is None or not line.dirty:
-            return None
-        w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
-        return _set_controller(w, c, _with_line(w.controllers[c], line._replace(dirty=False)))
-
-    action.__doc__ = f"{step.number}: one dirty line of the LU goes to disk and is marked clean."
-    return action
+def _destage(m: Model, w: World, k: int, block: int, step: Step) -> World | None:
+    """804 / 903 / 908: one dirty line of the LU goes to disk and is marked clean."""
+    job = _job_at(m, w, k, step)
+    if job is None:
+        return None
+    c = _holder(job, step)
+    line = find_line(w.controllers[c], job.lu, block)
+    if line is None or not line.dirty:
+        return refuse("controller {} has no dirty line of block {} of LU{}", c, block, job.lu)
+    w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
+    return _set_controller(w, c, _with_line(w.controllers[c], line._replace(dirty=False)))
 
 
-def _purge(step: Step) -> Callable[[Model, World, int], World | None]:
-    def action(m: Model, w: World, k: int) -> World | None:
-        job = _job_at(m, w, k, step)
-        if job is None:
-            return None
-        c = _holder(job, step)
-        ctl = w.controllers[c]
-        if any(line.lu == job.lu and line.dirty for line in ctl.cache):
-            return None
-        if not (step is Step.PURGE and m.protocol.keep_clean_lines):
-            cache = tuple(line for line in ctl.cache if line.lu != job.lu)
-            w = _set_controller(w, c, ctl._replace(cache=cache))
-        return _advance(m, w, k)
-
-    action.__doc__ = f"{step.number}: with nothing dirty left, the LU's lines are removed from the cache."
-    return action
+def _purge(m: Model, w: World, k: int, step: Step) -> World | None:
+    """804 / 903 / 908: with nothing dirty left, the LU's lines are removed from the cache."""
+    job = _job_at(m, w, k, step)
+    if job is None:
+        return None
+    c = _holder(job, step)
+    ctl = w.controllers[c]
+    if any(line.lu == job.lu and line.dirty for line in ctl.cache):
+        return refuse("controller {} still has dirty lines of LU{}", c, job.lu)
+    if not (step is Step.PURGE and m.protocol.keep_clean_lines):
+        cache = tuple(line for line in ctl.cache if line.lu != job.lu)
+        w = _set_controller(w, c, ctl._replace(cache=cache))
+    return _advance(m, w, k)
 
 
-# 804's de-stage and purge are the same mechanism as 903's and 908's, at the source.
-destage_line = _destage(Step.PURGE)
-purge = _purge(Step.PURGE)
+def destage_line(m: Model, w: World, k: int, block: int) -> World | None:
+    """804: the source de-stages one dirty line of the LU and marks it clean."""
+    return _destage(m, w, k, block, Step.PURGE)
+
+
+def purge(m: Model, w: World, k: int) -> World | None:
+    """804: with nothing dirty left, the source removes the LU's lines from its cache."""
+    return _purge(m, w, k, Step.PURGE)
+
+
+def begin_backup_destage(m: Model, w: World, k: int) -> World | None:
+    """903: the source makes the secondary's writes write-through."""
+    return _begin_writethrough(m, w, k, Step.BEGIN_BACKUP_DESTAGE)
+
+
+def destage_backup_line(m: Model, w: World, k: int, block: int) -> World | None:
+    """903: the source de-stages one dirty line of the secondary."""
+    return _destage(m, w, k, block, Step.PURGE_BACKUP)
+
+
+def purge_backup(m: Model, w: World, k: int) -> World | None:
+    """903: with nothing dirty left, the source removes the secondary's lines."""
+    return _purge(m, w, k, Step.PURGE_BACKUP)
+
+
+def begin_return_destage(m: Model, w: World, k: int) -> World | None:
+    """908: the backup controller makes the secondary's writes write-through."""
+    return _begin_writethrough(m, w, k, Step.BEGIN_RETURN_DESTAGE)
+
+
+def destage_return_line(m: Model, w: World, k: int, block: int) -> World | None:
+    """908: the backup controller de-stages one dirty line of the secondary."""
+    return _destage(m, w, k, block, Step.PURGE_RETURN)
+
+
+def purge_return(m: Model, w: World, k: int) -> World | None:
+    """908: with nothing dirty left, the backup controller removes the secondary's lines."""
+    return _purge(m, w, k, Step.PURGE_RETURN)
 
 
 def _pass_control(w: World, lu: int, old: int, new: int) -> World:
@@ -592,8 +682,10 @@ def _drained(w: World, c: int, lu: int) -> bool:
 def hand_over(m: Model, w: World, k: int) -> World | None:
     """904: the source notifies de-stage completion; the backup controller takes control."""
     job = _job_at(m, w, k, Step.HAND_OVER)
-    if job is None or not _drained(w, job.source, job.lu):
+    if job is None:
         return None
+    if not _drained(w, job.source, job.lu):
+        return refuse("controller {} still holds a request for LU{}", job.source, job.lu)
     return _advance(m, _pass_control(w, job.lu, job.source, job.destination), k)
 
 
@@ -611,9 +703,12 @@ def backup_block(m: Model, w: World, k: int, block: int) -> World | None:
         return None
     i = _pair_of_job(m, job)
     pair = w.pairs[i]
-    in_charge = job.lu in w.controllers[job.destination].active
-    if block != len(pair.tape) or block >= m.blocks[job.lu] or not in_charge:
-        return None
+    if block != len(pair.tape):
+        return refuse("block {} is next to go to tape, not block {}", len(pair.tape), block)
+    if block >= m.blocks[job.lu]:
+        return refuse("every block of LU{} is on tape", job.lu)
+    if job.lu not in w.controllers[job.destination].active:
+        return refuse("controller {} is not in charge of LU{}", job.destination, job.lu)
     value = visible_value(w, job.destination, job.lu, block)
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(tape=(*pair.tape, value))))
 
@@ -625,7 +720,7 @@ def backup_done(m: Model, w: World, k: int) -> World | None:
         return None
     on_tape = len(w.pairs[_pair_of_job(m, job)].tape)
     if on_tape < m.blocks[job.lu] and not m.protocol.resync_before_backup_done:
-        return None
+        return refuse("{} of the {} blocks of LU{} are on tape", on_tape, m.blocks[job.lu], job.lu)
     return _advance(m, w, k)
 
 
@@ -653,8 +748,10 @@ def return_control(m: Model, w: World, k: int) -> World | None:
     """909: the backup controller notifies completion to the controller the row now names
     as current, and control returns there; the backup cycle is over."""
     job = _job_at(m, w, k, Step.RETURN_CONTROL)
-    if job is None or not _drained(w, job.destination, job.lu):
+    if job is None:
         return None
+    if not _drained(w, job.destination, job.lu):
+        return refuse("controller {} still holds a request for LU{}", job.destination, job.lu)
     home = w.disk.table[job.lu].current
     return _advance(m, _pass_control(w, job.lu, job.destination, home), k)
 
@@ -662,14 +759,22 @@ def return_control(m: Model, w: World, k: int) -> World | None:
 def _resyncing(m: Model, w: World, i: int) -> bool:
     """The pair's re-synchronization may copy: requested, and the secondary is home."""
     secondary = m.scenario.pairs[i].secondary
-    return w.pairs[i].state is PairState.RESYNCING and not any(j.lu == secondary for j in w.jobs)
+    if w.pairs[i].state is not PairState.RESYNCING:
+        refuse("pair{} is {}, not re-synchronizing", i, w.pairs[i].state.name.lower())
+        return False
+    if any(j.lu == secondary for j in w.jobs):
+        refuse("LU{}, the secondary of pair{}, is not home yet", secondary, i)
+        return False
+    return True
 
 
 def resync_block(m: Model, w: World, i: int, block: int) -> World | None:
     """906: one block the difference information names is copied from primary to secondary."""
     pair, spec = w.pairs[i], m.scenario.pairs[i]
-    if not _resyncing(m, w, i) or block not in pair.diff:
+    if not _resyncing(m, w, i):
         return None
+    if block not in pair.diff:
+        return refuse("the difference information of pair{} does not name block {}", i, block)
     value = visible_value(w, owner(w, spec.primary), spec.primary, block)
     c = owner(w, spec.secondary)
     if c is not None:
@@ -681,8 +786,10 @@ def resync_block(m: Model, w: World, i: int, block: int) -> World | None:
 def resync_done(m: Model, w: World, i: int) -> World | None:
     """906: with no difference left, the pair is paired again and mirroring resumes."""
     pair = w.pairs[i]
-    if not _resyncing(m, w, i) or (pair.diff and not m.protocol.resync_without_diff):
+    if not _resyncing(m, w, i):
         return None
+    if pair.diff and not m.protocol.resync_without_diff:
+        return refuse("pair{} still has {} blocks to copy", i, len(pair.diff))
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(state=PairState.PAIRED, diff=())))
 
 
@@ -746,7 +853,8 @@ def _the_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
 def _dirty_lines_of_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]:
     job = w.jobs[k]
     step = m.next_step(job)
-    c = job.destination if step is Step.PURGE_RETURN else job.source
+    assert step is not None, "a job with a next step"
+    c = _holder(job, step)
     for line in w.controllers[c].cache:
         if line.lu == job.lu and line.dirty:
             yield (k, line.block)
@@ -821,13 +929,6 @@ def _storage(w: World, args: tuple[int, ...]) -> Component:
     return MIRRORING
 
 
-def _holder_of(step: Step) -> Callable[[World, tuple[int, ...]], Component]:
-    def component(w: World, args: tuple[int, ...]) -> Component:
-        return controller(_holder(w.jobs[args[0]], step))
-
-    return component
-
-
 def _accepting_controller(w: World, args: tuple[int, ...]) -> Component:
     request = w.hosts[args[0]]
     return controller(request.at if request is not None else None)
@@ -856,35 +957,17 @@ ACTIONS: tuple[Action, ...] = (
     _step("resume", Step.RESUME, _path, resume),
     Action("split_pair", Step.SPLIT_PAIR, _splitting_host, _next_backup, split_pair),
     _step("migrate_out", Step.MIGRATE_OUT, _source, migrate_out),
-    _step(
-        "begin_backup_destage",
-        Step.BEGIN_BACKUP_DESTAGE,
-        _source,
-        _begin_writethrough(Step.BEGIN_BACKUP_DESTAGE),
-    ),
-    _step(
-        "destage_backup_line", Step.PURGE_BACKUP, _source, _destage(Step.PURGE_BACKUP), _dirty_lines_of_job
-    ),
-    _step("purge_backup", Step.PURGE_BACKUP, _source, _purge(Step.PURGE_BACKUP)),
+    _step("begin_backup_destage", Step.BEGIN_BACKUP_DESTAGE, _source, begin_backup_destage),
+    _step("destage_backup_line", Step.PURGE_BACKUP, _source, destage_backup_line, _dirty_lines_of_job),
+    _step("purge_backup", Step.PURGE_BACKUP, _source, purge_backup),
     _step("hand_over", Step.HAND_OVER, _source, hand_over),
     _step("backup_block", Step.BACKUP_DONE, _backup_host, backup_block, _next_tape_block),
     _step("backup_done", Step.BACKUP_DONE, _backup_host, backup_done),
     _step("request_resync", Step.REQUEST_RESYNC, _backup_host, request_resync),
     _step("migrate_back", Step.MIGRATE_BACK, _destination, migrate_back),
-    _step(
-        "begin_return_destage",
-        Step.BEGIN_RETURN_DESTAGE,
-        _destination,
-        _begin_writethrough(Step.BEGIN_RETURN_DESTAGE),
-    ),
-    _step(
-        "destage_return_line",
-        Step.PURGE_RETURN,
-        _holder_of(Step.PURGE_RETURN),
-        _destage(Step.PURGE_RETURN),
-        _dirty_lines_of_job,
-    ),
-    _step("purge_return", Step.PURGE_RETURN, _destination, _purge(Step.PURGE_RETURN)),
+    _step("begin_return_destage", Step.BEGIN_RETURN_DESTAGE, _destination, begin_return_destage),
+    _step("destage_return_line", Step.PURGE_RETURN, _destination, destage_return_line, _dirty_lines_of_job),
+    _step("purge_return", Step.PURGE_RETURN, _destination, purge_return),
     _step("return_control", Step.RETURN_CONTROL, _destination, return_control),
     Action("resync_block", Step.RESYNC_DONE, _storage, _resync_blocks, resync_block),
     Action("resync_done", Step.RESYNC_DONE, _storage, _pairs, resync_done),

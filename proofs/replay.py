@@ -41,7 +41,8 @@ def replay(model: Model, labels: Sequence[Label | str]) -> list[Step]:
         t = model.transition_labelled(w, label)
         if t is None:
             enabled = ", ".join(str(t.label(w)) for t in model.transitions(w)) or "nothing"
-            raise ReplayError(f"step {i}: '{label}' is not enabled; enabled: {enabled}")
+            why = model.why_not(w, label)
+            raise ReplayError(f"step {i}: '{label}' is not enabled ({why}); enabled: {enabled}")
         w = t.after
         trace.append(Step(label, w))
     return trace

@@ -9,7 +9,10 @@ Each action of ``model/actions.py`` is written again here as a guard and a set o
 over symbolic variables, split into *instances* by its concrete arguments (host, LU, block,
 controller, job slot), so every index is a Python number and only values are symbolic. The
 next state picks the updates of one enabled instance by a choice variable; a variable no
-instance of the chosen kind touches keeps its value.
+instance of the chosen kind touches keeps its value. A take-over or backup step finds its
+actions in ``_JOB_ACTIONS``, a table from each step to one method per model action (the
+write-through, de-stage and purge of 804, 903 and 908 share a method each, told apart by
+the step).
 
 This is a second, independent writing of the model: tests check it against the Python
 successor function pair by pair, which is what lets BMC's answers stand for the model's.
@@ -18,13 +21,13 @@ successor function pair by pair, which is what lets BMC's answers stand for the 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import z3
 
-from model.actions import Model
-from model.protocol import BACKUP_ORDER, Step
+from model.actions import Model, destaging_controller
+from model.protocol import Step
 from model.state import (
     Controller,
     Disk,
@@ -372,6 +375,42 @@ class Instance:
     args: tuple[int, ...]
     guard: z3.BoolRef
     updates: dict[str, z3.ExprRef]
+
+
+@dataclass(frozen=True)
+class _JobStep:
+    """One action of a job's next step: the action's name, the step, the job (slot ``i``
+    of ``lu``, from ``src`` to ``dst``), the guard that this step is the job's next, and
+    the updates recording it done."""
+
+    name: str
+    step: Step
+    lu: int
+    i: int
+    src: int
+    dst: int
+    guard: z3.BoolRef
+    advance: dict[str, z3.ExprRef]
+
+    @property
+    def args(self) -> tuple[int, ...]:
+        return (self.lu, self.i, self.src, self.dst)
+
+    @property
+    def slot(self) -> str:
+        """The prefix of the job's variables."""
+        return f"job.{self.lu}.{self.i}"
+
+    @property
+    def holder(self) -> int:
+        """The controller that de-stages at this step, by the model's own rule."""
+        return destaging_controller(self.step, self.src, self.dst)
+
+    def instance(self, updates: dict[str, z3.ExprRef], guard: z3.BoolRef | None = None) -> Instance:
+        """The instance taking the step: ``updates`` and the job's progress, when ``guard``
+        (by default the step's own) holds."""
+        when = self.guard if guard is None else guard
+        return Instance(self.name, self.args, when, {**updates, **self.advance})
 
 
 class Encoding:
@@ -805,80 +844,121 @@ class Encoding:
                 )
 
     def _job_steps(self, s: Sym, lu: int, i: int, src: int, dst: int) -> Iterator[Instance]:
-        """Steps 802-809 of the job in slot ``i`` of ``lu``, moving it from ``src`` to ``dst``."""
+        """The steps of the job in slot ``i`` of ``lu``, moving it from ``src`` to ``dst``
+        (802-809, or 902-909 for a secondary's backup cycle): each step's actions as
+        ``_JOB_ACTIONS`` lists them, enabled when it is the job's next step."""
         m = self.m
         order = m.backup_order if lu in self.layout.secondaries else m.order
         j = f"job.{lu}.{i}"
         mine = z3.And(s[j], s[f"{j}.source"] == src, s[f"{j}.destination"] == dst)
-        blocks = range(m.blocks[lu])
         for k, step in enumerate(order):
             if step in (Step.DESIGNATE, Step.SPLIT_PAIR):
                 continue  # the job's first step is its creation
             guard = z3.And(mine, s[f"{j}.done"] == k)
             advance = self._advance(s, lu, i, k, len(order))
-            updates: dict[str, z3.ExprRef] = {}
-            if step in BACKUP_ORDER:
-                yield from self._backup_step(s, step, lu, i, src, dst, guard, advance)
+            for name, action in _JOB_ACTIONS[step]:
+                yield from action(self, s, _JobStep(name, step, lu, i, src, dst, guard, advance))
+
+    # --- Steps 802-809, one method per action ------------------------------------------------
+
+    def _instruct(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """802: the instruction reaches the array; nothing but the job's progress changes."""
+        yield job.instance({})
+
+    def _write_row(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """803: the new row into the source's table and the disk's."""
+        lu = job.lu
+        row = {
+            "ext_lun": s[f"{job.slot}.ext_lun"],
+            "port": s[f"{job.slot}.port"],
+            "default": self._n(job.dst),
+            "current": self._n(job.dst),
+        }
+        updates: dict[str, z3.ExprRef] = {}
+        for f, e in row.items():
+            updates[f"c{job.src}.row.{lu}.{f}"] = e
+            updates[f"disk.row.{lu}.{f}"] = e
+        yield job.instance(updates)
+
+    def _read_row(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """803: every controller but the source (and a stale destination) reads the row."""
+        m, lu = self.m, job.lu
+        updates: dict[str, z3.ExprRef] = {}
+        for c in range(m.scenario.controllers):
+            if c == job.src or (c == job.dst and m.protocol.stale_config_row):
                 continue
-            if step is Step.WRITE_ROW:
-                row = {
-                    "ext_lun": s[f"{j}.ext_lun"],
-                    "port": s[f"{j}.port"],
-                    "default": self._n(dst),
-                    "current": self._n(dst),
-                }
-                for f, e in row.items():
-                    updates[f"c{src}.row.{lu}.{f}"] = e
-                    updates[f"disk.row.{lu}.{f}"] = e
-            elif step is Step.READ_ROW:
-                for c in range(m.scenario.controllers):
-                    if c == src or (c == dst and m.protocol.stale_config_row):
-                        continue
-                    for f in _ROW_FIELDS:
-                        updates[f"c{c}.row.{lu}.{f}"] = s[f"disk.row.{lu}.{f}"]
-            elif step is Step.BEGIN_DESTAGE:
-                if not m.protocol.no_write_through:
-                    updates[f"c{src}.wt.{lu}"] = z3.BoolVal(True)
-            elif step is Step.PURGE:
-                for b in blocks:
-                    key = f"c{src}.line.{lu}.{b}"
-                    yield Instance(
-                        "destage_line",
-                        (lu, i, src, dst, b),
-                        z3.And(guard, s[key], s[key + ".dirty"]),
-                        {f"disk.{lu}.{b}": s[key + ".value"], key + ".dirty": z3.BoolVal(False)},
-                    )
-                guard = z3.And(guard, *[z3.Not(s[f"c{src}.line.{lu}.{b}.dirty"]) for b in blocks])
-                if not m.protocol.keep_clean_lines:
-                    for b in blocks:
-                        key = f"c{src}.line.{lu}.{b}"
-                        updates.update(
-                            {
-                                key: z3.BoolVal(False),
-                                key + ".value": self._n(0),
-                                key + ".dirty": z3.BoolVal(False),
-                            }
-                        )
-            elif step is Step.NOTIFY:
-                if m.protocol.write_back_after_destage:
-                    updates[f"c{src}.wt.{lu}"] = z3.BoolVal(False)
-            elif step is Step.SUSPEND:
-                updates[f"path.{lu}.suspended"] = z3.BoolVal(True)
-            elif step is Step.SWITCH_PATH:
-                updates[f"path.{lu}.route"] = self._n(dst)
-            elif step is Step.STOP_SOURCE:
-                if not m.protocol.stop_without_drain:
-                    for h in range(len(m.scenario.hosts)):
-                        p = f"host{h}"
-                        guard = z3.And(guard, z3.Not(z3.And(s[p], s[p + ".at"] == src, s[p + ".lu"] == lu)))
-                updates[f"c{src}.active.{lu}"] = z3.BoolVal(False)
-                updates[f"c{src}.wt.{lu}"] = z3.BoolVal(False)
-            elif step is Step.START_DESTINATION:
-                updates[f"c{dst}.active.{lu}"] = z3.BoolVal(True)
-            elif step is Step.RESUME:
-                updates[f"path.{lu}.suspended"] = z3.BoolVal(False)
-            # INSTRUCT changes nothing but the job's progress.
-            yield Instance(step.action, (lu, i, src, dst), guard, {**updates, **advance})
+            for f in _ROW_FIELDS:
+                updates[f"c{c}.row.{lu}.{f}"] = s[f"disk.row.{lu}.{f}"]
+        yield job.instance(updates)
+
+    def _notify(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """805: a seeded bug ends write-through here."""
+        updates: dict[str, z3.ExprRef] = {}
+        if self.m.protocol.write_back_after_destage:
+            updates[f"c{job.src}.wt.{job.lu}"] = z3.BoolVal(False)
+        yield job.instance(updates)
+
+    def _suspend(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """806: the path holds the LU's frames."""
+        yield job.instance({f"path.{job.lu}.suspended": z3.BoolVal(True)})
+
+    def _switch_path(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """807: the path routes the LU to the destination."""
+        yield job.instance({f"path.{job.lu}.route": self._n(job.dst)})
+
+    def _stop_source(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """808: the source, once it holds no request for the LU, stops; write-through ends."""
+        guard = job.guard
+        if not self.m.protocol.stop_without_drain:
+            for h in range(len(self.m.scenario.hosts)):
+                p = f"host{h}"
+                guard = z3.And(guard, z3.Not(z3.And(s[p], s[p + ".at"] == job.src, s[p + ".lu"] == job.lu)))
+        c, lu = f"c{job.src}", job.lu
+        yield job.instance({f"{c}.active.{lu}": z3.BoolVal(False), f"{c}.wt.{lu}": z3.BoolVal(False)}, guard)
+
+    def _start_destination(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """808: the destination starts controlling the LU."""
+        yield job.instance({f"c{job.dst}.active.{job.lu}": z3.BoolVal(True)})
+
+    def _resume(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """809: the path releases the LU's frames."""
+        yield job.instance({f"path.{job.lu}.suspended": z3.BoolVal(False)})
+
+    # --- 804 / 903 / 908: one mechanism, at the controller ``holder`` names ---------------------
+
+    def _begin_writethrough(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """``begin_destage`` / ``_begin_writethrough``: the LU's writes become write-through
+        (at 804 not under the seeded bug that forgets it)."""
+        updates: dict[str, z3.ExprRef] = {}
+        if not (job.step is Step.BEGIN_DESTAGE and self.m.protocol.no_write_through):
+            updates[f"c{job.holder}.wt.{job.lu}"] = z3.BoolVal(True)
+        yield job.instance(updates)
+
+    def _destage(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """``_destage``: one dirty line of the LU goes to disk and is marked clean."""
+        lu = job.lu
+        for b in range(self.m.blocks[lu]):
+            key = f"c{job.holder}.line.{lu}.{b}"
+            yield Instance(
+                job.name,
+                (*job.args, b),
+                z3.And(job.guard, s[key], s[key + ".dirty"]),
+                {f"disk.{lu}.{b}": s[key + ".value"], key + ".dirty": z3.BoolVal(False)},
+            )
+
+    def _purge(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """``_purge``: with nothing dirty left, the LU's lines leave the cache (at 804 not
+        under the seeded bug that keeps clean ones)."""
+        lu, blocks = job.lu, range(self.m.blocks[job.lu])
+        guard = z3.And(job.guard, *[z3.Not(s[f"c{job.holder}.line.{lu}.{b}.dirty"]) for b in blocks])
+        updates: dict[str, z3.ExprRef] = {}
+        if not (job.step is Step.PURGE and self.m.protocol.keep_clean_lines):
+            for b in blocks:
+                key = f"c{job.holder}.line.{lu}.{b}"
+                updates.update(
+                    {key: z3.BoolVal(False), key + ".value": self._n(0), key + ".dirty": z3.BoolVal(False)}
+                )
+        yield job.instance(updates, guard)
 
     # --- embodiment 2: Steps 901-909 --------------------------------------------------------
 
@@ -918,92 +998,65 @@ class Encoding:
         guard = z3.And(s["backups"] == index, s[f"pair{i}.state"] == int(PairState.PAIRED), free)
         return Instance("split_pair", (index,), guard, updates)
 
-    def _backup_step(
-        self,
-        s: Sym,
-        step: Step,
-        lu: int,
-        i: int,
-        src: int,
-        dst: int,
-        guard: z3.BoolRef,
-        advance: dict[str, z3.ExprRef],
-    ) -> Iterator[Instance]:
-        """Steps 902-909 of the backup cycle of secondary ``lu`` from ``src`` through ``dst``."""
-        m, p = self.m, self.m.pair_of[lu]
-        assert p is not None
-        row, blocks, args = f"disk.row.{lu}", range(m.blocks[lu]), (lu, i, src, dst)
-        name = {
-            Step.MIGRATE_OUT: "migrate_out",
-            Step.BEGIN_BACKUP_DESTAGE: "begin_backup_destage",
-            Step.PURGE_BACKUP: "purge_backup",
-            Step.HAND_OVER: "hand_over",
-            Step.BACKUP_DONE: "backup_done",
-            Step.REQUEST_RESYNC: "request_resync",
-            Step.MIGRATE_BACK: "migrate_back",
-            Step.BEGIN_RETURN_DESTAGE: "begin_return_destage",
-            Step.PURGE_RETURN: "purge_return",
-            Step.RETURN_CONTROL: "return_control",
-        }[step]
-        updates: dict[str, z3.ExprRef] = {}
-        holder = dst if step in (Step.BEGIN_RETURN_DESTAGE, Step.PURGE_RETURN) else src
-        if step is Step.MIGRATE_OUT:
-            default = s[f"{row}.default"] if m.protocol.no_default_swap else self._n(src)
-            fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
-            updates = self._all_tables(lu, {**fields, "default": default, "current": self._n(dst)})
-        elif step is Step.MIGRATE_BACK:
-            fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
-            updates = self._all_tables(
-                lu, {**fields, "default": self._n(dst), "current": s[f"{row}.default"]}
+    def _migrate_out(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """902: the row to every table, default := source, current := backup controller."""
+        row = f"disk.row.{job.lu}"
+        default = s[f"{row}.default"] if self.m.protocol.no_default_swap else self._n(job.src)
+        fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
+        row_out = {**fields, "default": default, "current": self._n(job.dst)}
+        yield job.instance(self._all_tables(job.lu, row_out))
+
+    def _hand_over(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """904: once drained, the source passes control to the backup controller."""
+        guard = z3.And(job.guard, self._drained(s, job.src, job.lu))
+        yield job.instance(self._pass_control(job.lu, job.src, job.dst), guard)
+
+    def _backup_block(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """905: the next block, as the backup controller shows it, onto the tape."""
+        p, lu = self._pair(job.lu), job.lu
+        tape_len = s[f"pair{p}.tape_len"]
+        for b in range(self.m.blocks[lu]):
+            yield Instance(
+                job.name,
+                (*job.args, b),
+                z3.And(job.guard, tape_len == b, s[f"c{job.dst}.active.{lu}"]),
+                {
+                    f"pair{p}.tape.{b}": self._visible(s, job.dst, lu, b),
+                    f"pair{p}.tape_len": self._n(b + 1),
+                },
             )
-        elif step in (Step.BEGIN_BACKUP_DESTAGE, Step.BEGIN_RETURN_DESTAGE):
-            updates = {f"c{holder}.wt.{lu}": z3.BoolVal(True)}
-        elif step in (Step.PURGE_BACKUP, Step.PURGE_RETURN):
-            line_name = "destage_backup_line" if step is Step.PURGE_BACKUP else "destage_return_line"
-            for b in blocks:
-                key = f"c{holder}.line.{lu}.{b}"
-                yield Instance(
-                    line_name,
-                    (*args, b),
-                    z3.And(guard, s[key], s[key + ".dirty"]),
-                    {f"disk.{lu}.{b}": s[key + ".value"], key + ".dirty": z3.BoolVal(False)},
-                )
-            guard = z3.And(guard, *[z3.Not(s[f"c{holder}.line.{lu}.{b}.dirty"]) for b in blocks])
-            for b in blocks:
-                key = f"c{holder}.line.{lu}.{b}"
-                updates.update(
-                    {key: z3.BoolVal(False), key + ".value": self._n(0), key + ".dirty": z3.BoolVal(False)}
-                )
-        elif step is Step.HAND_OVER:
-            guard = z3.And(guard, self._drained(s, src, lu))
-            updates = self._pass_control(lu, src, dst)
-        elif step is Step.BACKUP_DONE:
-            tape_len = s[f"pair{p}.tape_len"]
-            for b in blocks:
-                yield Instance(
-                    "backup_block",
-                    (*args, b),
-                    z3.And(guard, tape_len == b, s[f"c{dst}.active.{lu}"]),
-                    {
-                        f"pair{p}.tape.{b}": self._visible(s, dst, lu, b),
-                        f"pair{p}.tape_len": self._n(b + 1),
-                    },
-                )
-            if not m.protocol.resync_before_backup_done:
-                guard = z3.And(guard, tape_len >= len(blocks))
-        elif step is Step.REQUEST_RESYNC:
-            updates = {f"pair{p}.state": self._n(int(PairState.RESYNCING))}
-        elif step is Step.RETURN_CONTROL:
-            guard = z3.And(guard, self._drained(s, dst, lu))
-            for home in range(m.scenario.controllers):
-                yield Instance(
-                    name,
-                    args,
-                    z3.And(guard, s[f"{row}.current"] == home),
-                    {**self._pass_control(lu, dst, home), **advance},
-                )
-            return
-        yield Instance(name, args, guard, {**updates, **advance})
+
+    def _backup_done(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """905: every block is on tape (a seeded bug does not wait for it)."""
+        guard, tape_len = job.guard, s[f"pair{self._pair(job.lu)}.tape_len"]
+        if not self.m.protocol.resync_before_backup_done:
+            guard = z3.And(guard, tape_len >= self.m.blocks[job.lu])
+        yield job.instance({}, guard)
+
+    def _request_resync(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """906: the pair starts re-synchronizing."""
+        yield job.instance({f"pair{self._pair(job.lu)}.state": self._n(int(PairState.RESYNCING))})
+
+    def _migrate_back(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """907: the row to every table, current := default, default := backup controller."""
+        row = f"disk.row.{job.lu}"
+        fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
+        yield job.instance(
+            self._all_tables(job.lu, {**fields, "default": self._n(job.dst), "current": s[f"{row}.default"]})
+        )
+
+    def _return_control(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
+        """909: once drained, the backup controller passes control to the row's current one."""
+        guard = z3.And(job.guard, self._drained(s, job.dst, job.lu))
+        for home in range(self.m.scenario.controllers):
+            here = z3.And(guard, s[f"disk.row.{job.lu}.current"] == home)
+            yield job.instance(self._pass_control(job.lu, job.dst, home), here)
+
+    def _pair(self, lu: int) -> int:
+        """The pair whose secondary ``lu`` is (a backup job moves a secondary)."""
+        p = self.m.pair_of[lu]
+        assert p is not None, "a backup job moves a secondary"
+        return p
 
     def _drained(self, s: Sym, c: int, lu: int) -> z3.BoolRef:
         hosts = range(len(self.m.scenario.hosts))
@@ -1068,6 +1121,35 @@ class Encoding:
             for f in _JOB_FIELDS:
                 updates[f"{to}.{f}"] = self._n(0) if last else s[f"{frm}.{f}"]
         return updates
+
+
+# What a job's step does: the model's actions performing it (``ACTIONS`` of model/actions.py,
+# with their names), in the order their instances are numbered. 804, 903 and 908 are one
+# mechanism, told apart by the step.
+_StepAction = Callable[[Encoding, Sym, _JobStep], Iterator[Instance]]
+_JOB_ACTIONS: dict[Step, tuple[tuple[str, _StepAction], ...]] = {
+    Step.INSTRUCT: (("instruct", Encoding._instruct),),
+    Step.WRITE_ROW: (("write_row", Encoding._write_row),),
+    Step.READ_ROW: (("read_row", Encoding._read_row),),
+    Step.BEGIN_DESTAGE: (("begin_destage", Encoding._begin_writethrough),),
+    Step.PURGE: (("destage_line", Encoding._destage), ("purge", Encoding._purge)),
+    Step.NOTIFY: (("notify", Encoding._notify),),
+    Step.SUSPEND: (("suspend", Encoding._suspend),),
+    Step.SWITCH_PATH: (("switch_path", Encoding._switch_path),),
+    Step.STOP_SOURCE: (("stop_source", Encoding._stop_source),),
+    Step.START_DESTINATION: (("start_destination", Encoding._start_destination),),
+    Step.RESUME: (("resume", Encoding._resume),),
+    Step.MIGRATE_OUT: (("migrate_out", Encoding._migrate_out),),
+    Step.BEGIN_BACKUP_DESTAGE: (("begin_backup_destage", Encoding._begin_writethrough),),
+    Step.PURGE_BACKUP: (("destage_backup_line", Encoding._destage), ("purge_backup", Encoding._purge)),
+    Step.HAND_OVER: (("hand_over", Encoding._hand_over),),
+    Step.BACKUP_DONE: (("backup_block", Encoding._backup_block), ("backup_done", Encoding._backup_done)),
+    Step.REQUEST_RESYNC: (("request_resync", Encoding._request_resync),),
+    Step.MIGRATE_BACK: (("migrate_back", Encoding._migrate_back),),
+    Step.BEGIN_RETURN_DESTAGE: (("begin_return_destage", Encoding._begin_writethrough),),
+    Step.PURGE_RETURN: (("destage_return_line", Encoding._destage), ("purge_return", Encoding._purge)),
+    Step.RETURN_CONTROL: (("return_control", Encoding._return_control),),
+}
 
 
 def _integer(e: z3.ExprRef) -> int:

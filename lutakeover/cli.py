@@ -392,7 +392,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
     if args.report:
         _write_report(lambda: check_report(result, args.report), args.quiet)
-    return result.exit_code
+    return exit_code(result.verdict)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -501,7 +501,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         if args.quiet:
             summary = [o.line for o in result.failures] + summary
         _print("\n".join(summary).lstrip("\n"))
-    return exit_code("proved" if result.proved else "not proved")
+    return exit_code(result.verdict)
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:

@@ -73,6 +73,10 @@ class ProofResult:
         return bool(self.obligations) and not self.vacuous and all(o.status == "ok" for o in self.obligations)
 
     @property
+    def verdict(self) -> str:
+        return "proved" if self.proved else "not proved"
+
+    @property
     def failures(self) -> list[Obligation]:
         return [o for o in self.obligations if o.status != "ok"]
 

@@ -63,11 +63,11 @@ def no_acknowledged_write_lost(m: Model, w: World) -> str | None:
 
 def reads_return_written_data(m: Model, w: World) -> str | None:
     """Every read returns the last acknowledged write or the write in flight to the block."""
-    if w.ghost.bad_read:
-        lu, block, value, c = w.ghost.bad_read
+    bad = w.ghost.bad_read
+    if bad is not None:
         return (
-            f"a read of LU{lu} block {block} through controller {c} returned {value}, "
-            "a value no write had acknowledged or was writing"
+            f"a read of LU{bad.lu} block {bad.block} through controller {bad.controller} returned "
+            f"{bad.value}, a value no write had acknowledged or was writing"
         )
     return None
 
@@ -201,13 +201,14 @@ def control_returns_home(m: Model, w: World) -> str | None:
     those before it (Fig. 9A restored)."""
     for i, pair in enumerate(w.pairs):
         secondary = m.scenario.pairs[i].secondary
-        if not pair.home or jobs_for(w, secondary):
+        home = pair.home
+        if home is None or jobs_for(w, secondary):
             continue
         row = w.disk.table[secondary]
-        if (row.default, row.current) != pair.home:
+        if (row.default, row.current) != (home.default, home.current):
             return (
                 f"after the backup of pair {i}, LU{secondary} has default controller {row.default} "
-                f"and current controller {row.current}; before it they were {pair.home[0]} and {pair.home[1]}"
+                f"and current controller {row.current}; before it they were {home.default} and {home.current}"
             )
     return None
 

@@ -21,7 +21,10 @@ from model.labels import BACKUP_HOST, MIRRORING, PATH_CONTROLLER, UTILITY, Compo
 from model.protocol import CORRECT, Protocol, Step
 from model.scenario import Scenario, designation_refused, initial_world
 from model.state import (
+    UNREAD,
+    BadRead,
     Controller,
+    Home,
     Job,
     Line,
     Op,
@@ -245,7 +248,7 @@ def send_read(m: Model, w: World, h: int, lu: int, block: int) -> World | None:
     n = w.ghost.reads[lu][block]
     if n >= m.scenario.reads_per_block:
         return refuse("block {} of LU{} has had its {} reads", block, lu, m.scenario.reads_per_block)
-    request = Request(Op.READ, lu, block, -1, Where.PATH)
+    request = Request(Op.READ, lu, block, UNREAD, Where.PATH)
     ghost = w.ghost._replace(reads=_set_block(w.ghost.reads, lu, block, n + 1))
     return w._replace(hosts=replace_at(w.hosts, h, request), ghost=ghost)
 
@@ -276,7 +279,7 @@ def process(m: Model, w: World, h: int) -> World | None:
     """A controller performs a request it accepted. It finishes what it accepted even if it
     has stopped controlling the LU since: that is why Step 808 drains first."""
     request = w.hosts[h]
-    if request is None or request.at < 0:
+    if request is None or request.at < 0:  # not in_inbox(request), inline: this is hot
         return refuse("no controller has accepted a request of host{}", h)
     c, lu, block = request.at, request.lu, request.block
     ctl = w.controllers[c]
@@ -288,8 +291,8 @@ def process(m: Model, w: World, h: int) -> World | None:
         value = line.value if line is not None else w.disk.blocks[lu][block]
         if line is None and lu not in ctl.write_through:
             ctl = _with_line(ctl, Line(lu, block, value, False))
-        if not w.ghost.bad_read and value not in admissible_values(w, m.writer[lu], lu, block):
-            w = w._replace(ghost=w.ghost._replace(bad_read=(lu, block, value, c)))
+        if w.ghost.bad_read is None and value not in admissible_values(w, m.writer[lu], lu, block):
+            w = w._replace(ghost=w.ghost._replace(bad_read=BadRead(lu, block, value, c)))
         reply = request._replace(value=value, at=Where.REPLIED)
     w = _set_controller(w, c, ctl)
     return w._replace(hosts=replace_at(w.hosts, h, reply))
@@ -550,7 +553,7 @@ def split_pair(m: Model, w: World, index: int) -> World | None:
     snapshot = tuple(visible_value(w, holder, primary, b) for b in range(m.blocks[primary]))
     job = Job(secondary, row.current, row.default, row.port, row.ext_lun, done=1, backup=True)
     pair = pair._replace(
-        state=PairState.SPLIT, diff=(), tape=(), snapshot=snapshot, home=(row.default, row.current)
+        state=PairState.SPLIT, diff=(), tape=(), snapshot=snapshot, home=Home(row.default, row.current)
     )
     return w._replace(
         jobs=tuple(sorted((*w.jobs, job), key=_job_lu)),
@@ -815,16 +818,23 @@ def _hosts_idle_reads(m: Model, w: World) -> Iterator[tuple[int, ...]]:
                     yield (h, lu, block)
 
 
-def _hosts_at(where: int) -> Callable[[Model, World], Iterator[tuple[int, ...]]]:
-    """Hosts whose request is at ``where`` (any controller's inbox for a non-negative value):
-    only they can take the action, so the guard of no other host need be tried."""
+def _hosts_at(where: Where) -> Callable[[Model, World], Iterator[tuple[int, ...]]]:
+    """Hosts whose request is at ``where``: only they can take the action, so the guard of
+    no other host need be tried."""
 
     def hosts(m: Model, w: World) -> Iterator[tuple[int, ...]]:
         for h, request in enumerate(w.hosts):
-            if request is not None and (request.at == where or (where >= 0 and request.at >= 0)):
+            if request is not None and request.at == where:
                 yield (h,)
 
     return hosts
+
+
+def _hosts_in_inboxes(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    """Hosts whose request some controller has accepted (``_hosts_at`` for any inbox)."""
+    for h, request in enumerate(w.hosts):
+        if request is not None and request.at >= 0:  # in_inbox(request), inline: this is hot
+            yield (h,)
 
 
 def _designations(m: Model, w: World) -> Iterator[tuple[int, ...]]:
@@ -938,7 +948,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("send_write", None, _host, _hosts_idle, send_write),
     Action("send_read", None, _host, _hosts_idle_reads, send_read),
     Action("deliver", None, _path, _hosts_at(Where.PATH), deliver),
-    Action("process", None, _accepting_controller, _hosts_at(0), process),
+    Action("process", None, _accepting_controller, _hosts_in_inboxes, process),
     Action("complete", None, _host, _hosts_at(Where.REPLIED), complete),
     Action("retry", None, _host, _hosts_at(Where.NOT_READY), retry),
     Action("designate", Step.DESIGNATE, _utility, _designations, designate),

@@ -585,6 +585,6 @@ def initial_world(s: Scenario) -> World:
         jobs=(),
         budget=s.budget if s.mode == "any" else 0,
         batches=0,
-        ghost=Ghost(acked=zeros, writes=zeros, reads=zeros, bad_read=()),
-        pairs=tuple(Pair(PairState.PAIRED, (), (), (), ()) for _ in s.pairs),
+        ghost=Ghost(acked=zeros, writes=zeros, reads=zeros, bad_read=None),
+        pairs=tuple(Pair(PairState.PAIRED, diff=(), tape=(), snapshot=(), home=None) for _ in s.pairs),
     )

@@ -85,14 +85,20 @@ class Path(NamedTuple):
     suspended: bool  # Step 806 .. 809: frames are held at the path controller
 
 
+# The value of a read request until a controller has processed it (values written are >= 1).
+UNREAD = -1
+
+
 class Request(NamedTuple):
     """A host's one outstanding request, and where its frame is now."""
 
     op: Op
     lu: int
     block: int
-    value: int  # the value written, or the value read once processed (-1 before)
-    at: int  # a controller number (in its inbox), or a ``Where`` value
+    value: int  # the value written, or the value read once processed (``UNREAD`` before)
+    # A controller number (>= 0: in its inbox; see ``in_inbox``) or a (negative) ``Where``
+    # value. One plain int rather than a small type: host actions test it millions of times.
+    at: int
 
 
 class Job(NamedTuple):
@@ -107,14 +113,22 @@ class Job(NamedTuple):
     backup: bool = False  # embodiment 2: a backup cycle (Steps 901-909), not a take-over
 
 
+class BadRead(NamedTuple):
+    """A read that returned a value no write had acknowledged or was writing."""
+
+    lu: int
+    block: int
+    value: int  # what the read returned
+    controller: int  # the controller that performed it
+
+
 class Ghost(NamedTuple):
     """Variables no component can see; they exist only to state the properties."""
 
     acked: tuple[tuple[int, ...], ...]  # [lu][block] -> value of the last acknowledged write
     writes: tuple[tuple[int, ...], ...]  # [lu][block] -> writes issued so far (= last value)
     reads: tuple[tuple[int, ...], ...]  # [lu][block] -> reads issued so far
-    bad_read: tuple[int, ...]  # (lu, block, value, controller) of the first read that
-    # returned a value no write had acknowledged or was writing; () while none did
+    bad_read: BadRead | None  # the first wrong read; None while every read was right
 
 
 class PairState(IntEnum):
@@ -128,6 +142,14 @@ class PairState(IntEnum):
         return self.name
 
 
+class Home(NamedTuple):
+    """A secondary's controller numbers before a backup cycle (Fig. 9A): where control
+    must return when the cycle ends."""
+
+    default: int
+    current: int
+
+
 class Pair(NamedTuple):
     """A mirrored pair of LUs (Fig. 6: LU1 mirrors LU0, LU3 mirrors LU2) and its backups."""
 
@@ -135,7 +157,7 @@ class Pair(NamedTuple):
     diff: tuple[int, ...]  # difference information: primary blocks written since the split
     tape: tuple[int, ...]  # the backup written so far, block by block (Step 905)
     snapshot: tuple[int, ...]  # ghost: the primary's blocks at the split (the image to back up)
-    home: tuple[int, ...]  # ghost: the secondary's (default, current) controller before the backup
+    home: Home | None  # ghost: the secondary's row before the last backup; None before the first
 
 
 class World(NamedTuple):
@@ -161,6 +183,13 @@ def active_controllers(w: World, lu: int) -> list[int]:
 def owner(w: World, lu: int) -> int | None:
     """The lowest-numbered controller in charge of ``lu``, or None."""
     return next((c for c, ctl in enumerate(w.controllers) if lu in ctl.active), None)
+
+
+def in_inbox(request: Request) -> bool:
+    """Whether a controller has accepted the request: it waits in the inbox of controller
+    ``request.at``. Otherwise ``Where(request.at)`` names the place it is. (The model's hot
+    paths write the same test inline, ``request.at >= 0``.)"""
+    return request.at >= 0
 
 
 def find_line(ctl: Controller, lu: int, block: int) -> Line | None:

@@ -13,7 +13,7 @@ from itertools import permutations, product
 from math import factorial, prod
 
 from model.scenario import Scenario
-from model.state import Controller, Disk, Ghost, Job, Line, Path, Request, Row, World
+from model.state import BadRead, Controller, Disk, Ghost, Job, Line, Path, Request, Row, World
 
 # The most permutations a search renames every state by: beyond this (8 interchangeable
 # controllers) listing the group alone takes longer than any search it could shorten.
@@ -72,6 +72,8 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
             cache = tuple(sorted([_new(Line, (lm[x[0]], x[1], x[2], x[3])) for x in ctl.cache]))
         table = tuple([row(ctl.table[old]) for old in inverse_lu])
         controllers[cm[c]] = _new(Controller, (active, write_through, cache, table))
+    # A request's ``at`` (r[4]) is a controller number when >= 0 (``in_inbox``), else a
+    # ``Where`` place, which no renaming moves.
     hosts = tuple(
         [
             None
@@ -84,17 +86,11 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
     if not identity_lu:
         jobs.sort(key=lambda j: j.lu)  # stable: jobs of one LU keep their designation order
     ghost = w.ghost
-    if not identity_lu or ghost.bad_read:
-        bad = ghost.bad_read
-        ghost = _new(
-            Ghost,
-            (
-                per_lu(ghost.acked),
-                per_lu(ghost.writes),
-                per_lu(ghost.reads),
-                (lm[bad[0]], bad[1], bad[2], cm[bad[3]]) if bad else (),
-            ),
-        )
+    bad = ghost.bad_read
+    if not identity_lu or bad is not None:
+        if bad is not None:
+            bad = _new(BadRead, (lm[bad.lu], bad.block, bad.value, cm[bad.controller]))
+        ghost = _new(Ghost, (per_lu(ghost.acked), per_lu(ghost.writes), per_lu(ghost.reads), bad))
     disk = w.disk
     disk = _new(
         Disk,

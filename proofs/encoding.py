@@ -29,9 +29,12 @@ import z3
 from model.actions import Model, destaging_controller
 from model.protocol import Step
 from model.state import (
+    UNREAD,
+    BadRead,
     Controller,
     Disk,
     Ghost,
+    Home,
     Job,
     Line,
     Op,
@@ -92,7 +95,8 @@ def number_bounds(m: Model) -> list[tuple[str, int]]:
         ("backup", len(s.backups)),  # the backup counter
         # A job's progress counts the steps of the longer of the two step orders.
         ("protocol step order", max(len(m.protocol.order()), len(m.protocol.backup_order()))),
-        ("request location", min(Where)),  # location codes are negative; a read not yet done holds -1
+        # Location codes are negative, and so is a read's value until it is done (UNREAD).
+        ("request location", min(*Where, UNREAD)),
         ("pair state", max(PairState)),
     ]
     for i, spec in enumerate(s.lus):
@@ -175,8 +179,8 @@ class Layout:
             self._add(f"pair{i}.state", "i")
             self._add(f"pair{i}.tape_len", "i")
             self._add(f"pair{i}.split", "b")  # a split happened: snapshot and home are recorded
-            self._add(f"pair{i}.home.default", "i")
-            self._add(f"pair{i}.home.current", "i")
+            for f in Home._fields:  # pair{i}.home.default, pair{i}.home.current
+                self._add(f"pair{i}.home.{f}", "i")
             for b in range(m.blocks[pair.primary]):
                 self._add(f"pair{i}.diff.{b}", "b")
                 self._add(f"pair{i}.tape.{b}", "i")
@@ -184,8 +188,8 @@ class Layout:
         self._add("backups", "i")
         self._add("budget", "i")
         self._add("batches", "i")
-        self._add("bad_read", "b")
-        for f in ("lu", "block", "value", "controller"):
+        self._add("bad_read", "b")  # some read went wrong: the BadRead fields say which
+        for f in BadRead._fields:  # bad_read.lu, .block, .value, .controller
             self._add(f"bad_read.{f}", "i")
 
     def _add(self, name: str, kind: str) -> None:
@@ -255,14 +259,15 @@ class Layout:
                 v[f"pair{i}.diff.{b}"] = True
             for b, x in enumerate(pair.tape):
                 v[f"pair{i}.tape.{b}"] = x
-            if pair.home:
+            if pair.home is not None:
                 v[f"pair{i}.split"] = True
-                v[f"pair{i}.home.default"], v[f"pair{i}.home.current"] = pair.home
+                for f, x in pair.home._asdict().items():
+                    v[f"pair{i}.home.{f}"] = x
                 for b, x in enumerate(pair.snapshot):
                     v[f"pair{i}.snapshot.{b}"] = x
-        if w.ghost.bad_read:
+        if w.ghost.bad_read is not None:
             v["bad_read"] = True
-            for f, x in zip(("lu", "block", "value", "controller"), w.ghost.bad_read, strict=True):
+            for f, x in w.ghost.bad_read._asdict().items():
                 v[f"bad_read.{f}"] = x
         self._check_fits(v)
         return v
@@ -318,7 +323,7 @@ class Layout:
                     tuple(b for b in blocks if v[f"pair{i}.diff.{b}"]),
                     tuple(int(v[f"pair{i}.tape.{b}"]) for b in range(int(v[f"pair{i}.tape_len"]))),
                     tuple(int(v[f"pair{i}.snapshot.{b}"]) for b in blocks) if split else (),
-                    (int(v[f"pair{i}.home.default"]), int(v[f"pair{i}.home.current"])) if split else (),
+                    Home(*(int(v[f"pair{i}.home.{f}"]) for f in Home._fields)) if split else None,
                 )
             )
         hosts: list[Request | None] = []
@@ -328,11 +333,7 @@ class Layout:
                 continue
             op = Op.WRITE if v[f"host{h}.write"] else Op.READ
             hosts.append(Request(op, *(int(v[f"host{h}.{f}"]) for f in ("lu", "block", "value", "at"))))
-        bad = (
-            tuple(int(v[f"bad_read.{f}"]) for f in ("lu", "block", "value", "controller"))
-            if v["bad_read"]
-            else ()
-        )
+        bad = BadRead(*(int(v[f"bad_read.{f}"]) for f in BadRead._fields)) if v["bad_read"] else None
         return World(
             controllers=tuple(controllers),
             disk=Disk(blocks=grid("disk"), table=tuple(row(f"disk.row.{lu}") for lu in range(m.lus))),
@@ -720,7 +721,7 @@ class Encoding:
                 p + ".write": z3.BoolVal(write),
                 p + ".lu": self._n(lu),
                 p + ".block": self._n(b),
-                p + ".value": n + 1 if write else self._n(-1),
+                p + ".value": n + 1 if write else self._n(UNREAD),
                 p + ".at": self._n(Where.PATH),
                 counter: n + 1,
             },

@@ -6,7 +6,7 @@ from model import actions as a
 from model.actions import Model
 from model.protocol import Step, variant
 from model.scenario import builtin
-from model.state import Line, Op, Request, Where, World
+from model.state import UNREAD, Line, Op, Request, Where, World
 
 
 def fig5(name: str = "correct") -> tuple[Model, World]:
@@ -73,7 +73,7 @@ def test_a_controller_not_in_charge_refuses_frames_and_the_host_retries() -> Non
     w = a.send_read(m, w, 0, 2, 0)
     w = w._replace(paths=tuple(p._replace(route=1) for p in w.paths))
     w = a.deliver(m, w, 0)
-    assert w is not None and w.hosts[0] == Request(Op.READ, 2, 0, -1, Where.NOT_READY)
+    assert w is not None and w.hosts[0] == Request(Op.READ, 2, 0, UNREAD, Where.NOT_READY)
     w = a.retry(m, w, 0)
     assert w is not None and w.hosts[0] is not None and w.hosts[0].at == Where.PATH
 

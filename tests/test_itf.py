@@ -34,8 +34,9 @@ from lutakeover.formats.itf import (
 from model.actions import Model
 from model.protocol import variant
 from model.scenario import builtin
-from model.state import World
+from model.state import BadRead, Home, World
 from proofs.check import run_check
+from proofs.replay import replay
 from proofs.trace import Counterexample, Step
 
 
@@ -210,13 +211,35 @@ def test_every_state_conforms_to_the_declared_var_types(scenario: str, name: str
 
 
 def test_a_found_wrong_read_conforms_too() -> None:
-    """``ghost.bad_read`` is () in the traces above; a state with one is typed the same."""
+    """``ghost.bad_read`` is None in the traces above; a state with one is typed the same."""
     v = counterexample("fig5", "skip-destage")
     last = v.trace[-1].state
-    bad = last._replace(ghost=last.ghost._replace(bad_read=(2, 0, 1, 0)))
+    bad = last._replace(ghost=last.ghost._replace(bad_read=BadRead(lu=2, block=0, value=1, controller=0)))
     doc = trace_document(replace(v, trace=[*v.trace[:-1], Step(v.trace[-1].label, bad)]), "s", "d")
     conforms(doc["states"][-1]["ghost"], parse_type(doc["#meta"]["varTypes"]["ghost"]), "ghost")
-    assert doc["states"][-1]["ghost"]["bad_read"] == [{"#bigint": n} for n in "2010"]
+    assert doc["states"][0]["ghost"]["bad_read"] == {"tag": "None", "value": "U_OF_UNIT"}
+    assert doc["states"][-1]["ghost"]["bad_read"] == {
+        "tag": "Some",
+        "value": {f: {"#bigint": n} for f, n in zip(BadRead._fields, "2010", strict=True)},
+    }
+
+
+def test_a_pair_home_is_an_option() -> None:
+    """``pairs[i].home`` is None before the pair's first backup, then its secondary's row."""
+    doc = json.loads(document_text("fig9", "backup-without-destage"))
+    homes = [state["pairs"][0]["home"] for state in doc["states"]]
+    assert homes[0] == {"tag": "None", "value": "U_OF_UNIT"}
+    assert {"tag": "Some", "value": {"default": {"#bigint": "2"}, "current": {"#bigint": "0"}}} in homes
+    assert str(VAR_TYPES["pairs"]).endswith("home: None(UNIT) | Some({ default: Int, current: Int }) })")
+
+
+def test_the_guide_lists_the_var_types_written() -> None:
+    """docs/counterexamples.md's table of variables and types is the one traces declare."""
+    guide = (Path(__file__).parent.parent / "docs" / "counterexamples.md").read_text()
+    text = guide.split("| variable | type |\n")[1].split("\n\n")[0]
+    rows = re.findall(r"^\| (`[^|]*`(?:, `[^|]*`)*) \| `(.*)` \|$", text, re.MULTILINE)
+    listed = {name.strip("`"): t.replace("\\|", "|") for names, t in rows for name in names.split(", ")}
+    assert listed == {name: str(t) for name, t in VAR_TYPES.items()}
 
 
 def test_var_types_cover_exactly_the_variables_written() -> None:
@@ -236,6 +259,11 @@ def test_a_real_trace_round_trips(tmp_path: Path) -> None:
     assert main(["diagram", "trace", "--trace", str(path), "-o", str(tmp_path / "x.dot"), "--quiet"]) == 0
 
 
+def as_sequence(option: dict[str, Any]) -> list[Any]:
+    """An option as traces before options wrote it: [] for None, else the record's fields."""
+    return [] if option["tag"] == "None" else list(option["value"].values())
+
+
 def test_traces_written_before_var_types_still_read(tmp_path: Path) -> None:
     """Earlier versions wrote an idle host's payload and ghost.bad_read as #tup, had no
     varTypes, and before embodiment 2 no pairs, backups or jobs' backup flag."""
@@ -246,7 +274,7 @@ def test_traces_written_before_var_types_still_read(tmp_path: Path) -> None:
         for host in state["hosts"]:
             if host["tag"] == "Idle":
                 host["value"] = {"#tup": []}
-        state["ghost"]["bad_read"] = {"#tup": state["ghost"]["bad_read"]}
+        state["ghost"]["bad_read"] = {"#tup": as_sequence(state["ghost"]["bad_read"])}
         del state["pairs"], state["backups"]
         for job in state["jobs"]:
             del job["backup"]
@@ -256,6 +284,70 @@ def test_traces_written_before_var_types_still_read(tmp_path: Path) -> None:
     new = tmp_path / "new.itf.json"
     new.write_text(document_text())
     assert read_trace(path) == read_trace(new)
+
+
+# Traces `lutakeover check --trace-out` wrote before the first bad read and a pair's home
+# were options, when they were sequences: [] for none, else [lu, block, value, controller]
+# and [default, current]. fig9 resync-without-diff (its first 5 states: home is set at 3),
+# and fig5 skip-destage's shortest run breaking reads_return_written_data.
+FIXTURES = Path(__file__).parent / "fixtures"
+# Each with its last state's first bad read and each pair's home.
+OLD_TRACES = {
+    "fig9-home-before-options.itf.json": (None, Home(default=2, current=0), None),
+    "fig5-bad-read-before-options.itf.json": (BadRead(lu=2, block=0, value=0, controller=1),),
+}
+
+
+def replayed(path: Path) -> list[Step]:
+    """The run a trace file names, derived again by the model from its action labels."""
+    scenario, name = trace_origin(path)
+    assert scenario is not None and name is not None
+    return replay(Model(builtin(scenario), variant(name)), [step.label for step in read_trace(path)[1:]])
+
+
+def typed(x: Any) -> Any:
+    """``x`` with each record tagged by its class: ``==`` alone takes a NamedTuple for a
+    plain tuple of the same numbers (a request's place reads back an int, not a Where)."""
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return (type(x).__name__, *map(typed, x))
+    return tuple(map(typed, x)) if isinstance(x, tuple) else x
+
+
+def typed_states(steps: list[Step]) -> list[Any]:
+    return [typed(step.state) for step in steps]
+
+
+@pytest.mark.parametrize("name", list(OLD_TRACES))
+def test_traces_written_before_options_read_to_the_same_worlds(name: str) -> None:
+    path = FIXTURES / name
+    steps = read_trace(path)
+    assert typed_states(steps) == typed_states(replayed(path))
+    last = steps[-1].state
+    assert typed((last.ghost.bad_read, *(pair.home for pair in last.pairs))) == typed(OLD_TRACES[name])
+
+
+@pytest.mark.parametrize("name", list(OLD_TRACES))
+def test_old_options_read_as_tuples_too(tmp_path: Path, name: str) -> None:
+    """Before varTypes, the same sequences were written as {"#tup": [...]}."""
+    doc = json.loads((FIXTURES / name).read_text())
+    for state in doc["states"]:
+        state["ghost"]["bad_read"] = {"#tup": state["ghost"]["bad_read"]}
+        for pair in state["pairs"]:
+            pair["home"] = {"#tup": pair["home"]}
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    assert typed_states(read_trace(path)) == typed_states(read_trace(FIXTURES / name))
+
+
+def test_old_and_new_traces_read_alike(tmp_path: Path) -> None:
+    """A fixture written again by today's writer reads back to the same run."""
+    path = FIXTURES / "fig5-bad-read-before-options.itf.json"
+    steps = read_trace(path)
+    v = Counterexample("reads_return_written_data", "safety", "", steps)
+    new = tmp_path / "new.itf.json"
+    write_trace(new, v, "lutakeover check fig5", violation_description(v.property, "skip-destage"))
+    assert "#tup" not in new.read_text() and '"tag": "Some"' in new.read_text()
+    assert typed_states(read_trace(new)) == typed_states(steps)
 
 
 def test_integers_are_read_by_value_and_a_byte_order_mark_is_skipped(tmp_path: Path) -> None:
@@ -333,6 +425,24 @@ BROKEN_DOCUMENTS: list[tuple[str, Edit, list[str]]] = [
         "list-for-a-set",
         lambda d: d["states"][3]["controllers"][1].__setitem__("active", []),
         ["states[3].controllers[1].active", 'expected a set {"#set": [...]}, found a list of 0'],
+    ),
+    (
+        "old-bad-read-of-three-numbers",
+        lambda d: d["states"][2]["ghost"].__setitem__("bad_read", [{"#bigint": "2"}] * 3),
+        ["states[2].ghost.bad_read", "3 numbers, not none or (lu, block, value, controller)"],
+    ),
+    (
+        "unknown-option-tag",
+        lambda d: d["states"][2]["ghost"].__setitem__("bad_read", {"tag": "Maybe", "value": "U_OF_UNIT"}),
+        ["states[2].ghost.bad_read.tag", 'unknown tag "Maybe"; the tags are None, Some'],
+    ),
+    (
+        "bad-read-of-a-missing-lu",
+        lambda d: d["states"][2]["ghost"].__setitem__(
+            "bad_read",
+            {"tag": "Some", "value": {f: {"#bigint": "7"} for f in ("lu", "block", "value", "controller")}},
+        ),
+        ["states[2].ghost.bad_read", "LU 7 does not exist (4 LUs)"],
     ),
     (
         "unknown-host-tag",
@@ -511,6 +621,8 @@ LEAVES = (
             "U_OF_UNIT",
             "Idle",
             "Busy",
+            "None",
+            "Some",
             "READ",
             "WRITE",
             "PAIRED",

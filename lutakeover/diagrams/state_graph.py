@@ -25,7 +25,7 @@ from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc
 from lutakeover.diagrams.phases import WorldPhase, world_phase, world_phase_title
 from model.actions import ACTIONS_BY_NAME, Model
 from model.labels import Label
-from model.state import Op, Where, World
+from model.state import Op, Where, World, in_inbox
 from proofs.trace import Counterexample
 
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
@@ -102,7 +102,7 @@ def state_label(m: Model, w: World) -> str:
     for h, r in enumerate(w.hosts):
         if r is not None:
             what = f"W LU{r.lu}.{r.block}={r.value}" if r.op is Op.WRITE else f"R LU{r.lu}.{r.block}"
-            where = f"at c{r.at}" if r.at >= 0 else _WHERE[Where(r.at)]
+            where = f"at c{r.at}" if in_inbox(r) else _WHERE[Where(r.at)]
             lines.append(f"host{h} {what} {where}")
     return "\n".join(lines)
 

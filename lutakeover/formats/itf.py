@@ -2,9 +2,11 @@
 
 Integers are ``{"#bigint": "N"}``, records are JSON objects, per-index tables are lists
 (sequences), sets of LUs ``{"#set": [...]}``, a host's request a variant (``Idle`` or
-``Busy``). Each state also carries ``mbt::actionTaken``, the label of the action that led to
-it, as Quint's model-based testing traces do. ``#meta.varTypes`` gives every variable's type
-in Apalache's type notation (ADR-002), which Apalache demands to read a trace.
+``Busy``), and the records that may be absent (the first bad read, a pair's home) variants
+``None`` or ``Some``, as Quint writes an ``Option``. Each state also carries
+``mbt::actionTaken``, the label of the action that led to it, as Quint's model-based testing
+traces do. ``#meta.varTypes`` gives every variable's type in Apalache's type notation
+(ADR-002), which Apalache demands to read a trace.
 
 One table, ``VAR_TYPES``, says how each variable is written: the encoder, the ``varTypes``
 strings and the reader all follow it, so they cannot drift apart. ``read_trace`` inverts
@@ -22,7 +24,23 @@ from pathlib import Path
 from typing import Any
 
 from model.labels import Label, LabelError
-from model.state import Controller, Disk, Ghost, Job, Line, Op, Pair, PairState, Request, Row, Where, World
+from model.state import (
+    BadRead,
+    Controller,
+    Disk,
+    Ghost,
+    Home,
+    Job,
+    Line,
+    Op,
+    Pair,
+    PairState,
+    Request,
+    Row,
+    Where,
+    World,
+    in_inbox,
+)
 from model.state import Path as PathState
 from proofs.trace import Counterexample, Step
 
@@ -92,6 +110,9 @@ class Variant:
     """Tagged options; each option's payload is a record (its ``make`` tells them apart) or UNIT (None)."""
 
     options: tuple[tuple[str, ItfType], ...]
+    # An optional record that traces of older versions wrote as a sequence of its integer
+    # fields, empty for None (a list, or a #tup before varTypes): read that way too.
+    legacy: Rec | None = None
 
     def __str__(self) -> str:
         return " | ".join(f"{tag}({t})" for tag, t in self.options)
@@ -100,6 +121,11 @@ class Variant:
 ItfType = Prim | Name | SetOf | SeqOf | Rec | Variant
 
 INT, BOOL, STR, UNIT = Prim("Int"), Prim("Bool"), Prim("Str"), Prim("UNIT")
+
+
+def _option(record: Rec) -> Variant:
+    """A record or None: ``None(UNIT) | Some(record)``, Quint's ``Option``."""
+    return Variant((("None", UNIT), ("Some", record)), legacy=record)
 
 
 def _record(cls: Any, **types: ItfType) -> Rec:
@@ -129,8 +155,7 @@ _WORLD = _record(
     paths=SeqOf(_record(PathState, suspended=BOOL)),
     hosts=SeqOf(Variant((("Idle", UNIT), ("Busy", _record(Request, op=Name(Op)))))),
     jobs=SeqOf(_record(Job, backup=BOOL)),
-    # bad_read and home are () or fixed-length tuples: sequences, as Apalache has no empty tuple type
-    ghost=_record(Ghost, acked=_GRID, writes=_GRID, reads=_GRID, bad_read=SeqOf(INT)),
+    ghost=_record(Ghost, acked=_GRID, writes=_GRID, reads=_GRID, bad_read=_option(_record(BadRead))),
     pairs=SeqOf(
         _record(
             Pair,
@@ -138,7 +163,7 @@ _WORLD = _record(
             diff=SetOf(INT),
             tape=SeqOf(INT),
             snapshot=SeqOf(INT),
-            home=SeqOf(INT),
+            home=_option(_record(Home)),
         )
     ),
 )
@@ -335,6 +360,8 @@ def _record_fields(x: Any, t: Rec, where: str) -> dict[str, Any]:
 
 
 def _variant(x: Any, t: Variant, where: str) -> Any:
+    if t.legacy is not None and (isinstance(x, list) or (isinstance(x, dict) and set(x) == {"#tup"})):
+        return _legacy_option(x, t.legacy, where)
     if not (isinstance(x, dict) and set(x) == {"tag", "value"}):
         raise ItfError(f'{where}: expected a variant {{"tag": ..., "value": ...}}, found {_show(x)}')
     options = dict(t.options)
@@ -342,6 +369,18 @@ def _variant(x: Any, t: Variant, where: str) -> Any:
     if not isinstance(tag, str) or tag not in options:
         raise ItfError(f"{where}.tag: unknown tag {_show(tag)}; the tags are {', '.join(options)}")
     return decode(x["value"], options[tag], f"{where}.value")
+
+
+def _legacy_option(x: Any, t: Rec, where: str) -> Any:
+    """An optional record as traces before options wrote it: no numbers for None, else
+    the record's fields in order."""
+    values = decode(x, SeqOf(INT), where)
+    if not values:
+        return None
+    names = [name for name, _ in t.fields]
+    if len(values) != len(names):
+        raise ItfError(f"{where}: {len(values)} numbers, not none or ({', '.join(names)})")
+    return t.make(*values)
 
 
 def decode(x: Any, t: ItfType, where: str) -> Any:
@@ -432,7 +471,7 @@ def _check_indices(w: World, where: str) -> None:
     for h, r in enumerate(w.hosts):
         if r is not None:
             block(r.lu, r.block, f"hosts[{h}].value")
-            if r.at >= 0:
+            if in_inbox(r):
                 controller(r.at, f"hosts[{h}].value.at")
             else:
                 check(
@@ -447,18 +486,13 @@ def _check_indices(w: World, where: str) -> None:
         shape = [len(b) for b in grid] == [len(b) for b in w.disk.blocks]
         check(shape, f"ghost.{name}", "not one entry per block of disk.blocks")
     bad = w.ghost.bad_read
-    check(
-        len(bad) in (0, 4),
-        "ghost.bad_read",
-        f"{len(bad)} numbers, not none or (lu, block, value, controller)",
-    )
-    if bad:
-        block(bad[0], bad[1], "ghost.bad_read")
-        controller(bad[3], "ghost.bad_read")
+    if bad is not None:
+        block(bad.lu, bad.block, "ghost.bad_read")
+        controller(bad.controller, "ghost.bad_read")
     for i, pair in enumerate(w.pairs):
-        check(len(pair.home) in (0, 2), f"pairs[{i}].home", f"{len(pair.home)} numbers, not none or 2")
-        for n in pair.home:
-            controller(n, f"pairs[{i}].home")
+        if pair.home is not None:
+            controller(pair.home.default, f"pairs[{i}].home")
+            controller(pair.home.current, f"pairs[{i}].home")
 
 
 def _check_document(doc: dict[str, Any]) -> list[Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from invariants import LIVENESS, SAFETY
 from model.actions import ACTIONS_BY_NAME, Model
-from model.state import Job, Op, PairState, Request, Row, Where, World
+from model.state import Job, Op, PairState, Request, Row, Where, World, in_inbox
 from proofs.bmc import Bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
 from proofs.simulate import Simulation
@@ -73,7 +73,7 @@ def request_text(r: Request | None) -> str:
     if r is None:
         return "idle"
     what = request_op_text(r)
-    if r.at >= 0:
+    if in_inbox(r):
         return f"{what} in c{r.at} inbox"
     if r.at == Where.PATH:
         return f"{what} at path controller"

@@ -12,7 +12,7 @@ from typing import Any
 import z3
 
 from model.actions import Model
-from model.state import Op, Where, World
+from model.state import Op, Request, Where, World, in_inbox
 from proofs.induction.actions import ACTIONS, Transition
 from proofs.induction.formulas import Steps, _finite
 from proofs.induction.invariant import PARTS
@@ -141,7 +141,7 @@ class Image:
             out.append(s.w_on(lu[li]) == writing)
             if request is not None and writing:
                 out += [s.w_block(lu[li]) == b[request.block], s.w_value(lu[li]) == v[request.value]]
-                out += self._place(s.w_loc(lu[li]), s.w_at(lu[li]), request.at)
+                out += self._place(s.w_loc(lu[li]), s.w_at(lu[li]), request)
         for pi, spec in enumerate(m.scenario.pairs):
             pair_w, q = w.pairs[pi], self.p[pi]
             out += [
@@ -150,8 +150,9 @@ class Image:
                 s.pstate(q) == k.pair_state[pair_w.state],
                 s.cycled(q) == bool(pair_w.snapshot),
             ]
-            if pair_w.home:
-                out += [s.home_default(q) == c[pair_w.home[0]], s.home_current(q) == c[pair_w.home[1]]]
+            home = pair_w.home
+            if home is not None:
+                out += [s.home_default(q) == c[home.default], s.home_current(q) == c[home.current]]
             for bi in range(len(b)):
                 out.append(s.diff(q, b[bi]) == (bi in pair_w.diff))
                 out.append(s.tape_has(q, b[bi]) == (bi < len(pair_w.tape)))
@@ -164,15 +165,15 @@ class Image:
             out.append(s.r_on(self.r[h]) == reading)
             if request is not None and reading:
                 out += [s.r_lu(self.r[h]) == lu[request.lu], s.r_block(self.r[h]) == b[request.block]]
-                out += self._place(s.r_loc(self.r[h]), s.r_at(self.r[h]), request.at)
-        out.append(s.bad_read == bool(w.ghost.bad_read))
+                out += self._place(s.r_loc(self.r[h]), s.r_at(self.r[h]), request)
+        out.append(s.bad_read == (w.ghost.bad_read is not None))
         return out
 
-    def _place(self, loc: Term, at_c: Term, where: int) -> list[Term]:
+    def _place(self, loc: Term, at_c: Term, request: Request) -> list[Term]:
         k = sorts()
-        if where >= 0:
-            return [loc == k.where["INBOX"], at_c == self.c[where]]
-        return [loc == k.where[Where(where).name]]
+        if in_inbox(request):
+            return [loc == k.where["INBOX"], at_c == self.c[request.at]]
+        return [loc == k.where[Where(request.at).name]]
 
 
 def broken_in(image: Image, w: World) -> list[str]:

@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reduce by symmetry even with more than "
         f"{AUTO_SYMMETRY_LIMIT} permutations (by default: reduce when the "
-        f"scenario has 2 to {AUTO_SYMMETRY_LIMIT})",
+        f"scenario has 2 to {AUTO_SYMMETRY_LIMIT} and --no-liveness is given; "
+        "liveness is checked on the unreduced graph only)",
     )
     check.add_argument(
         "--no-liveness",
@@ -359,6 +360,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise BadInput(
             f"--symmetry: {scenario.name} has {group_size(scenario):,} symmetries, too many to rename "
             f"every state by (at most {MAX_GROUP:,}); run without --symmetry"
+        )
+    if args.symmetry and not args.no_liveness and group_size(scenario) > 1:
+        raise BadInput(
+            "--symmetry checks safety only: liveness is judged on the unreduced graph, because "
+            "fairness compares action labels that renamed states name differently; add --no-liveness"
         )
     if args.trace_out:
         _check_writable(args.trace_out)

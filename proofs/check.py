@@ -43,6 +43,10 @@ def exit_code(verdict: str) -> int:
 AUTO_SYMMETRY_LIMIT = 24
 
 
+class SymmetryWithLiveness(ValueError):
+    """Symmetry reduction was asked for together with the liveness check."""
+
+
 @dataclass
 class Check:
     """A finished run of the explicit checker on one scenario and variant."""
@@ -114,12 +118,19 @@ def run_check(
     progress: Callable[[str], None] | None = None,
 ) -> Check:
     """Explore every state of ``model``. ``symmetry`` None (the default) reduces by the
-    scenario's symmetries when there are at most ``AUTO_SYMMETRY_LIMIT`` of them: every
-    state is renamed by each, so a larger group costs more time than it saves."""
+    scenario's symmetries when liveness is off and there are at most ``AUTO_SYMMETRY_LIMIT``
+    of them: every state is renamed by each, so a larger group costs more time than it saves.
+    Liveness is judged on the unreduced graph only (see ``proofs.explicit.explore``), so
+    ``symmetry=True`` with ``liveness`` is refused (``SymmetryWithLiveness``)."""
     scenario = model.scenario
     size = group_size(scenario)
     if symmetry is None:
-        symmetry = 1 < size <= AUTO_SYMMETRY_LIMIT
+        symmetry = not liveness and 1 < size <= AUTO_SYMMETRY_LIMIT
+    elif symmetry and liveness and size > 1:
+        raise SymmetryWithLiveness(
+            "symmetry reduction checks safety only: fairness compares action labels, which "
+            "differently renamed states give different names; turn liveness off to reduce"
+        )
     canonical = canonicalizer(scenario) if symmetry else None
     applicable = [w for w in WITNESSES if w.applies(model)]
     search = explore(

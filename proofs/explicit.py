@@ -99,7 +99,14 @@ def explore(
     the shortest counterexample of every property it can break. With ``obligations`` it
     keeps the whole graph (as integer arrays) and afterwards looks for fair cycles and dead
     ends that leave an obligation pending (liveness under weak fairness).
+
+    ``canonical`` and ``obligations`` do not go together: fairness compares the labels of
+    the states of a cycle, and two representatives may be renamed differently, so an action
+    enabled all along the concrete cycle can wear another name in each (then an unfair cycle
+    passes for fair, and a violation is reported that is none; or the other way round).
     """
+    if canonical is not None and obligations is not None:
+        raise ValueError("liveness is judged on the unreduced graph: pass canonical or obligations, not both")
     canon = canonical or (lambda s: s)
     started = time.monotonic()
     result: Search[S] = Search(witnesses={name: None for name, _ in witnesses})

@@ -39,7 +39,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def checked(
     scenario: str,
     variant_name: str = "correct",
-    symmetry: bool = True,
+    symmetry: bool | None = None,
     keep_going: bool = False,
     liveness: bool = True,
 ) -> Check:

@@ -17,6 +17,7 @@ from model.actions import Model
 from model.labels import INITIAL
 from model.protocol import variant
 from model.scenario import builtin
+from proofs.check import SymmetryWithLiveness, run_check
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +47,8 @@ def test_json_result(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--builtin", "ping-pong", "--json", "--quiet"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "ok" and data["exit_code"] == 0
-    assert (data["states"], data["depth"], data["symmetry_permutations"]) == (2575, 52, 2)
+    # liveness is on, so the search is unreduced
+    assert (data["states"], data["depth"], data["symmetry_permutations"]) == (2575, 52, 1)
     assert data["properties"]["no_acknowledged_write_lost"]["holds"] is True
     assert data["properties"]["takeovers_complete"]["kind"] == "liveness"
     assert all(w["reached"] for w in data["witnesses"].values())
@@ -142,7 +144,6 @@ def test_read_trace_refuses_other_files(tmp_path: Path) -> None:
 def test_large_symmetry_groups_are_not_used_by_default() -> None:
     from lutakeover.formats.report import format_check
     from model.generate import array_scenario
-    from proofs.check import run_check
 
     check = run_check(Model(array_scenario(3, 6), variant("correct")), max_states=300, liveness=False)
     assert (check.symmetry, check.symmetries) == (1, 48)
@@ -283,3 +284,16 @@ def test_one_mapping_from_every_engines_verdict_to_an_exit_code() -> None:
     assert [exit_code(v) for v in ("violated", "vacuous", "not proved")] == [1, 1, 1]
     assert [exit_code(v) for v in ("incomplete", "unknown")] == [3, 3]
     assert 2 not in EXIT_CODES.values()  # bad input is no verdict: the CLI refuses before any run
+
+
+def test_symmetry_with_liveness_is_refused_and_reduction_is_automatic_without_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--builtin", "three-way", "--symmetry", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--symmetry checks safety only" in err and "add --no-liveness" in err
+    m = Model(builtin("three-way"), variant("correct"))
+    with pytest.raises(SymmetryWithLiveness):
+        run_check(m, symmetry=True, max_states=10)
+    assert run_check(m, max_states=10).symmetry == 1  # liveness on: unreduced
+    assert run_check(m, max_states=10, liveness=False).symmetry > 1

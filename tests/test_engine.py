@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import pytest
 
@@ -131,3 +131,44 @@ def test_fingerprints_lose_no_state_of_the_builtins(scenario: str) -> None:
 def test_keep_going_without_invariants_still_explores_everything() -> None:
     result = explore([0], counter(10), keep_going=True)
     assert result.states == 11 and result.complete
+
+
+def _clock(s: tuple[int, int, int, bool]) -> list[tuple[str, tuple[int, int, int, bool]]]:
+    """Two symmetric processes (ready flags x, y) and a clock k; finishing ends the run."""
+    x, y, k, done = s
+    if done:
+        return []
+    moves = [("tick", (x, y, 1 - k, False))]
+    if x:
+        moves.append(("fin0", (x, y, k, True)))
+    if y:
+        moves.append(("fin1", (x, y, k, True)))
+    return moves
+
+
+def _representative(s: tuple[int, int, int, bool]) -> tuple[int, int, int, bool]:
+    """One state per orbit of the swap of the processes: the one with x = k, when they differ."""
+    x, y, k, done = s
+    return s if x in (y, k) else (y, x, k, done)
+
+
+def _finish_pending(s: tuple[int, int, int, bool]) -> frozenset[Hashable]:
+    return frozenset() if s[3] else frozenset({"finish"})
+
+
+def test_liveness_under_symmetry_reduction_is_refused_because_it_is_unsound() -> None:
+    # Concretely, process 0 is ready all along the tick loop and never finishes: the loop is
+    # unfair (fin0 stays enabled), so weak fairness forces a finish and nothing is violated.
+    full = explore([(1, 0, 0, False)], _clock, obligations=_finish_pending)
+    assert full.liveness_checked and full.violations == []
+    # On representatives, as a reduced search stores them, fin0 is called fin1 at every other
+    # tick, so no finish stays enabled along the loop and it passes for fair: a violation
+    # that is none. The engine therefore refuses the combination.
+    on_representatives = explore(
+        [_representative((1, 0, 0, False))],
+        lambda s: [(label, _representative(t)) for label, t in _clock(s)],
+        obligations=_finish_pending,
+    )
+    assert [v.kind for v in on_representatives.violations] == ["cycle"]
+    with pytest.raises(ValueError, match="liveness is judged on the unreduced graph"):
+        explore([(1, 0, 0, False)], _clock, obligations=_finish_pending, canonical=_representative)

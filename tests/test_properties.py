@@ -3,12 +3,19 @@ built by hand, or on a model whose steps are cut by the test."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+import model.scenario as scenario_module
+from invariants import safety
 from invariants.safety import lun_map_well_formed
 from invariants.witnesses import liveness_of, obligations
 from model.actions import Model
 from model.protocol import variant
-from model.scenario import builtin
+from model.scenario import ScenarioError, builtin, parse
 from model.state import Job, Row
+from proofs.check import run_check
 from proofs.explicit import explore
 
 
@@ -68,3 +75,20 @@ def test_a_witness_never_reached_makes_the_run_vacuous() -> None:
     assert check.search.complete and not check.counterexamples
     assert check.witnesses["write_acked_during_destage"] is None
     assert (check.verdict, check.exit_code) == ("vacuous", EXIT_VIOLATED)
+
+
+def test_lun_map_well_formed_does_not_share_step_801_s_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Break the LUN-map rule that Step 801 and the loader ask (model.scenario.lun_map_problem),
+    wherever it is referred to: both then let LU2 leave port 1 without LU3, and the property,
+    stated on its own, still sees the gap."""
+    fig5 = (Path(__file__).parent.parent / "model" / "scenarios" / "fig5.toml").read_text()
+    text = fig5.replace("lus = [2, 3]\ndestination = 1", "lus = [2]\ndestination = 1")
+    with pytest.raises(ScenarioError, match=r"not 0\.\.n-1 without a gap"):
+        parse(text)
+    for module in (scenario_module, safety):
+        monkeypatch.setattr(module, "lun_map_problem", lambda addresses: None, raising=False)
+    check = run_check(Model(parse(text), variant("correct")), liveness=False)
+    assert check.verdict == "violated"
+    (v,) = check.counterexamples
+    assert v.property == "lun_map_well_formed"
+    assert v.message == "port 1 of controller 0 presents external LUNs [1], not 0..n-1 without a gap"

@@ -100,6 +100,35 @@ def tables_agree(m: Model, w: World) -> str | None:
     return None
 
 
+def rows_follow_designation(m: Model, w: World) -> str | None:
+    """Outside a take-over of an LU, the disk's row of it names the controller in charge as
+    current, and its port and external LUN are those Step 801 designated."""
+    # tables_agree compares the tables with the disk's row, not the row with what it should
+    # say: a Step 803 writing the old port everywhere passes it, and lun_map_well_formed too.
+    for lu in range(m.lus):
+        if jobs_for(w, lu):
+            continue
+        row, designated = w.disk.table[lu], w.ghost.designated[lu]
+        if (row.current, row.port, row.ext_lun) != designated:
+            return (
+                f"the disk's row of LU{lu} is {_row(row)}, but Step 801 designated controller "
+                f"{designated.controller}, port {designated.port}, external LUN {designated.ext_lun}"
+            )
+        active = active_controllers(w, lu)
+        if active != [row.current]:
+            if not active:
+                in_charge = "no controller is"
+            elif len(active) == 1:
+                in_charge = f"controller {active[0]} is"
+            else:
+                in_charge = f"controllers {active} are"
+            return (
+                f"the disk's row of LU{lu} names controller {row.current} as current, but "
+                f"{in_charge} in charge of it"
+            )
+    return None
+
+
 def path_routes_to_owner(m: Model, w: World) -> str | None:
     """While an LU's path is not suspended, its frames go to the controller in charge."""
     for lu, path in enumerate(w.paths):
@@ -251,6 +280,7 @@ SAFETY: tuple[Property, ...] = tuple(
         resync_restores_mirror,
         control_returns_home,
         tables_agree,
+        rows_follow_designation,
         lun_map_well_formed,
     )
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from model.actions import Model
 from model.labels import Label
@@ -69,7 +70,18 @@ def _write_acked_during_destage(m: Model, before: World, label: Label, after: Wo
 
 
 def _concurrent_takeovers(m: Model, before: World, label: Label, after: World) -> bool:
-    return len({job.lu for job in after.jobs}) >= 2
+    # Judged on the state after any step, so a designation made while another take-over is
+    # under way counts as much as a batch of two. A backup cycle is not a take-over here.
+    return len({job.lu for job in after.jobs if not job.backup}) >= 2
+
+
+def _takeback(m: Model, before: World, label: Label, after: World) -> bool:
+    # Step 801 refuses a move to the controller an LU is on, so a take-over ending on the
+    # LU's first controller brings it back there: its last step's label names the job.
+    if not _takeover_completes(m, before, label, after):
+        return False
+    lu, _, destination = label.args[:3]
+    return destination == m.scenario.lus[lu].controller
 
 
 def _has_writes(m: Model) -> bool:
@@ -80,7 +92,22 @@ def _may_move_two(m: Model) -> bool:
     s = m.scenario
     if s.mode == "any":
         return s.budget >= 2 and m.lus >= 2
-    return any(len(b.lus) >= 2 for b in s.batches)
+    # A batch of two LUs, or two batches one after the other with no LU in common: once the
+    # first has written its rows (803), Step 801 takes the second as it would after 809.
+    one_at_a_time = any(not set(a.lus) & set(b.lus) for a, b in pairwise(s.batches))
+    return one_at_a_time or any(len(b.lus) >= 2 for b in s.batches)
+
+
+def _may_take_back(m: Model) -> bool:
+    # Scripts only. In "any" mode controllers are interchangeable and the checker may judge
+    # witnesses on renamed representatives (symmetry reduction), where "the controller the LU
+    # started on" names no particular controller: the first take-over of an LU, renamed,
+    # would pass for its return. Telling a return from a first move there needs the LU's
+    # past controllers in the state.
+    s = m.scenario
+    return s.mode == "scripted" and any(
+        b.destination == s.lus[lu].controller for b in s.batches for lu in b.lus
+    )
 
 
 WITNESSES: tuple[Witness, ...] = (
@@ -93,6 +120,12 @@ WITNESSES: tuple[Witness, ...] = (
     ),
     Witness(
         "concurrent_takeovers", "two LUs are being taken over at once", _may_move_two, _concurrent_takeovers
+    ),
+    Witness(
+        "takeback",
+        "an LU is taken back by the controller it started on",
+        _may_take_back,
+        _takeback,
     ),
     Witness("backup_completes", "a backup cycle runs through Step 909", _backs_up, _backup_completes),
     Witness(

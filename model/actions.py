@@ -22,8 +22,10 @@ from model.protocol import CORRECT, Protocol, Step
 from model.scenario import Scenario, designation_refused, initial_world
 from model.state import (
     UNREAD,
+    Address,
     BadRead,
     Controller,
+    Ghost,
     Home,
     Job,
     Line,
@@ -364,7 +366,17 @@ def _create_jobs(m: Model, w: World, jobs: list[Job]) -> World | None:
         return refuse("Step 801 refuses it: {}", reason)
     # Sorted by LU; jobs of one LU (only a buggy utility makes two) in designation order,
     # which decides whose address wins, whatever the controllers are called.
-    return w._replace(jobs=tuple(sorted((*w.jobs, *jobs), key=_job_lu)))
+    return w._replace(jobs=tuple(sorted((*w.jobs, *jobs), key=_job_lu)), ghost=_designated(w.ghost, jobs))
+
+
+def _designated(ghost: Ghost, jobs: list[Job]) -> Ghost:
+    """The ghost record of what Step 801 designated, with ``jobs`` (plain take-overs) added
+    in designation order: of two designations of one LU (only a buggy utility accepts the
+    second), the later wins, as it does in the layout Step 801 plans (``_final_layout``)."""
+    designated = ghost.designated
+    for job in jobs:
+        designated = replace_at(designated, job.lu, Address(job.destination, job.port, job.ext_lun))
+    return ghost._replace(designated=designated)
 
 
 def _job_lu(job: Job) -> int:

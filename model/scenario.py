@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from model.state import Address as DesignatedAddress
 from model.state import Controller, Disk, Ghost, Pair, PairState, Row, World
 from model.state import Path as PathState
 
@@ -585,6 +586,12 @@ def initial_world(s: Scenario) -> World:
         jobs=(),
         budget=s.budget if s.mode == "any" else 0,
         batches=0,
-        ghost=Ghost(acked=zeros, writes=zeros, reads=zeros, bad_read=None),
+        ghost=Ghost(
+            acked=zeros,
+            writes=zeros,
+            reads=zeros,
+            bad_read=None,
+            designated=tuple(DesignatedAddress(spec.controller, spec.port, spec.ext_lun) for spec in s.lus),
+        ),
         pairs=tuple(Pair(PairState.PAIRED, diff=(), tape=(), snapshot=(), home=None) for _ in s.pairs),
     )

@@ -122,6 +122,14 @@ class BadRead(NamedTuple):
     controller: int  # the controller that performed it
 
 
+class Address(NamedTuple):
+    """Where hosts find an LU: the controller in charge of it, the port and the external LUN."""
+
+    controller: int
+    port: int
+    ext_lun: int
+
+
 class Ghost(NamedTuple):
     """Variables no component can see; they exist only to state the properties."""
 
@@ -129,6 +137,10 @@ class Ghost(NamedTuple):
     writes: tuple[tuple[int, ...], ...]  # [lu][block] -> writes issued so far (= last value)
     reads: tuple[tuple[int, ...], ...]  # [lu][block] -> reads issued so far
     bad_read: BadRead | None  # the first wrong read; None while every read was right
+    # [lu] -> the address Step 801 last designated for the LU (the scenario's until then).
+    # A finished take-over leaves no job behind, so what Step 803 had to write is kept here.
+    # A backup cycle (Steps 901-909) does not change it: control returns home.
+    designated: tuple[Address, ...]
 
 
 class PairState(IntEnum):

@@ -13,7 +13,7 @@ from itertools import permutations, product
 from math import factorial, prod
 
 from model.scenario import Scenario
-from model.state import BadRead, Controller, Disk, Ghost, Job, Line, Path, Request, Row, World
+from model.state import Address, BadRead, Controller, Disk, Ghost, Job, Line, Path, Request, Row, World
 
 # The most permutations a search renames every state by: beyond this (8 interchangeable
 # controllers) listing the group alone takes longer than any search it could shorten.
@@ -87,10 +87,14 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
         jobs.sort(key=lambda j: j.lu)  # stable: jobs of one LU keep their designation order
     ghost = w.ghost
     bad = ghost.bad_read
-    if not identity_lu or bad is not None:
-        if bad is not None:
-            bad = _new(BadRead, (lm[bad.lu], bad.block, bad.value, cm[bad.controller]))
-        ghost = _new(Ghost, (per_lu(ghost.acked), per_lu(ghost.writes), per_lu(ghost.reads), bad))
+    if bad is not None:
+        bad = _new(BadRead, (lm[bad.lu], bad.block, bad.value, cm[bad.controller]))
+    # The designated addresses name controllers, so every renaming rebuilds the ghost.
+    designated = tuple([_new(Address, (cm[a[0]], a[1], a[2])) for a in per_lu(ghost.designated)])
+    if identity_lu:
+        ghost = _new(Ghost, (ghost.acked, ghost.writes, ghost.reads, bad, designated))
+    else:
+        ghost = _new(Ghost, (per_lu(ghost.acked), per_lu(ghost.writes), per_lu(ghost.reads), bad, designated))
     disk = w.disk
     disk = _new(
         Disk,

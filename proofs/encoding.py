@@ -30,6 +30,7 @@ from model.actions import Model, destaging_controller
 from model.protocol import Step
 from model.state import (
     UNREAD,
+    Address,
     BadRead,
     Controller,
     Disk,
@@ -164,6 +165,8 @@ class Layout:
                     self._add(f"{g}.{lu}.{b}", "i")
             for f in _ROW_FIELDS:
                 self._add(f"disk.row.{lu}.{f}", "i")
+            for f in Address._fields:  # designated.{lu}.controller, .port, .ext_lun
+                self._add(f"designated.{lu}.{f}", "i")
             self._add(f"path.{lu}.route", "i")
             self._add(f"path.{lu}.suspended", "b")
             for i in range(self.slots):
@@ -236,6 +239,8 @@ class Layout:
                 v[f"reads.{lu}.{b}"] = w.ghost.reads[lu][b]
             for f in _ROW_FIELDS:
                 v[f"disk.row.{lu}.{f}"] = getattr(w.disk.table[lu], f)
+            for f, x in w.ghost.designated[lu]._asdict().items():
+                v[f"designated.{lu}.{f}"] = x
             v[f"path.{lu}.route"] = w.paths[lu].route
             v[f"path.{lu}.suspended"] = w.paths[lu].suspended
         used = [0] * m.lus
@@ -334,6 +339,9 @@ class Layout:
             op = Op.WRITE if v[f"host{h}.write"] else Op.READ
             hosts.append(Request(op, *(int(v[f"host{h}.{f}"]) for f in ("lu", "block", "value", "at"))))
         bad = BadRead(*(int(v[f"bad_read.{f}"]) for f in BadRead._fields)) if v["bad_read"] else None
+        designated = tuple(
+            Address(*(int(v[f"designated.{lu}.{f}"]) for f in Address._fields)) for lu in range(m.lus)
+        )
         return World(
             controllers=tuple(controllers),
             disk=Disk(blocks=grid("disk"), table=tuple(row(f"disk.row.{lu}") for lu in range(m.lus))),
@@ -344,7 +352,13 @@ class Layout:
             jobs=tuple(jobs),
             budget=int(v["budget"]),
             batches=int(v["batches"]),
-            ghost=Ghost(acked=grid("acked"), writes=grid("writes"), reads=grid("reads"), bad_read=bad),
+            ghost=Ghost(
+                acked=grid("acked"),
+                writes=grid("writes"),
+                reads=grid("reads"),
+                bad_read=bad,
+                designated=designated,
+            ),
             pairs=tuple(pairs),
             backups=int(v["backups"]),
         )
@@ -493,7 +507,7 @@ class Encoding:
     def properties(self, s: Sym) -> dict[str, z3.BoolRef]:
         m = self.m
         c_range = range(m.scenario.controllers)
-        single, lost, stale, routes, agree = [], [], [], [], []
+        single, lost, stale, routes, agree, follow = [], [], [], [], [], []
         for lu in range(m.lus):
             single.append(z3.AtMost(*[s[f"c{c}.active.{lu}"] for c in c_range], 1))
             nobody = z3.Not(z3.Or([s[f"c{c}.active.{lu}"] for c in c_range]))
@@ -514,6 +528,7 @@ class Encoding:
             )
             same = [s[f"c{c}.row.{lu}.{f}"] == s[f"disk.row.{lu}.{f}"] for c in c_range for f in _ROW_FIELDS]
             agree.append(z3.Or(self._moving(s, lu), z3.And(same)))
+            follow.append(z3.Or(self._moving(s, lu), self._follows_designation(s, lu)))
         addresses = [self._address(s, "disk.row", lu) for lu in range(m.lus)]
         any_job = z3.Or([self._moving(s, lu) for lu in range(m.lus)])
         lun_map = z3.And(_unique(addresses), z3.Or(any_job, _gap_free(addresses, self._n(1), self._n(0))))
@@ -525,6 +540,7 @@ class Encoding:
             "no_stale_cache": z3.And(stale),
             "path_routes_to_owner": z3.And(routes),
             "tables_agree": z3.And(agree),
+            "rows_follow_designation": z3.And(follow),
             "lun_map_well_formed": lun_map,
         }
 
@@ -553,6 +569,18 @@ class Encoding:
             "resync_restores_mirror": z3.And(mirror),
             "control_returns_home": z3.And(home),
         }
+
+    def _follows_designation(self, s: Sym, lu: int) -> z3.BoolRef:
+        """``rows_follow_designation`` for an LU at rest: the disk's row is the designated
+        address, and the controller it names as current is the one controller in charge."""
+        current = s[f"disk.row.{lu}.current"]
+        designated = [s[f"designated.{lu}.{f}"] for f in Address._fields]
+        controllers = range(self.m.scenario.controllers)
+        return z3.And(
+            _same(self._address(s, "disk.row", lu), tuple(designated)),
+            z3.Or([current == c for c in controllers]),
+            *[s[f"c{c}.active.{lu}"] == (current == c) for c in controllers],
+        )
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -599,6 +627,15 @@ class Encoding:
             f"host{h}.write": z3.BoolVal(False),
             **{f"host{h}.{f}": self._n(0) for f in ("lu", "block", "value", "at")},
         }
+
+    def _designated(self, jobs: list[tuple[int, dict[str, z3.ExprRef]]]) -> dict[str, z3.ExprRef]:
+        """``_create_jobs``'s ghost: each designated LU's new address (a backup cycle's job
+        does not come here: control returns home)."""
+        updates: dict[str, z3.ExprRef] = {}
+        for lu, f in jobs:
+            for name, key in zip(Address._fields, ("destination", "port", "ext_lun"), strict=True):
+                updates[f"designated.{lu}.{name}"] = f[key]
+        return updates
 
     def _append_jobs(self, s: Sym, jobs: list[tuple[int, dict[str, z3.ExprRef]]]) -> dict[str, z3.ExprRef]:
         """Updates putting each new job of an LU in that LU's first free slot."""
@@ -694,7 +731,7 @@ class Encoding:
                 "designate_batch",
                 (index,),
                 z3.And(s["batches"] == index, self._accept(s, jobs)),
-                {**self._append_jobs(s, jobs), "batches": self._n(index + 1)},
+                {**self._append_jobs(s, jobs), **self._designated(jobs), "batches": self._n(index + 1)},
             )
         for index, i in enumerate(sc.backups):
             yield self._split_pair(s, index, i)
@@ -841,7 +878,11 @@ class Encoding:
                     "designate",
                     (lu, dst),
                     z3.And(s["budget"] > 0, *last, self._accept(s, [(lu, fields)])),
-                    {**self._append_jobs(s, [(lu, fields)]), "budget": s["budget"] - 1},
+                    {
+                        **self._append_jobs(s, [(lu, fields)]),
+                        **self._designated([(lu, fields)]),
+                        "budget": s["budget"] - 1,
+                    },
                 )
 
     def _job_steps(self, s: Sym, lu: int, i: int, src: int, dst: int) -> Iterator[Instance]:

@@ -52,7 +52,8 @@ def test_each_backup_bug_breaks_the_pinned_property(scenario: str, bug: str) -> 
 
 
 ALL = {
-    "no-default-swap": {"control_returns_home": 12, "lun_map_well_formed": 12},
+    # The mirror stays on the backup controller: neither home nor where it was designated.
+    "no-default-swap": {"control_returns_home": 12, "lun_map_well_formed": 12, "rows_follow_designation": 12},
     "resync-without-diff": {"resync_restores_mirror": 16},
     "backup-without-destage": {
         "no_stale_cache": 7,

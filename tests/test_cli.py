@@ -98,8 +98,8 @@ def test_max_states_is_incomplete() -> None:
     [
         (
             ["check", "--builtin", "fig6"],
-            "no built-in scenario 'fig6'; built-ins: backup-and-takeover, fig5, fig9, one-lu, ping-pong, "
-            "three-way",
+            "no built-in scenario 'fig6'; built-ins: backup-and-takeover, chain, fig5, fig9, multi-block, "
+            "one-lu, ping-pong, swap, three-hosts, three-way",
         ),
         (["check", "--variant", "skip_destage"], "unknown variant 'skip_destage'"),
         (["check", "x.toml", "--builtin", "fig5"], "give a scenario file or --builtin, not both"),

@@ -19,12 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import reachable_worlds
 from lutakeover.cli import main
 from lutakeover.formats.itf import (
     ACTION_TAKEN,
     VAR_TYPES,
     VARS,
     ItfError,
+    decode_world,
+    encode_world,
     read_trace,
     trace_document,
     trace_origin,
@@ -284,6 +287,30 @@ def test_traces_written_before_var_types_still_read(tmp_path: Path) -> None:
     new = tmp_path / "new.itf.json"
     new.write_text(document_text())
     assert read_trace(path) == read_trace(new)
+
+
+@pytest.mark.parametrize("scenario", ["fig5", "backup-and-takeover", "chain"])
+def test_worlds_written_before_the_designated_addresses_read_to_the_same_worlds(scenario: str) -> None:
+    """Traces before ``ghost.designated`` lack it: it is rebuilt from the jobs (a backup
+    cycle's LU was designated where the cycle returns it) and, for an LU at rest, its row."""
+    m = Model(builtin(scenario), variant("correct"))
+    worlds = reachable_worlds(m)[::5]
+    assert any(job.backup for w in worlds for job in w.jobs) == (scenario == "backup-and-takeover")
+    for w in worlds:
+        state = encode_world(w)
+        del state["ghost"]["designated"]
+        assert decode_world(state) == w
+
+
+def test_designated_addresses_are_checked_against_the_state(tmp_path: Path) -> None:
+    doc = document()
+    doc["states"][0]["ghost"]["designated"].pop()
+    doc["states"][1]["ghost"]["designated"][0]["controller"] = {"#bigint": "7"}
+    for i, problem in enumerate(["ghost.designated: 3 entries for 4 LUs", "controller 7 does not exist"]):
+        path = tmp_path / f"t{i}.itf.json"
+        path.write_text(json.dumps({**doc, "states": doc["states"][i:]}))
+        with pytest.raises(ItfError, match=re.escape(problem)):
+            read_trace(path)
 
 
 # Traces `lutakeover check --trace-out` wrote before the first bad read and a pair's home

@@ -29,7 +29,18 @@ budget = 1
 
 
 def test_builtins() -> None:
-    assert builtin_names() == ["backup-and-takeover", "fig5", "fig9", "one-lu", "ping-pong", "three-way"]
+    assert builtin_names() == [
+        "backup-and-takeover",
+        "chain",
+        "fig5",
+        "fig9",
+        "multi-block",
+        "one-lu",
+        "ping-pong",
+        "swap",
+        "three-hosts",
+        "three-way",
+    ]
     fig5 = builtin("fig5")
     assert (fig5.controllers, len(fig5.lus), fig5.mode) == (2, 4, "scripted")
     assert fig5.batches[0].lus == (2, 3) and fig5.batches[0].destination == 1

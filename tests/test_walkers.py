@@ -302,6 +302,10 @@ ALLOWED: dict[str, dict[str, str]] = {
         "backups": "scripted backups are one of the runs of free backup cycles",
         "ghost.writes": "values are an uninterpreted sort: no write counter, only the values",
         "ghost.reads": "reads are not counted: a read is one element of the sort Read",
+        "ghost.designated": "no designation in the proof: owner_at_rest ties row and controller",
+        "ghost.designated[].controller": "no designation in the proof: owner_at_rest ties row and controller",
+        "ghost.designated[].port": "addresses (the LUN map) are over-approximated: any port, any LUN",
+        "ghost.designated[].ext_lun": "addresses (the LUN map) are over-approximated: any port, any LUN",
     },
     # BMC: a job of a secondary LU is a backup cycle, so unflatten derives the flag from the LU
     # (the round trip on reachable worlds shows that it does so right).
@@ -377,6 +381,7 @@ CONTROLLER_FIELDS = {
     "hosts[].at",
     "jobs[].source",
     "jobs[].destination",
+    "ghost.designated[].controller",
 }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from model.labels import Label, LabelError
 from model.state import (
+    Address,
     BadRead,
     Controller,
     Disk,
@@ -138,6 +139,12 @@ def _record(cls: Any, **types: ItfType) -> Rec:
     )
 
 
+def _with_optional(record: Rec, *names: str) -> Rec:
+    """``record`` with ``names`` optional too, though the class gives them no default: a
+    missing one is read as None, for ``decode_world`` to rebuild from the rest of the world."""
+    return Rec(record.fields, record.make, record.optional | frozenset(names))
+
+
 _ROW = _record(Row)
 _GRID = SeqOf(SeqOf(INT))  # [lu][block]
 _WORLD = _record(
@@ -155,7 +162,17 @@ _WORLD = _record(
     paths=SeqOf(_record(PathState, suspended=BOOL)),
     hosts=SeqOf(Variant((("Idle", UNIT), ("Busy", _record(Request, op=Name(Op)))))),
     jobs=SeqOf(_record(Job, backup=BOOL)),
-    ghost=_record(Ghost, acked=_GRID, writes=_GRID, reads=_GRID, bad_read=_option(_record(BadRead))),
+    ghost=_with_optional(
+        _record(
+            Ghost,
+            acked=_GRID,
+            writes=_GRID,
+            reads=_GRID,
+            bad_read=_option(_record(BadRead)),
+            designated=SeqOf(_record(Address)),
+        ),
+        "designated",  # traces before it: decode_world rebuilds it from the world
+    ),
     pairs=SeqOf(
         _record(
             Pair,
@@ -410,7 +427,9 @@ def decode(x: Any, t: ItfType, where: str) -> Any:
         values = [decode(v, t.elem, where + brackets.format(i)) for i, v in enumerate(_items(x, t, where))]
         return tuple(sorted(set(values))) if isinstance(t, SetOf) else tuple(values)
     if isinstance(t, Rec):
-        return t.make(**_record_fields(x, t, where))
+        given = _record_fields(x, t, where)
+        rebuilt = {n: None for n in t.optional if n not in given and n not in t.make._field_defaults}
+        return t.make(**given, **rebuilt)
     return _variant(x, t, where)
 
 
@@ -424,8 +443,25 @@ def decode_world(s: Any, where: str = "state") -> World:
         where,
     )
     assert isinstance(world, World)
+    ghost: Any = world.ghost  # designated is None in traces written before it existed
+    if ghost.designated is None:
+        world = world._replace(ghost=world.ghost._replace(designated=_designated_before(world)))
     _check_indices(world, where)
     return world
+
+
+def _designated_before(w: World) -> tuple[Address, ...]:
+    """``Ghost.designated`` of a world read from a trace written before the field existed:
+    an LU being taken over was designated its job's address (the later job's, of two),
+    one in a backup cycle its address before the cycle (control returns there), any other
+    is where the disk's row says it is."""
+    rows = w.disk.table
+    designated = [Address(row.current, row.port, row.ext_lun) for row in rows]
+    for job in w.jobs:
+        if 0 <= job.lu < len(rows):  # out of range: _check_indices says so
+            home = job.source if job.backup else job.destination
+            designated[job.lu] = Address(home, job.port, job.ext_lun)
+    return tuple(designated)
 
 
 def _check_indices(w: World, where: str) -> None:
@@ -485,6 +521,9 @@ def _check_indices(w: World, where: str) -> None:
         grid = getattr(w.ghost, name)
         shape = [len(b) for b in grid] == [len(b) for b in w.disk.blocks]
         check(shape, f"ghost.{name}", "not one entry per block of disk.blocks")
+    per_lu(w.ghost.designated, "ghost.designated")
+    for i, address in enumerate(w.ghost.designated):
+        controller(address.controller, f"ghost.designated[{i}].controller")
     bad = w.ghost.bad_read
     if bad is not None:
         block(bad.lu, bad.block, "ghost.bad_read")

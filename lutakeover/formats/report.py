@@ -57,6 +57,8 @@ def fields(m: Model, w: World) -> dict[str, str]:
         out["backups"] = f"{w.backups} of {len(m.scenario.backups)} started"
     for lu in range(m.lus):
         out[f"acked.LU{lu}"] = _blocks(w.ghost.acked[lu])
+    for lu, address in enumerate(w.ghost.designated):
+        out[f"designated.LU{lu}"] = f"c{address.controller} port {address.port} ext {address.ext_lun}"
     return out
 
 

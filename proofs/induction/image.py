@@ -167,6 +167,8 @@ class Image:
                 out += [s.r_lu(self.r[h]) == lu[request.lu], s.r_block(self.r[h]) == b[request.block]]
                 out += self._place(s.r_loc(self.r[h]), s.r_at(self.r[h]), request)
         out.append(s.bad_read == (w.ghost.bad_read is not None))
+        # Ghost.designated has no image: what rows_follow_designation asks of the controller
+        # at rest is the lemma owner_at_rest over the row itself, and addresses are abstracted.
         return out
 
     def _place(self, loc: Term, at_c: Term, request: Request) -> list[Term]:

@@ -176,7 +176,9 @@ def _batches_pending(m: Model, w: World) -> frozenset[Hashable]:
 
 
 def _resyncs_pending(m: Model, w: World) -> frozenset[Hashable]:
-    return frozenset(("resync", i) for i, pair in enumerate(w.pairs) if pair.state is PairState.RESYNCING)
+    # From the split on, not only once 906 asks: a backup host that never asks (906 left
+    # out) would otherwise leave the pair split forever with nothing owed.
+    return frozenset(("resync", i) for i, pair in enumerate(w.pairs) if pair.state is not PairState.PAIRED)
 
 
 def _takeovers_pending(m: Model, w: World) -> frozenset[Hashable]:
@@ -204,7 +206,7 @@ LIVENESS: tuple[Liveness, ...] = (
         "every batch (Step 801) and backup (Step 901) of a scripted scenario is started",
         _batches_pending,
     ),
-    Liveness("pairs_resynced", "every pair asked to re-synchronize (906) is paired again", _resyncs_pending),
+    Liveness("pairs_resynced", "every pair split at Step 901 is paired again (906)", _resyncs_pending),
 )
 
 
@@ -231,6 +233,6 @@ def describe_obligation(key: Hashable) -> str:
     if key[0] == "backup":
         return f"backup {key[1]} of the script never starts (Step 901 refuses it)"
     if key[0] == "resync":
-        return f"pair {key[1]} is never paired again after Step 906"
+        return f"pair {key[1]} is never paired again after its split (Step 901)"
     op = "write" if key[2] is Op.WRITE else "read"
     return f"host{key[1]}'s {op} of LU{key[3]} block {key[4]} is never answered"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from enum import Enum
+from typing import Any
 
 
 class Step(Enum):
@@ -92,10 +93,13 @@ class Protocol:
     resync_without_diff: bool = False
     backup_without_destage: bool = False
     resync_before_backup_done: bool = False
+    # Steps left out altogether: what each step protects is shown by leaving it out.
+    omitted: tuple[Step, ...] = ()
 
     @property
     def name(self) -> str:
-        on = [f.name.replace("_", "-") for f in fields(self) if getattr(self, f.name)]
+        on = [f.name.replace("_", "-") for f in fields(self) if f.name != "omitted" and getattr(self, f.name)]
+        on += [f"without-{step.action.replace('_', '-')}" for step in self.omitted]
         return "+".join(on) if on else "correct"
 
     def order(self) -> tuple[Step, ...]:
@@ -113,14 +117,19 @@ class Protocol:
         if self.resume_before_switch:
             steps.remove(Step.RESUME)
             steps.insert(steps.index(Step.SWITCH_PATH), Step.RESUME)
-        return tuple(steps)
+        return tuple(step for step in steps if step not in self.omitted)
 
     def backup_order(self) -> tuple[Step, ...]:
         """The steps of an embodiment-2 backup cycle, in the order this protocol performs them."""
         steps = list(BACKUP_ORDER)
         if self.backup_without_destage:
             steps.remove(Step.PURGE_BACKUP)
-        return tuple(steps)
+        return tuple(step for step in steps if step not in self.omitted)
+
+
+def without(step: Step) -> Protocol:
+    """The correct protocol with ``step`` left out of every job's order."""
+    return replace(CORRECT, omitted=(step,))
 
 
 CORRECT = Protocol()
@@ -164,7 +173,8 @@ def variant(name: str) -> Protocol:
     if name not in ALL_BUGS:
         known = ", ".join(["correct", *ALL_BUGS])
         raise KeyError(f"unknown variant {name!r}; known variants: {known}")
-    return replace(CORRECT, **{name.replace("-", "_"): True})
+    switch: dict[str, Any] = {name.replace("-", "_"): True}  # one of the bool fields
+    return replace(CORRECT, **switch)
 
 
 VARIANTS: dict[str, str] = {"correct": "the protocol of Figs. 3 and 7, Steps 801-809 and 901-909", **ALL_BUGS}

@@ -177,12 +177,16 @@ def _is_secondary(m: Model, lu: int) -> bool:
 
 def _mirror_differences(m: Model, w: World, i: int) -> list[tuple[int, int, int]]:
     """(block, primary's value, mirror's value) wherever pair ``i``'s mirror differs, each
-    seen through its controller in charge (the disk when none is)."""
+    seen through its controller in charge (the disk when none is). A mirror write under way
+    counts as done: the host's reply waits for it, and nothing can overtake it."""
     spec = m.scenario.pairs[i]
+    mirror = w.pairs[i].mirror
     out = []
     for block in range(m.blocks[spec.primary]):
         p = visible_value(w, owner(w, spec.primary), spec.primary, block)
         q = visible_value(w, owner(w, spec.secondary), spec.secondary, block)
+        if mirror is not None and mirror.block == block:
+            q = mirror.value
         if p != q:
             out.append((block, p, q))
     return out

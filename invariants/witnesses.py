@@ -84,6 +84,22 @@ def _takeback(m: Model, before: World, label: Label, after: World) -> bool:
     return destination == m.scenario.lus[lu].controller
 
 
+def _primary_moved_during_backup(m: Model, before: World, label: Label, after: World) -> bool:
+    # A step of a primary's take-over (Steps 802-809) while its mirror is away or split.
+    if not label.is_job_step():
+        return False
+    lu = label.args[0]
+    i = m.pair_of[lu]
+    if i is None or m.scenario.pairs[i].primary != lu:
+        return False
+    return before.pairs[i].state is not PairState.PAIRED
+
+
+def _moves_a_backed_up_primary(m: Model) -> bool:
+    primaries = {m.scenario.pairs[i].primary for i in m.scenario.backups}
+    return any(lu in primaries for b in m.scenario.batches for lu in b.lus)
+
+
 def _has_writes(m: Model) -> bool:
     return _moves_lus(m) and m.scenario.writes_per_block > 0 and any(w is not None for w in m.writer)
 
@@ -128,6 +144,12 @@ WITNESSES: tuple[Witness, ...] = (
         _takeback,
     ),
     Witness("backup_completes", "a backup cycle runs through Step 909", _backs_up, _backup_completes),
+    Witness(
+        "primary_moved_during_backup",
+        "a primary is taken over while its pair is split for a backup",
+        _moves_a_backed_up_primary,
+        _primary_moved_during_backup,
+    ),
     Witness(
         "write_tracked_during_split",
         "a write to a split primary is recorded in the difference information",

@@ -194,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"generated array: blocks per LU, at most {MAX_BLOCKS} (default 1)",
     )
     sim.add_argument(
+        "--background-destage",
+        action="store_true",
+        help="generated array: controllers de-stage write-back LUs at any time, as real caches do",
+    )
+    sim.add_argument(
         "--runs", type=_bounded(1, MAX_RUNS, "a million"), default=100, metavar="R", help="runs (default 100)"
     )
     sim.add_argument(
@@ -409,15 +414,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if controllers < 2:
             raise BadInput("--controllers: a take-over needs at least 2 controllers")
         try:
-            scenario = array_scenario(controllers, lus, blocks)
+            scenario = array_scenario(controllers, lus, blocks, background_destage=args.background_destage)
         except ScenarioError as e:
             raise BadInput(f"--controllers {controllers} --lus {lus} --blocks {blocks}: {e}") from None
         source = f"array_scenario({controllers}, {lus}, {blocks})"
+        if args.background_destage:
+            source = f"array_scenario({controllers}, {lus}, {blocks}, background_destage=True)"
     else:
         if any(x is not None for x in shape):
             raise BadInput(
                 "--controllers, --lus and --blocks describe a generated array: give them without a scenario"
             )
+        if args.background_destage:
+            raise BadInput("--background-destage describes a generated array: a scenario says it in [array]")
         scenario = _scenario(args)
         path = str(Path(args.scenario).resolve()) if args.scenario else ""
         source = f"load({path!r})" if args.scenario else f"builtin({scenario.name!r})"
@@ -580,7 +589,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
-    _print("\n".join(f"{name:<26} {what}" for name, what in VARIANTS.items()))
+    width = max(len(name) for name in VARIANTS)
+    _print("\n".join(f"{name:<{width}} {what}" for name, what in VARIANTS.items()))
     return EXIT_OK
 
 

@@ -25,10 +25,12 @@ from model.state import (
     Address,
     BadRead,
     Controller,
+    Destage,
     Ghost,
     Home,
     Job,
     Line,
+    MirrorWrite,
     Op,
     PairState,
     Request,
@@ -286,12 +288,15 @@ def process(m: Model, w: World, h: int) -> World | None:
     c, lu, block = request.at, request.lu, request.block
     ctl = w.controllers[c]
     if request.op is Op.WRITE:
-        w = _mirror(m, _write_block(w, c, lu, block, request.value), lu, block, request.value)
-        return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=Where.REPLIED)))
+        if _write_waits(ctl, lu, block):
+            return refuse("controller {} is still de-staging block {} of LU{}: the write waits", c, block, lu)
+        w, mirrored = _mirror(m, _write_block(m, w, c, lu, block, request.value), lu, block, request.value)
+        at = Where.MIRRORING if mirrored else Where.REPLIED
+        return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=at)))
     else:
         line = find_line(ctl, lu, block)
         value = line.value if line is not None else w.disk.blocks[lu][block]
-        if line is None and lu not in ctl.write_through:
+        if line is None and (lu not in ctl.write_through or m.protocol.literal_write_through):
             ctl = _with_line(ctl, Line(lu, block, value, False))
         if w.ghost.bad_read is None and value not in admissible_values(w, m.writer[lu], lu, block):
             w = w._replace(ghost=w.ghost._replace(bad_read=BadRead(lu, block, value, c)))
@@ -300,28 +305,67 @@ def process(m: Model, w: World, h: int) -> World | None:
     return w._replace(hosts=replace_at(w.hosts, h, reply))
 
 
-def _write_block(w: World, c: int, lu: int, block: int, value: int) -> World:
+def _disk_busy(ctl: Controller, lu: int, block: int) -> bool:
+    """Whether the controller's de-stage of the block is under way: a controller keeps one
+    disk write per block at a time, or the older value could land last."""
+    return any(d.lu == lu and d.block == block for d in ctl.destaging)
+
+
+def _write_waits(ctl: Controller, lu: int, block: int) -> bool:
+    """Whether a write of the block must wait: it goes to disk (write-through) while a
+    de-stage of the block is under way. A write-back write changes only the line."""
+    return bool(ctl.destaging) and lu in ctl.write_through and _disk_busy(ctl, lu, block)
+
+
+def _write_block(m: Model, w: World, c: int, lu: int, block: int, value: int) -> World:
     """Controller ``c`` writes a block: through to disk (dropping its line) when the LU is
-    write-through there, else into a dirty cache line."""
+    write-through there, else into a dirty cache line. (Callers first wait for a de-stage
+    of the block under way there, ``_write_waits``.) Taken literally, write-through keeps a
+    clean line of the value, as a plain write-through cache does."""
     ctl = w.controllers[c]
     if lu in ctl.write_through:
         w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, lu, block, value)))
+        if m.protocol.literal_write_through:
+            return _set_controller(w, c, _with_line(ctl, Line(lu, block, value, False)))
         return _set_controller(w, c, _without_line(ctl, lu, block))
     return _set_controller(w, c, _with_line(ctl, Line(lu, block, value, True)))
 
 
-def _mirror(m: Model, w: World, lu: int, block: int, value: int) -> World:
-    """Embodiment 2: a write to a paired primary goes to its secondary too (through the
-    secondary's controller); while the pair is split, the block is recorded as different."""
+def _mirror(m: Model, w: World, lu: int, block: int, value: int) -> tuple[World, bool]:
+    """Embodiment 2: a write to a paired primary is handed to the secondary's controller in
+    charge, which performs it later (``mirror_write``); while the pair is split, the block
+    is recorded as different instead. Also whether a mirror write is now under way."""
     i = m.pair_of[lu]
     if i is None or m.scenario.pairs[i].primary != lu:
-        return w
+        return w, False
     pair, secondary = w.pairs[i], m.scenario.pairs[i].secondary
     if pair.state is PairState.PAIRED:
         c = owner(w, secondary)
-        return _write_block(w, c, secondary, block, value) if c is not None else w
+        if c is None:  # only between the two halves of a change of control, which a mirror never has
+            return w, False
+        pair = pair._replace(mirror=MirrorWrite(block, value, c))
+        return w._replace(pairs=replace_at(w.pairs, i, pair)), True
     diff = tuple(sorted({*pair.diff, block}))
-    return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
+    return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff))), False
+
+
+def mirror_write(m: Model, w: World, i: int) -> World | None:
+    """Embodiment 2: the secondary's controller performs the mirror write it was handed (in
+    its cache, or on disk while the secondary is write-through there), even if the pair has
+    been split since: the primary had the data before the split. Then the host's reply goes."""
+    pair = w.pairs[i]
+    mirror = pair.mirror
+    if mirror is None:
+        return refuse("no mirror write of pair{} is under way", i)
+    secondary, c = m.scenario.pairs[i].secondary, mirror.controller
+    if _write_waits(w.controllers[c], secondary, mirror.block):
+        return refuse("controller {} is still de-staging block {} of LU{}", c, mirror.block, secondary)
+    w = _write_block(m, w, c, secondary, mirror.block, mirror.value)
+    w = w._replace(pairs=replace_at(w.pairs, i, pair._replace(mirror=None)))
+    h = m.writer[m.scenario.pairs[i].primary]
+    request = w.hosts[h] if h is not None else None
+    assert h is not None and request is not None and request.at == Where.MIRRORING, "the writer waits"
+    return w._replace(hosts=replace_at(w.hosts, h, request._replace(at=Where.REPLIED)))
 
 
 def complete(m: Model, w: World, h: int) -> World | None:
@@ -347,10 +391,11 @@ def retry(m: Model, w: World, h: int) -> World | None:
 
 
 def _final_layout(w: World, extra: list[Job]) -> dict[int, tuple[int, int, int]]:
-    """Every LU's address once all take-overs in progress (and ``extra``) are done."""
+    """Every LU's address once all take-overs in progress (and ``extra``) are done. A backup
+    cycle ends where it began: control of the mirror returns home (909)."""
     layout = {lu: (row.current, row.port, row.ext_lun) for lu, row in enumerate(w.disk.table)}
     for job in (*w.jobs, *extra):
-        layout[job.lu] = (job.destination, job.port, job.ext_lun)
+        layout[job.lu] = (job.source if job.backup else job.destination, job.port, job.ext_lun)
     return layout
 
 
@@ -612,20 +657,56 @@ def _begin_writethrough(m: Model, w: World, k: int, step: Step) -> World | None:
 
 
 def _destage(m: Model, w: World, k: int, block: int, step: Step) -> World | None:
-    """804 / 903 / 908: one dirty line of the LU goes to disk and is marked clean."""
+    """804 / 903 / 908: the de-staging controller starts writing one dirty line of the LU
+    to disk (``destage_done`` finishes it)."""
     job = _job_at(m, w, k, step)
     if job is None:
         return None
-    c = _holder(job, step)
-    line = find_line(w.controllers[c], job.lu, block)
+    return _start_destage(w, _holder(job, step), job.lu, block)
+
+
+def _start_destage(w: World, c: int, lu: int, block: int) -> World | None:
+    """Controller ``c`` issues the disk write of its dirty line of the block; the line stays
+    in the cache, dirty, until the write is done."""
+    ctl = w.controllers[c]
+    line = find_line(ctl, lu, block)
     if line is None or not line.dirty:
-        return refuse("controller {} has no dirty line of block {} of LU{}", c, block, job.lu)
-    w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, job.lu, block, line.value)))
-    return _set_controller(w, c, _with_line(w.controllers[c], line._replace(dirty=False)))
+        return refuse("controller {} has no dirty line of block {} of LU{}", c, block, lu)
+    if _disk_busy(ctl, lu, block):
+        return refuse("controller {} is already de-staging block {} of LU{}", c, block, lu)
+    destaging = tuple(sorted((*ctl.destaging, Destage(lu, block, line.value))))
+    return _set_controller(w, c, ctl._replace(destaging=destaging))
+
+
+def background_destage(m: Model, w: World, c: int, lu: int, block: int) -> World | None:
+    """A write-back cache de-stages a dirty line on its own, at any time (scenarios with
+    ``background_destage``); while an LU is write-through, its take-over step does it."""
+    if not m.scenario.background_destage:
+        return refuse("controllers de-stage only at Steps 804, 903 and 908 in this scenario")
+    if lu in w.controllers[c].write_through:
+        return refuse("LU{} is write-through on controller {}: its take-over step de-stages it", lu, c)
+    return _start_destage(w, c, lu, block)
+
+
+def destage_done(m: Model, w: World, c: int, lu: int, block: int) -> World | None:
+    """The disk write of a de-stage is done: the block holds the value written, and the line
+    is clean if it still holds that value (a host write since then keeps it dirty)."""
+    ctl = w.controllers[c]
+    record = next((d for d in ctl.destaging if d.lu == lu and d.block == block), None)
+    if record is None:
+        return refuse("controller {} is not de-staging block {} of LU{}", c, block, lu)
+    w = w._replace(disk=w.disk._replace(blocks=_set_block(w.disk.blocks, lu, block, record.value)))
+    ctl = ctl._replace(destaging=tuple(d for d in ctl.destaging if d != record))
+    line = find_line(ctl, lu, block)
+    unchanged = line is not None and line.value == record.value
+    if line is not None and line.dirty and (unchanged or m.protocol.destage_clean_unconditionally):
+        ctl = _with_line(ctl, line._replace(dirty=False))
+    return _set_controller(w, c, ctl)
 
 
 def _purge(m: Model, w: World, k: int, step: Step) -> World | None:
-    """804 / 903 / 908: with nothing dirty left, the LU's lines are removed from the cache."""
+    """804 / 903 / 908: with nothing dirty left and every de-stage done, the LU's lines are
+    removed from the cache."""
     job = _job_at(m, w, k, step)
     if job is None:
         return None
@@ -633,6 +714,8 @@ def _purge(m: Model, w: World, k: int, step: Step) -> World | None:
     ctl = w.controllers[c]
     if any(line.lu == job.lu and line.dirty for line in ctl.cache):
         return refuse("controller {} still has dirty lines of LU{}", c, job.lu)
+    if any(d.lu == job.lu for d in ctl.destaging):
+        return refuse("controller {} is still de-staging LU{}", c, job.lu)
     if not (step is Step.PURGE and m.protocol.keep_clean_lines):
         cache = tuple(line for line in ctl.cache if line.lu != job.lu)
         w = _set_controller(w, c, ctl._replace(cache=cache))
@@ -694,6 +777,16 @@ def _drained(w: World, c: int, lu: int) -> bool:
     return not any(r is not None and r.at == c and r.lu == lu for r in w.hosts)
 
 
+def _mirror_pending(m: Model, w: World, c: int, lu: int) -> bool:
+    """Whether controller ``c`` still has a mirror write of ``lu`` (a secondary) to perform:
+    it was handed the write and must finish it before giving the LU away (904 / 909)."""
+    i = m.pair_of[lu]
+    if i is None or m.scenario.pairs[i].secondary != lu:
+        return False
+    mirror = w.pairs[i].mirror
+    return mirror is not None and mirror.controller == c
+
+
 def hand_over(m: Model, w: World, k: int) -> World | None:
     """904: the source notifies de-stage completion; the backup controller takes control."""
     job = _job_at(m, w, k, Step.HAND_OVER)
@@ -701,6 +794,8 @@ def hand_over(m: Model, w: World, k: int) -> World | None:
         return None
     if not _drained(w, job.source, job.lu):
         return refuse("controller {} still holds a request for LU{}", job.source, job.lu)
+    if _mirror_pending(m, w, job.source, job.lu):
+        return refuse("controller {} still has a mirror write of LU{} to perform", job.source, job.lu)
     return _advance(m, _pass_control(w, job.lu, job.source, job.destination), k)
 
 
@@ -722,9 +817,15 @@ def backup_block(m: Model, w: World, k: int, block: int) -> World | None:
         return refuse("block {} is next to go to tape, not block {}", len(pair.tape), block)
     if block >= m.blocks[job.lu]:
         return refuse("every block of LU{} is on tape", job.lu)
-    if job.lu not in w.controllers[job.destination].active:
+    ctl = w.controllers[job.destination]
+    if job.lu not in ctl.active:
         return refuse("controller {} is not in charge of LU{}", job.destination, job.lu)
-    value = visible_value(w, job.destination, job.lu, block)
+    # The read goes through the backup controller's cache as any read does: a miss fills a
+    # clean line, which Step 908 must purge before control returns home.
+    line = find_line(ctl, job.lu, block)
+    value = line.value if line is not None else w.disk.blocks[job.lu][block]
+    if line is None and (job.lu not in ctl.write_through or m.protocol.literal_write_through):
+        w = _set_controller(w, job.destination, _with_line(ctl, Line(job.lu, block, value, False)))
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(tape=(*pair.tape, value))))
 
 
@@ -756,7 +857,13 @@ def migrate_back(m: Model, w: World, k: int) -> World | None:
     if job is None:
         return None
     row = w.disk.table[job.lu]
-    return _advance(m, _migrate(w, job.lu, row._replace(default=job.destination, current=row.default)), k)
+    w = _migrate(w, job.lu, row._replace(default=job.destination, current=row.default))
+    if m.protocol.stale_diff_copy:
+        # The row comes back with the backup controller's copy of the difference information,
+        # which saw none of the primary's writes: they are on the primary's controller.
+        i = _pair_of_job(m, job)
+        w = w._replace(pairs=replace_at(w.pairs, i, w.pairs[i]._replace(diff=())))
+    return _advance(m, w, k)
 
 
 def return_control(m: Model, w: World, k: int) -> World | None:
@@ -767,6 +874,8 @@ def return_control(m: Model, w: World, k: int) -> World | None:
         return None
     if not _drained(w, job.destination, job.lu):
         return refuse("controller {} still holds a request for LU{}", job.destination, job.lu)
+    if _mirror_pending(m, w, job.destination, job.lu):
+        return refuse("controller {} still has a mirror write of LU{} to perform", job.destination, job.lu)
     home = w.disk.table[job.lu].current
     return _advance(m, _pass_control(w, job.lu, job.destination, home), k)
 
@@ -793,7 +902,9 @@ def resync_block(m: Model, w: World, i: int, block: int) -> World | None:
     value = visible_value(w, owner(w, spec.primary), spec.primary, block)
     c = owner(w, spec.secondary)
     if c is not None:
-        w = _write_block(w, c, spec.secondary, block, value)
+        if _write_waits(w.controllers[c], spec.secondary, block):
+            return refuse("controller {} is still de-staging block {} of LU{}", c, block, spec.secondary)
+        w = _write_block(m, w, c, spec.secondary, block, value)
     diff = tuple(b for b in pair.diff if b != block)
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
 
@@ -882,6 +993,21 @@ def _dirty_lines_of_job(m: Model, w: World, k: int) -> Iterator[tuple[int, ...]]
             yield (k, line.block)
 
 
+def _dirty_lines(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    if not m.scenario.background_destage:
+        return
+    for c, ctl in enumerate(w.controllers):
+        for line in ctl.cache:
+            if line.dirty and line.lu not in ctl.write_through:
+                yield (c, line.lu, line.block)
+
+
+def _destages_under_way(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    for c, ctl in enumerate(w.controllers):
+        for d in ctl.destaging:
+            yield (c, d.lu, d.block)
+
+
 def _next_backup(m: Model, w: World) -> Iterator[tuple[int, ...]]:
     if w.backups < len(m.scenario.backups):
         yield (w.backups,)
@@ -900,6 +1026,17 @@ def _resync_blocks(m: Model, w: World) -> Iterator[tuple[int, ...]]:
 def _pairs(m: Model, w: World) -> Iterator[tuple[int, ...]]:
     for i in range(len(w.pairs)):
         yield (i,)
+
+
+def _mirror_writes(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    for i, pair in enumerate(w.pairs):
+        if pair.mirror is not None:
+            yield (i,)
+
+
+def _mirroring_controller(w: World, args: tuple[int, ...]) -> Component:
+    mirror = w.pairs[args[0]].mirror
+    return controller(mirror.controller if mirror is not None else None)
 
 
 def _step(
@@ -951,6 +1088,10 @@ def _storage(w: World, args: tuple[int, ...]) -> Component:
     return MIRRORING
 
 
+def _controller_named(w: World, args: tuple[int, ...]) -> Component:
+    return controller(args[0])
+
+
 def _accepting_controller(w: World, args: tuple[int, ...]) -> Component:
     request = w.hosts[args[0]]
     return controller(request.at if request is not None else None)
@@ -963,6 +1104,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("process", None, _accepting_controller, _hosts_in_inboxes, process),
     Action("complete", None, _host, _hosts_at(Where.REPLIED), complete),
     Action("retry", None, _host, _hosts_at(Where.NOT_READY), retry),
+    Action("background_destage", None, _controller_named, _dirty_lines, background_destage),
+    Action("destage_done", None, _controller_named, _destages_under_way, destage_done),
     Action("designate", Step.DESIGNATE, _utility, _designations, designate),
     Action("designate_batch", Step.DESIGNATE, _utility, _next_batch, designate_batch),
     _step("instruct", Step.INSTRUCT, _utility, instruct),
@@ -991,6 +1134,7 @@ ACTIONS: tuple[Action, ...] = (
     _step("destage_return_line", Step.PURGE_RETURN, _destination, destage_return_line, _dirty_lines_of_job),
     _step("purge_return", Step.PURGE_RETURN, _destination, purge_return),
     _step("return_control", Step.RETURN_CONTROL, _destination, return_control),
+    Action("mirror_write", None, _mirroring_controller, _mirror_writes, mirror_write),
     Action("resync_block", Step.RESYNC_DONE, _storage, _resync_blocks, resync_block),
     Action("resync_done", Step.RESYNC_DONE, _storage, _pairs, resync_done),
 )

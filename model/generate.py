@@ -19,10 +19,12 @@ def array_scenario(
     budget: int | None = None,
     writes_per_block: int = 2,
     reads_per_block: int = 1,
+    background_destage: bool = False,
 ) -> Scenario:
     """An array of ``controllers`` controllers and ``lus`` LUs of ``blocks`` blocks each.
 
-    ``hosts`` defaults to one per controller and ``budget`` to two take-overs per LU.
+    ``hosts`` defaults to one per controller and ``budget`` to two take-overs per LU;
+    ``background_destage`` lets controllers de-stage write-back LUs at any time.
     """
     hosts = hosts if hosts is not None else controllers
     if hosts < 1:
@@ -60,4 +62,5 @@ def array_scenario(
         reads_per_block=reads_per_block,
         mode="any",
         budget=budget if budget is not None else 2 * lus,
+        background_destage=background_destage,
     )

@@ -24,6 +24,9 @@ FORMATS: dict[str, str] = {
     "process": "host{}",
     "complete": "host{}",
     "retry": "host{}",
+    "background_destage": "c{} LU{} block {}",
+    "destage_done": "c{} LU{} block {}",
+    "mirror_write": "pair{}",
     "designate": "LU{} to c{}",
     "designate_batch": "{}",
     "split_pair": "backup {}",
@@ -73,7 +76,7 @@ class Label(NamedTuple):
         """The LUs the label names (for renaming a run's LUs)."""
         if self.is_job_step() or self.action == "designate":
             return (self.args[0],)
-        if self.action in ("send_write", "send_read"):
+        if self.action in _LU_SECOND:
             return (self.args[1],)
         return ()
 
@@ -86,6 +89,8 @@ class Label(NamedTuple):
         renamed = b if lu == a else a if lu == b else lu
         return self._replace(args=(*self.args[:position], renamed, *self.args[position + 1 :]))
 
+
+_LU_SECOND = ("send_write", "send_read", "background_destage", "destage_done")  # LU is args[1]
 
 INITIAL = Label("initial")  # the label of a trace's first state, which no action reached
 

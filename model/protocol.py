@@ -93,6 +93,9 @@ class Protocol:
     resync_without_diff: bool = False
     backup_without_destage: bool = False
     resync_before_backup_done: bool = False
+    destage_clean_unconditionally: bool = False
+    literal_write_through: bool = False
+    stale_diff_copy: bool = False
     # Steps left out altogether: what each step protects is shown by leaving it out.
     omitted: tuple[Step, ...] = ()
 
@@ -149,6 +152,11 @@ SEEDED_BUGS: dict[str, str] = {
     "stale-config-row": "the destination keeps its old row instead of reading the migrated one at Step 803",
     "concurrent-same-lu": "a second take-over of an LU already moving is accepted",
     "no-resume": "Step 809 never happens: the LU's path stays suspended after the take-over",
+    "destage-clean-unconditionally": "a de-stage marks its line clean when the disk write is "
+    "done even if a host wrote the line meanwhile, so the newer value is never written",
+    "literal-write-through": "the patent taken literally: write-through as a plain cache does it, "
+    "a write-through write leaves a clean line of its value and a read fills one, so lines "
+    "come back between the purge of Step 804 and Step 808",
 }
 
 #: The seeded bugs of embodiment 2 (the backup cycle of Steps 901-909).
@@ -161,6 +169,9 @@ BACKUP_BUGS: dict[str, str] = {
     "controller takes the secondary while its newest data sits in the source's cache",
     "resync-before-backup-done": "embodiment 2: the backup host asks for re-synchronization (906) "
     "before every block is on tape",
+    "stale-diff-copy": "embodiment 2: Step 907 migrates the backup controller's copy of the "
+    "difference information, which saw none of the primary's writes since the split, so the "
+    "re-synchronization skips them",
 }
 
 ALL_BUGS: dict[str, str] = {**SEEDED_BUGS, **BACKUP_BUGS}

@@ -97,6 +97,9 @@ class Scenario:
     topology: str = "path"  # "path": hosts reach LUs through the path controller (31); "direct"
     pairs: tuple[PairSpec, ...] = ()  # embodiment 2: mirrored pairs
     backups: tuple[int, ...] = ()  # embodiment 2: pairs backed up, one cycle each, in order
+    # Controllers de-stage dirty lines of write-back LUs on their own at any time, as real
+    # write-back caches do; otherwise only Steps 804, 903 and 908 de-stage.
+    background_destage: bool = False
 
     def __post_init__(self) -> None:
         validate(self)
@@ -302,9 +305,11 @@ def _validate_pairs(s: Scenario) -> None:
                 raise ScenarioError(
                     f"host[{h}]: LU{pair.secondary} is a mirror; only the backup host reads it"
                 )
-    for lu in in_pairs:
-        if s.mode == "any" or any(lu in b.lus for b in s.batches):
-            raise ScenarioError(f"takeovers: LU{lu} is in a mirrored pair; only backups move it")
+    if s.pairs and s.mode == "any":
+        raise ScenarioError("takeovers: mode 'any' may move a mirror; with pairs, script the take-overs")
+    for pair in s.pairs:
+        if any(pair.secondary in b.lus for b in s.batches):
+            raise ScenarioError(f"takeovers: LU{pair.secondary} is a mirror; only its backups move it")
     for i, index in enumerate(s.backups):
         if not 0 <= index < len(s.pairs):
             raise ScenarioError(f"backup[{i}].pair: pair {index} does not exist")
@@ -390,7 +395,7 @@ def parse(text: str, origin: str = "<scenario>") -> Scenario:
 def from_dict(data: dict[str, Any]) -> Scenario:
     _keys(data, _TOP_KEYS, "")
     array = _table(data, "array")
-    _keys(array, {"controllers", "ports", "topology"}, "array.")
+    _keys(array, {"controllers", "ports", "topology", "background_destage"}, "array.")
     controllers = _int(array, "controllers", "array.")
     lus = []
     for i, row in enumerate(_list_of_tables(data, "lu")):
@@ -481,6 +486,7 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         budget=_int(takeovers, "budget", "takeovers.", 0),
         takeover_port=_int(takeovers, "port", "takeovers.", 0),
         topology=_str(array, "topology", "array.", "path"),
+        background_destage=_bool(array, "background_destage", "array.", False),
         pairs=tuple(pairs),
         backups=tuple(backups),
     )
@@ -527,6 +533,13 @@ def _int(data: dict[str, Any], key: str, where: str, default: object = _MISSING)
         raise ScenarioError(f"{where}{key}: missing")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(f"{where}{key}: expected an integer, found {value!r}")
+    return value
+
+
+def _bool(data: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}{key}: expected true or false, found {value!r}")
     return value
 
 

@@ -35,6 +35,7 @@ class Where(IntEnum):
     PATH = -1  # sent by the host, held by the path controller (31) until delivered
     REPLIED = -2  # processed; the reply is on its way back to the host
     NOT_READY = -3  # refused by a controller not in charge of the LU; the host will retry
+    MIRRORING = -4  # embodiment 2: the primary is written; the reply waits for the mirror write
 
     def __repr__(self) -> str:
         return self.name
@@ -62,6 +63,17 @@ class Line(NamedTuple):
     dirty: bool
 
 
+class Destage(NamedTuple):
+    """A de-stage under way: the disk write of a line's value, issued and not yet done.
+
+    The line itself stays in the cache, dirty, and a host write may change it meanwhile, so
+    the value written is kept here: the line is clean at the end only if it still holds it."""
+
+    lu: int
+    block: int
+    value: int
+
+
 class Controller(NamedTuple):
     """A controller (11x) with its dedicated cache (111x) and configuration table (1121x)."""
 
@@ -69,6 +81,7 @@ class Controller(NamedTuple):
     write_through: tuple[int, ...]  # sorted LUs whose writes bypass the cache (Step 804)
     cache: tuple[Line, ...]  # sorted by (lu, block)
     table: tuple[Row, ...]  # indexed by internal LUN
+    destaging: tuple[Destage, ...] = ()  # sorted by (lu, block): disk writes under way
 
 
 class Disk(NamedTuple):
@@ -162,6 +175,16 @@ class Home(NamedTuple):
     current: int
 
 
+class MirrorWrite(NamedTuple):
+    """A write of the primary on its way to the secondary: the data mirroring function hands
+    it to the secondary's controller in charge (``controller``), which performs it later.
+    The host's reply waits for it (synchronous mirroring)."""
+
+    block: int
+    value: int
+    controller: int
+
+
 class Pair(NamedTuple):
     """A mirrored pair of LUs (Fig. 6: LU1 mirrors LU0, LU3 mirrors LU2) and its backups."""
 
@@ -170,6 +193,8 @@ class Pair(NamedTuple):
     tape: tuple[int, ...]  # the backup written so far, block by block (Step 905)
     snapshot: tuple[int, ...]  # ghost: the primary's blocks at the split (the image to back up)
     home: Home | None  # ghost: the secondary's row before the last backup; None before the first
+    # The mirror write under way (one writer per LU, who waits for it: at most one), or None.
+    mirror: MirrorWrite | None = None
 
 
 class World(NamedTuple):

@@ -13,7 +13,20 @@ from itertools import permutations, product
 from math import factorial, prod
 
 from model.scenario import Scenario
-from model.state import Address, BadRead, Controller, Disk, Ghost, Job, Line, Path, Request, Row, World
+from model.state import (
+    Address,
+    BadRead,
+    Controller,
+    Destage,
+    Disk,
+    Ghost,
+    Job,
+    Line,
+    Path,
+    Request,
+    Row,
+    World,
+)
 
 # The most permutations a search renames every state by: beyond this (8 interchangeable
 # controllers) listing the group alone takes longer than any search it could shorten.
@@ -65,13 +78,14 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
     controllers: list[Controller] = list(w.controllers)
     for c, ctl in enumerate(w.controllers):
         if identity_lu:
-            active, write_through, cache = ctl.active, ctl.write_through, ctl.cache
+            active, write_through, cache, destaging = ctl.active, ctl.write_through, ctl.cache, ctl.destaging
         else:
             active = tuple(sorted([lm[lu] for lu in ctl.active]))
             write_through = tuple(sorted([lm[lu] for lu in ctl.write_through]))
             cache = tuple(sorted([_new(Line, (lm[x[0]], x[1], x[2], x[3])) for x in ctl.cache]))
+            destaging = tuple(sorted([_new(Destage, (lm[x[0]], x[1], x[2])) for x in ctl.destaging]))
         table = tuple([row(ctl.table[old]) for old in inverse_lu])
-        controllers[cm[c]] = _new(Controller, (active, write_through, cache, table))
+        controllers[cm[c]] = _new(Controller, (active, write_through, cache, table, destaging))
     # A request's ``at`` (r[4]) is a controller number when >= 0 (``in_inbox``), else a
     # ``Where`` place, which no renaming moves.
     hosts = tuple(

@@ -33,11 +33,13 @@ from model.state import (
     Address,
     BadRead,
     Controller,
+    Destage,
     Disk,
     Ghost,
     Home,
     Job,
     Line,
+    MirrorWrite,
     Op,
     Pair,
     PairState,
@@ -156,6 +158,9 @@ class Layout:
                     self._add(f"c{c}.line.{lu}.{b}", "b")
                     self._add(f"c{c}.line.{lu}.{b}.value", "i")
                     self._add(f"c{c}.line.{lu}.{b}.dirty", "b")
+                    # A de-stage of the block under way there, and the value it writes.
+                    self._add(f"c{c}.destage.{lu}.{b}", "b")
+                    self._add(f"c{c}.destage.{lu}.{b}.value", "i")
                 for f in _ROW_FIELDS:
                     self._add(f"c{c}.row.{lu}.{f}", "i")
         for lu in range(m.lus):
@@ -184,6 +189,9 @@ class Layout:
             self._add(f"pair{i}.split", "b")  # a split happened: snapshot and home are recorded
             for f in Home._fields:  # pair{i}.home.default, pair{i}.home.current
                 self._add(f"pair{i}.home.{f}", "i")
+            self._add(f"pair{i}.mirror", "b")  # a mirror write under way: the MirrorWrite fields say which
+            for f in MirrorWrite._fields:  # pair{i}.mirror.block, .value, .controller
+                self._add(f"pair{i}.mirror.{f}", "i")
             for b in range(m.blocks[pair.primary]):
                 self._add(f"pair{i}.diff.{b}", "b")
                 self._add(f"pair{i}.tape.{b}", "i")
@@ -228,6 +236,9 @@ class Layout:
             for line in ctl.cache:
                 key = f"c{c}.line.{line.lu}.{line.block}"
                 v[key], v[key + ".value"], v[key + ".dirty"] = True, line.value, line.dirty
+            for d in ctl.destaging:
+                key = f"c{c}.destage.{d.lu}.{d.block}"
+                v[key], v[key + ".value"] = True, d.value
             for lu, row in enumerate(ctl.table):
                 for f in _ROW_FIELDS:
                     v[f"c{c}.row.{lu}.{f}"] = getattr(row, f)
@@ -264,6 +275,10 @@ class Layout:
                 v[f"pair{i}.diff.{b}"] = True
             for b, x in enumerate(pair.tape):
                 v[f"pair{i}.tape.{b}"] = x
+            if pair.mirror is not None:
+                v[f"pair{i}.mirror"] = True
+                for f, x in pair.mirror._asdict().items():
+                    v[f"pair{i}.mirror.{f}"] = x
             if pair.home is not None:
                 v[f"pair{i}.split"] = True
                 for f, x in pair.home._asdict().items():
@@ -295,18 +310,22 @@ class Layout:
 
         controllers = []
         for c in range(s.controllers):
-            cache = []
+            cache, destaging = [], []
             for lu in range(m.lus):
                 for b in range(m.blocks[lu]):
                     key = f"c{c}.line.{lu}.{b}"
                     if v[key]:
                         cache.append(Line(lu, b, int(v[key + ".value"]), bool(v[key + ".dirty"])))
+                    key = f"c{c}.destage.{lu}.{b}"
+                    if v[key]:
+                        destaging.append(Destage(lu, b, int(v[key + ".value"])))
             controllers.append(
                 Controller(
                     active=tuple(lu for lu in range(m.lus) if v[f"c{c}.active.{lu}"]),
                     write_through=tuple(lu for lu in range(m.lus) if v[f"c{c}.wt.{lu}"]),
                     cache=tuple(sorted(cache)),
                     table=tuple(row(f"c{c}.row.{lu}") for lu in range(m.lus)),
+                    destaging=tuple(sorted(destaging)),
                 )
             )
 
@@ -322,6 +341,7 @@ class Layout:
         for i, spec in enumerate(s.pairs):
             blocks = range(m.blocks[spec.primary])
             split = bool(v[f"pair{i}.split"])
+            mirror = MirrorWrite(*(int(v[f"pair{i}.mirror.{f}"]) for f in MirrorWrite._fields))
             pairs.append(
                 Pair(
                     PairState(int(v[f"pair{i}.state"])),
@@ -329,6 +349,7 @@ class Layout:
                     tuple(int(v[f"pair{i}.tape.{b}"]) for b in range(int(v[f"pair{i}.tape_len"]))),
                     tuple(int(v[f"pair{i}.snapshot.{b}"]) for b in blocks) if split else (),
                     Home(*(int(v[f"pair{i}.home.{f}"]) for f in Home._fields)) if split else None,
+                    mirror if v[f"pair{i}.mirror"] else None,
                 )
             )
         hosts: list[Request | None] = []
@@ -552,7 +573,7 @@ class Encoding:
             blocks = range(self.m.blocks[spec.primary])
             for b in blocks:
                 point.append(z3.Implies(tape_len > b, s[f"pair{i}.tape.{b}"] == s[f"pair{i}.snapshot.{b}"]))
-                same = self._seen(s, spec.primary, b) == self._seen(s, spec.secondary, b)
+                same = self._seen(s, spec.primary, b) == self._mirrored(s, i, b)
                 paired = state == int(PairState.PAIRED)
                 tracked.append(z3.Or(paired, same, s[f"pair{i}.diff.{b}"]))
                 mirror.append(z3.Implies(paired, same))
@@ -569,6 +590,13 @@ class Encoding:
             "resync_restores_mirror": z3.And(mirror),
             "control_returns_home": z3.And(home),
         }
+
+    def _mirrored(self, s: Sym, i: int, b: int) -> z3.ExprRef:
+        """``_mirror_differences``' view of pair ``i``'s mirror: a mirror write of the block
+        under way counts as done (the host's reply waits for it)."""
+        mirror = f"pair{i}.mirror"
+        pending = z3.And(s[mirror], s[mirror + ".block"] == b)
+        return z3.If(pending, s[mirror + ".value"], self._seen(s, self.m.scenario.pairs[i].secondary, b))
 
     def _follows_designation(self, s: Sym, lu: int) -> z3.BoolRef:
         """``rows_follow_designation`` for an LU at rest: the disk's row is the designated
@@ -608,15 +636,17 @@ class Encoding:
         return (s[f"{prefix}.{lu}.current"], s[f"{prefix}.{lu}.port"], s[f"{prefix}.{lu}.ext_lun"])
 
     def _final_layout(self, s: Sym) -> list[tuple[z3.ExprRef, z3.ExprRef, z3.ExprRef]]:
-        """Every LU's address once the take-overs under way are done: the last job wins."""
+        """Every LU's address once the take-overs under way are done: the last job wins. A
+        backup cycle (a job of a mirror) ends where it began: control returns home (909)."""
         layout = []
         for lu in range(self.m.lus):
             address = self._address(s, "disk.row", lu)
+            end = "source" if lu in self.layout.secondaries else "destination"
             for i in range(self.layout.slots):
                 j = f"job.{lu}.{i}"
                 address = tuple(
                     z3.If(s[j], s[f"{j}.{f}"], a)
-                    for f, a in zip(("destination", "port", "ext_lun"), address, strict=True)
+                    for f, a in zip((end, "port", "ext_lun"), address, strict=True)
                 )
             layout.append(address)
         return layout
@@ -707,6 +737,12 @@ class Encoding:
             yield Instance(
                 "retry", (h,), z3.And(s[p], s[p + ".at"] == Where.NOT_READY), {p + ".at": self._n(Where.PATH)}
             )
+        for c in controllers:
+            for lu in range(m.lus):
+                for b in range(m.blocks[lu]):
+                    if sc.background_destage:
+                        yield self._background_destage(s, c, lu, b)
+                    yield self._destage_done(s, c, lu, b)
         if sc.mode == "any":
             yield from self._designate(s)
         for index, batch in enumerate(sc.batches):
@@ -736,6 +772,7 @@ class Encoding:
         for index, i in enumerate(sc.backups):
             yield self._split_pair(s, index, i)
         for i in range(len(sc.pairs)):
+            yield from self._mirror_write(s, i)
             yield from self._resync(s, i)
         for lu in range(m.lus):
             for i in range(self.layout.slots):
@@ -768,18 +805,31 @@ class Encoding:
         self, s: Sym, writers: list[tuple[int, z3.BoolRef]], lu: int, b: int, value: z3.ExprRef
     ) -> dict[str, z3.ExprRef]:
         """``_write_block``: the controller whose condition holds (at most one) writes the
-        block, through to disk if the LU is write-through there, else into a dirty line."""
+        block, through to disk if the LU is write-through there (dropping its line, or
+        under ``literal_write_through`` keeping a clean one of the value), else into a dirty
+        line. Callers guard with ``_write_waits`` first."""
         disk = f"disk.{lu}.{b}"
         updates: dict[str, z3.ExprRef] = {}
         to_disk = []
+        literal = self.m.protocol.literal_write_through
         for c, cond in writers:
             key, wt = f"c{c}.line.{lu}.{b}", s[f"c{c}.wt.{lu}"]
-            updates[key] = z3.If(cond, z3.Not(wt), s[key])
-            updates[key + ".value"] = z3.If(cond, z3.If(wt, self._n(0), value), s[key + ".value"])
+            dropped = z3.And(wt, z3.BoolVal(not literal))
+            updates[key] = z3.If(cond, z3.Not(dropped), s[key])
+            updates[key + ".value"] = z3.If(cond, z3.If(dropped, self._n(0), value), s[key + ".value"])
             updates[key + ".dirty"] = z3.If(cond, z3.Not(wt), s[key + ".dirty"])
             to_disk.append(z3.And(cond, wt))
         updates[disk] = z3.If(z3.Or(to_disk), value, s[disk])
         return updates
+
+    def _write_waits(self, s: Sym, c: int, lu: int, b: int) -> z3.BoolRef:
+        """``_write_waits``: a write of the block at ``c`` goes to disk (write-through) while
+        ``c``'s de-stage of the block is under way, so it must wait."""
+        return z3.And(s[f"c{c}.wt.{lu}"], s[f"c{c}.destage.{lu}.{b}"])
+
+    def _owner_waits(self, s: Sym, writers: list[tuple[int, z3.BoolRef]], lu: int, b: int) -> z3.BoolRef:
+        """The controller whose condition holds (at most one) must wait to write the block."""
+        return z3.Or([z3.And(cond, self._write_waits(s, c, lu, b)) for c, cond in writers])
 
     def _first_owner(self, s: Sym, lu: int) -> list[tuple[int, z3.BoolRef]]:
         """``_owner``: for each controller, the condition that it is the lowest-numbered one
@@ -797,33 +847,76 @@ class Encoding:
             value = z3.If(first, self._visible(s, c, lu, b), value)
         return value
 
-    def _mirror(self, s: Sym, lu: int, b: int, value: z3.ExprRef) -> dict[str, z3.ExprRef]:
-        """``_mirror``: a write to a paired primary reaches its secondary; a split pair
-        records the block in its difference information."""
+    def _mirror(self, s: Sym, lu: int, b: int, value: z3.ExprRef) -> tuple[z3.BoolRef, dict[str, z3.ExprRef]]:
+        """``_mirror``: a write to a paired primary is handed to the secondary's controller in
+        charge (``_mirror_write`` performs it); a split pair records the block in its
+        difference information. With the updates, the condition that a mirror write is now
+        under way (the host's reply waits for it)."""
         i = self.m.pair_of[lu]
         if i is None or self.m.scenario.pairs[i].primary != lu:
-            return {}
-        secondary = self.m.scenario.pairs[i].secondary
+            return z3.BoolVal(False), {}
         paired = s[f"pair{i}.state"] == int(PairState.PAIRED)
-        writers = [(c, z3.And(paired, first)) for c, first in self._first_owner(s, secondary)]
-        diff = f"pair{i}.diff.{b}"
-        return {**self._write_block(s, writers, secondary, b, value), diff: z3.Or(s[diff], z3.Not(paired))}
+        owners = self._first_owner(s, self.m.scenario.pairs[i].secondary)
+        handed = z3.And(paired, z3.Or([first for _, first in owners]))
+        c: z3.ExprRef = self._n(0)
+        for d, first in reversed(owners):
+            c = z3.If(first, self._n(d), c)
+        mirror, diff = f"pair{i}.mirror", f"pair{i}.diff.{b}"
+        updates = {
+            mirror: z3.Or(s[mirror], handed),
+            mirror + ".block": z3.If(handed, self._n(b), s[mirror + ".block"]),
+            mirror + ".value": z3.If(handed, value, s[mirror + ".value"]),
+            mirror + ".controller": z3.If(handed, c, s[mirror + ".controller"]),
+            diff: z3.Or(s[diff], z3.Not(paired)),
+        }
+        return handed, updates
+
+    def _mirror_write(self, s: Sym, i: int) -> Iterator[Instance]:
+        """``mirror_write``: the controller handed pair ``i``'s mirror write performs it, once
+        no de-stage of the block is under way there if it goes to disk; the reply goes."""
+        spec, mirror = self.m.scenario.pairs[i], f"pair{i}.mirror"
+        h = self.m.writer[spec.primary]
+        if h is None:
+            return  # nobody writes the primary: no mirror write is ever handed over
+        for c in range(self.m.scenario.controllers):
+            for b in range(self.m.blocks[spec.secondary]):
+                due = z3.And(s[mirror], s[mirror + ".controller"] == c, s[mirror + ".block"] == b)
+                yield Instance(
+                    "mirror_write",
+                    (i, c, b),
+                    z3.And(due, z3.Not(self._write_waits(s, c, spec.secondary, b))),
+                    {
+                        **self._write_block(
+                            s, [(c, z3.BoolVal(True))], spec.secondary, b, s[mirror + ".value"]
+                        ),
+                        mirror: z3.BoolVal(False),
+                        **{f"{mirror}.{f}": self._n(0) for f in MirrorWrite._fields},
+                        f"host{h}.at": self._n(Where.REPLIED),
+                    },
+                )
+
+    def _mirror_pending(self, s: Sym, c: int, lu: int) -> z3.BoolRef:
+        """``_mirror_pending``: controller ``c`` still has a mirror write of the secondary
+        ``lu`` to perform."""
+        mirror = f"pair{self._pair(lu)}.mirror"
+        return z3.And(s[mirror], s[mirror + ".controller"] == c)
 
     def _process(self, s: Sym, h: int, lu: int, b: int, c: int, at_c: z3.BoolRef) -> Iterator[Instance]:
         p, key = f"host{h}", f"c{c}.line.{lu}.{b}"
-        wt, disk = s[f"c{c}.wt.{lu}"], f"disk.{lu}.{b}"
+        disk = f"disk.{lu}.{b}"
+        handed, mirrored = self._mirror(s, lu, b, s[p + ".value"])
         yield Instance(
             "process",
             (h, lu, b, c),
-            z3.And(at_c, s[p + ".write"]),
+            z3.And(at_c, s[p + ".write"], z3.Not(self._write_waits(s, c, lu, b))),
             {
                 **self._write_block(s, [(c, z3.BoolVal(True))], lu, b, s[p + ".value"]),
-                **self._mirror(s, lu, b, s[p + ".value"]),
-                p + ".at": self._n(Where.REPLIED),
+                **mirrored,
+                p + ".at": z3.If(handed, self._n(Where.MIRRORING), self._n(Where.REPLIED)),
             },
         )
         value = z3.If(s[key], s[key + ".value"], s[disk])
-        fill = z3.And(z3.Not(s[key]), z3.Not(wt))
+        fill = z3.And(z3.Not(s[key]), self._fills(s, c, lu))
         bad = z3.And(z3.Not(s["bad_read"]), z3.Not(self._admissible(s, lu, b, value)))
         yield Instance(
             "process",
@@ -841,6 +934,13 @@ class Encoding:
                 "bad_read.controller": z3.If(bad, self._n(c), s["bad_read.controller"]),
             },
         )
+
+    def _fills(self, s: Sym, c: int, lu: int) -> z3.BoolRef:
+        """Whether a read miss at ``c`` fills a clean line: not while the LU is write-through
+        there, unless write-through is taken literally (``literal_write_through``)."""
+        if self.m.protocol.literal_write_through:
+            return z3.BoolVal(True)
+        return z3.Not(s[f"c{c}.wt.{lu}"])
 
     def _designate(self, s: Sym) -> Iterator[Instance]:
         """801 in "any" mode: only the last external LUN of a port may leave (the argument
@@ -977,22 +1077,55 @@ class Encoding:
         yield job.instance(updates)
 
     def _destage(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
-        """``_destage``: one dirty line of the LU goes to disk and is marked clean."""
-        lu = job.lu
-        for b in range(self.m.blocks[lu]):
-            key = f"c{job.holder}.line.{lu}.{b}"
-            yield Instance(
-                job.name,
-                (*job.args, b),
-                z3.And(job.guard, s[key], s[key + ".dirty"]),
-                {f"disk.{lu}.{b}": s[key + ".value"], key + ".dirty": z3.BoolVal(False)},
-            )
+        """``_destage``: the holder starts writing one dirty line of the LU to disk
+        (``_destage_done`` finishes it)."""
+        for b in range(self.m.blocks[job.lu]):
+            guard, updates = self._start_destage(s, job.holder, job.lu, b)
+            yield Instance(job.name, (*job.args, b), z3.And(job.guard, guard), updates)
+
+    def _start_destage(self, s: Sym, c: int, lu: int, b: int) -> tuple[z3.BoolRef, dict[str, z3.ExprRef]]:
+        """``_start_destage``: with a dirty line of the block and no de-stage of it under
+        way, ``c`` records the line's value as being written; the line stays dirty."""
+        key, busy = f"c{c}.line.{lu}.{b}", f"c{c}.destage.{lu}.{b}"
+        guard = z3.And(s[key], s[key + ".dirty"], z3.Not(s[busy]))
+        return guard, {busy: z3.BoolVal(True), busy + ".value": s[key + ".value"]}
+
+    def _background_destage(self, s: Sym, c: int, lu: int, b: int) -> Instance:
+        """``background_destage``: any controller starts a de-stage of a write-back LU."""
+        guard, updates = self._start_destage(s, c, lu, b)
+        return Instance("background_destage", (c, lu, b), z3.And(z3.Not(s[f"c{c}.wt.{lu}"]), guard), updates)
+
+    def _destage_done(self, s: Sym, c: int, lu: int, b: int) -> Instance:
+        """``destage_done``: the disk block takes the recorded value, and the line is clean
+        if it still holds that value (under ``destage_clean_unconditionally``, whatever it
+        holds). An absent line is canonically clean, so it stays as it is."""
+        key, busy = f"c{c}.line.{lu}.{b}", f"c{c}.destage.{lu}.{b}"
+        cleans = (
+            z3.BoolVal(True)
+            if self.m.protocol.destage_clean_unconditionally
+            else z3.And(s[key], s[key + ".value"] == s[busy + ".value"])
+        )
+        return Instance(
+            "destage_done",
+            (c, lu, b),
+            s[busy],
+            {
+                f"disk.{lu}.{b}": s[busy + ".value"],
+                busy: z3.BoolVal(False),
+                busy + ".value": self._n(0),
+                key + ".dirty": z3.And(s[key + ".dirty"], z3.Not(cleans)),
+            },
+        )
 
     def _purge(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
-        """``_purge``: with nothing dirty left, the LU's lines leave the cache (at 804 not
-        under the seeded bug that keeps clean ones)."""
+        """``_purge``: with nothing dirty left and every de-stage done, the LU's lines leave
+        the cache (at 804 not under the seeded bug that keeps clean ones)."""
         lu, blocks = job.lu, range(self.m.blocks[job.lu])
-        guard = z3.And(job.guard, *[z3.Not(s[f"c{job.holder}.line.{lu}.{b}.dirty"]) for b in blocks])
+        c = f"c{job.holder}"
+        guard = z3.And(
+            job.guard,
+            *[z3.Not(z3.Or(s[f"{c}.line.{lu}.{b}.dirty"], s[f"{c}.destage.{lu}.{b}"])) for b in blocks],
+        )
         updates: dict[str, z3.ExprRef] = {}
         if not (job.step is Step.PURGE and self.m.protocol.keep_clean_lines):
             for b in blocks:
@@ -1049,15 +1182,21 @@ class Encoding:
         yield job.instance(self._all_tables(job.lu, row_out))
 
     def _hand_over(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
-        """904: once drained, the source passes control to the backup controller."""
-        guard = z3.And(job.guard, self._drained(s, job.src, job.lu))
+        """904: once drained and its mirror write done, the source passes control to the
+        backup controller."""
+        guard = z3.And(
+            job.guard, self._drained(s, job.src, job.lu), z3.Not(self._mirror_pending(s, job.src, job.lu))
+        )
         yield job.instance(self._pass_control(job.lu, job.src, job.dst), guard)
 
     def _backup_block(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
-        """905: the next block, as the backup controller shows it, onto the tape."""
+        """905: the next block, read through the backup controller's cache, onto the tape;
+        a miss fills a clean line as a host read does (``_fills``)."""
         p, lu = self._pair(job.lu), job.lu
         tape_len = s[f"pair{p}.tape_len"]
         for b in range(self.m.blocks[lu]):
+            key = f"c{job.dst}.line.{lu}.{b}"
+            fill = z3.And(z3.Not(s[key]), self._fills(s, job.dst, lu))
             yield Instance(
                 job.name,
                 (*job.args, b),
@@ -1065,6 +1204,8 @@ class Encoding:
                 {
                     f"pair{p}.tape.{b}": self._visible(s, job.dst, lu, b),
                     f"pair{p}.tape_len": self._n(b + 1),
+                    key: z3.Or(s[key], fill),
+                    key + ".value": z3.If(fill, s[f"disk.{lu}.{b}"], s[key + ".value"]),
                 },
             )
 
@@ -1080,16 +1221,24 @@ class Encoding:
         yield job.instance({f"pair{self._pair(job.lu)}.state": self._n(int(PairState.RESYNCING))})
 
     def _migrate_back(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
-        """907: the row to every table, current := default, default := backup controller."""
+        """907: the row to every table, current := default, default := backup controller
+        (a seeded bug brings back the backup controller's empty difference information)."""
         row = f"disk.row.{job.lu}"
         fields = {"ext_lun": s[f"{row}.ext_lun"], "port": s[f"{row}.port"]}
-        yield job.instance(
-            self._all_tables(job.lu, {**fields, "default": self._n(job.dst), "current": s[f"{row}.default"]})
+        updates = self._all_tables(
+            job.lu, {**fields, "default": self._n(job.dst), "current": s[f"{row}.default"]}
         )
+        if self.m.protocol.stale_diff_copy:
+            p = self._pair(job.lu)
+            updates.update({f"pair{p}.diff.{b}": z3.BoolVal(False) for b in range(self.m.blocks[job.lu])})
+        yield job.instance(updates)
 
     def _return_control(self, s: Sym, job: _JobStep) -> Iterator[Instance]:
-        """909: once drained, the backup controller passes control to the row's current one."""
-        guard = z3.And(job.guard, self._drained(s, job.dst, job.lu))
+        """909: once drained and its mirror write done, the backup controller passes control
+        to the row's current one."""
+        guard = z3.And(
+            job.guard, self._drained(s, job.dst, job.lu), z3.Not(self._mirror_pending(s, job.dst, job.lu))
+        )
         for home in range(self.m.scenario.controllers):
             here = z3.And(guard, s[f"disk.row.{job.lu}.current"] == home)
             yield job.instance(self._pass_control(job.lu, job.dst, home), here)
@@ -1122,15 +1271,16 @@ class Encoding:
             s[f"pair{i}.state"] == int(PairState.RESYNCING), z3.Not(self._moving(s, spec.secondary))
         )
         blocks = range(self.m.blocks[spec.primary])
+        writers = self._first_owner(s, spec.secondary)
         for b in blocks:
             diff = f"pair{i}.diff.{b}"
             value = self._seen(s, spec.primary, b)
             yield Instance(
                 "resync_block",
                 (i, b),
-                z3.And(resyncing, s[diff]),
+                z3.And(resyncing, s[diff], z3.Not(self._owner_waits(s, writers, spec.secondary, b))),
                 {
-                    **self._write_block(s, self._first_owner(s, spec.secondary), spec.secondary, b, value),
+                    **self._write_block(s, writers, spec.secondary, b, value),
                     diff: z3.BoolVal(False),
                 },
             )

@@ -6,7 +6,7 @@ from model import actions as a
 from model.actions import Model
 from model.protocol import Step, variant
 from model.scenario import builtin
-from model.state import UNREAD, Line, Op, Request, Where, World
+from model.state import UNREAD, Destage, Line, Op, Request, Where, World
 
 
 def fig5(name: str = "correct") -> tuple[Model, World]:
@@ -101,7 +101,12 @@ def test_purge_waits_for_the_destage_of_every_dirty_line() -> None:
     assert w.controllers[0].write_through == (2,)
     assert a.purge(m, w, 0) is None
     w = a.destage_line(m, w, 0, 0)  # type: ignore[assignment]
+    # The disk write is under way: the line stays dirty and the purge still waits.
+    assert w is not None and w.disk.blocks[2] == (0,) and w.controllers[0].cache == (Line(2, 0, 1, True),)
+    assert w.controllers[0].destaging == (Destage(2, 0, 1),) and a.purge(m, w, 0) is None
+    w = a.destage_done(m, w, 0, 2, 0)  # type: ignore[assignment]
     assert w is not None and w.disk.blocks[2] == (1,) and w.controllers[0].cache == (Line(2, 0, 1, False),)
+    assert w.controllers[0].destaging == ()
     w = a.purge(m, w, 0)  # type: ignore[assignment]
     assert w is not None and w.controllers[0].cache == ()
 

@@ -269,7 +269,8 @@ def test_a_key_holding_a_newline_is_quoted_in_the_one_line_message() -> None:
     """Found by the fuzz test below: a quoted TOML key may hold any character."""
     with pytest.raises(ScenarioError) as e:
         from_dict({"array": {"\n": False}})
-    assert str(e.value) == "array.'\\n': unknown field; expected one of controllers, ports, topology"
+    expected = "expected one of background_destage, controllers, ports, topology"
+    assert str(e.value) == f"array.'\\n': unknown field; {expected}"
 
 
 # --- fuzzing -------------------------------------------------------------------------------

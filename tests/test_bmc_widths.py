@@ -176,7 +176,9 @@ def test_bmc_agrees_with_the_search_on_hand_picked_numbers(text: str, bug: str) 
 # --- widths ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["fig5", "fig9", "ping-pong", "three-way", "one-lu", "backup-and-takeover"])
+@pytest.mark.parametrize(
+    "name", ["fig5", "fig9", "ping-pong", "three-way", "one-lu", "backup-and-takeover", "background-destage"]
+)
 def test_built_in_scenarios_keep_eight_bits(name: str) -> None:
     enc = Encoding(Model(builtin(name)))
     assert (enc.layout.bits, enc.choice_bits) == (MIN_BITS, 16)
@@ -234,8 +236,8 @@ def test_a_world_number_too_wide_is_refused_not_wrapped() -> None:
 def test_instances_past_sixteen_bits_widen_the_choice() -> None:
     enc = Encoding(Model(builtin("one-lu")))
     real = enc.instances
-    enc.instances = lambda s: real(s) * 2000  # type: ignore[method-assign]  # 68000, as a huge array has
+    enc.instances = lambda s: real(s) * 2000  # type: ignore[method-assign]  # 72000, as a huge array has
     assert enc.choice_bits == 17 and enc.choice("c").size() == 17
     s, t = enc.layout.variables("s."), enc.layout.variables("t.")
-    with pytest.raises(OverflowError, match="68000 instances cannot be numbered in 16 bits"):
+    with pytest.raises(OverflowError, match="72000 instances cannot be numbered in 16 bits"):
         enc.transition(s, t, z3.BitVec("narrow", 16))

@@ -30,7 +30,7 @@ def test_default_check_is_fig5_and_passes() -> None:
     r = run("check", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "scenario fig5, variant correct: OK" in r.stdout
-    assert "7,958 states" in r.stdout
+    assert "8,502 states" in r.stdout
     assert "holds              no_acknowledged_write_lost" in r.stdout
 
 
@@ -48,7 +48,7 @@ def test_json_result(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "ok" and data["exit_code"] == 0
     # liveness is on, so the search is unreduced
-    assert (data["states"], data["depth"], data["symmetry_permutations"]) == (2575, 52, 1)
+    assert (data["states"], data["depth"], data["symmetry_permutations"]) == (2689, 52, 1)
     assert data["properties"]["no_acknowledged_write_lost"]["holds"] is True
     assert data["properties"]["takeovers_complete"]["kind"] == "liveness"
     assert all(w["reached"] for w in data["witnesses"].values())
@@ -98,8 +98,8 @@ def test_max_states_is_incomplete() -> None:
     [
         (
             ["check", "--builtin", "fig6"],
-            "no built-in scenario 'fig6'; built-ins: backup-and-takeover, chain, fig5, fig9, multi-block, "
-            "one-lu, ping-pong, swap, three-hosts, three-way",
+            "no built-in scenario 'fig6'; built-ins: background-destage, backup-and-takeover, backup-twice, "
+            "chain, fig5, fig9, multi-block, one-lu, ping-pong, primary-moves, swap, three-hosts, three-way",
         ),
         (["check", "--variant", "skip_destage"], "unknown variant 'skip_destage'"),
         (["check", "x.toml", "--builtin", "fig5"], "give a scenario file or --builtin, not both"),
@@ -259,8 +259,8 @@ def test_prove_prints_one_line_per_obligation_and_proves_the_correct_protocol() 
     lines = r.stdout.splitlines()
     assert "switch_path preserves path_routes_to_owner ... ok" in lines
     assert "initial implies single_active_controller ... ok" in lines
-    assert sum(line.endswith("... ok") for line in lines) == 1368
-    assert lines[-1].startswith("correct: 1368/1368 obligations ok") and lines[-1].endswith(": proved")
+    assert sum(line.endswith("... ok") for line in lines) == 1638
+    assert lines[-1].startswith("correct: 1638/1638 obligations ok") and lines[-1].endswith(": proved")
     assert "return_control preserves control_returns_home ... ok" in lines
 
 
@@ -297,3 +297,10 @@ def test_symmetry_with_liveness_is_refused_and_reduction_is_automatic_without_it
         run_check(m, symmetry=True, max_states=10)
     assert run_check(m, max_states=10).symmetry == 1  # liveness on: unreduced
     assert run_check(m, max_states=10, liveness=False).symmetry > 1
+
+
+def test_python_m_lutakeover_is_the_command() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "lutakeover", "variants"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0 and r.stdout.startswith("correct ")

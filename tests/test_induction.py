@@ -9,15 +9,16 @@ import json
 from typing import Any
 
 import pytest
+import z3
 
 from conftest import AGREEMENT, one_by_default, reachable_worlds
 from invariants import SAFETY
 from model.actions import ACTIONS as MODEL_ACTIONS
-from model.actions import Model
+from model.actions import Model, Transition
 from model.generate import array_scenario
-from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, variant
+from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, Step, variant
 from model.scenario import builtin
-from model.state import World
+from model.state import Op, PairState, Request, World, in_inbox, replace_at
 from proofs.check import run_check
 from proofs.induction import (
     ACTION_NAMES,
@@ -61,6 +62,7 @@ PARTS = [
     "source_purged",
     "inbox_is_active",
     "clean_lines_match_disk",
+    "destage_has_dirty_line",
     "visible_is_expected",
     # embodiment 2: properties (invariants/safety.py)
     "backup_is_point_in_time",
@@ -78,11 +80,15 @@ PARTS = [
     "tape_complete_after_backup",
     "secondary_holds_snapshot",
     "mirror_is_expected",
+    "mirror_write_waits_for_writer",
+    "mirror_write_at_holder",
+    "write_through_until_hand_over",
     "secondary_default_elsewhere",
     "paired_is_idle",
 ]
 
-# The embodiment-2 actions (Steps 901-909), which an array without pairs never takes.
+# The embodiment-2 actions (Steps 901-909, the mirror write and the re-synchronization),
+# which an array without pairs never takes.
 BACKUP_ACTIONS = [
     "split_pair",
     "migrate_out",
@@ -98,6 +104,7 @@ BACKUP_ACTIONS = [
     "destage_return_line",
     "purge_return",
     "return_control",
+    "mirror_write",
     "resync_block",
     "resync_done",
 ]
@@ -123,6 +130,10 @@ FAILS: dict[str, dict[str, list[str]]] = {
         ]
     },
     "no-resume": {},
+    "destage-clean-unconditionally": {"destage_done": ["clean_lines_match_disk"]},
+    # A write-through write keeping a line: at the source after 804's purge, and (the mirror
+    # write, performed after the split) at the source after 903's purge.
+    "literal-write-through": {"process": ["source_purged"], "mirror_write": ["backup_caches_purged"]},
     # embodiment 2
     "no-default-swap": {"migrate_out": ["row_follows_backup_job"]},
     "resync-without-diff": {"resync_done": ["resync_restores_mirror", "mirror_is_expected"]},
@@ -135,6 +146,7 @@ FAILS: dict[str, dict[str, list[str]]] = {
         ]
     },
     "resync-before-backup-done": {"backup_done": ["tape_complete_after_backup"]},
+    "stale-diff-copy": {"migrate_back": ["mirror_differs_only_where_tracked", "mirror_is_expected"]},
 }
 
 
@@ -158,8 +170,8 @@ def test_the_abstract_actions_are_the_models() -> None:
 def test_correct_protocol_proves_every_obligation() -> None:
     result = proof()
     assert result.proved
-    # 35 actions and the initial condition, 38 parts (22 of embodiment 1, 16 of embodiment 2).
-    assert len(result.obligations) == len(OBLIGATIONS) == 36 * 38 == 1368
+    # 38 actions and the initial condition, 42 parts (23 of embodiment 1, 19 of embodiment 2).
+    assert len(result.obligations) == len(OBLIGATIONS) == 39 * 42 == 1638
     assert [(o.action, o.part) for o in result.obligations] == list(OBLIGATIONS)
     assert all(o.status == "ok" and o.cti is None for o in result.obligations)
     assert result.vacuous == ()  # every action is enabled in some state of the invariant
@@ -207,10 +219,59 @@ def test_a_bugs_counterexample_is_reachable_with_a_concrete_trace() -> None:
     assert "next step START_DESTINATION" in text and "reachable: single_active_controller" in text
 
 
+# The bugs of the split de-stage, classified: each counterexample to induction is reachable on
+# an instance of its size; one with a de-stage under way is searched for with background
+# de-stages on, since only they let a host write overtake a de-stage.
+DESTAGE_BUGS_CLASSIFIED = {
+    "destage-clean-unconditionally": {
+        "destage_done": ("array-2c-1lu-1b+background-destage", "no_acknowledged_write_lost", 16),
+    },
+    "literal-write-through": {
+        "process": ("array-2c-1lu-1b", "no_stale_cache", 13),
+        # The mirror write performed at the source after 903's purge keeps a line there.
+        "mirror_write": ("fig9", "no_stale_cache", 9),
+    },
+}
+
+
+@pytest.mark.parametrize("name", one_by_default(DESTAGE_BUGS_CLASSIFIED))
+def test_the_destage_bugs_counterexamples_are_reachable(name: str) -> None:
+    result = proof(name, classify=True)
+    found: dict[str, tuple[str, str | None, int]] = {}
+    traces: dict[str, tuple[str, ...]] = {}
+    for o in result.failures:
+        assert o.cti is not None and o.cti.classification is not None
+        c = o.cti.classification
+        assert c.verdict == "reachable", o.line
+        found[o.action] = (c.scenario, c.broken, len(c.trace))
+        traces[o.action] = c.trace
+    assert found == DESTAGE_BUGS_CLASSIFIED[name]
+    if name == "destage-clean-unconditionally":
+        # The state: a de-stage under way of an older value than its line's.
+        [o] = result.failures
+        assert o.cti is not None and o.cti.destages == 1
+        assert any(row.startswith("destage c") for row in o.cti.before)
+        assert [label.split()[0] for label in traces["destage_done"][6:10]] == [
+            "background_destage",
+            "process",
+            "complete",
+            "destage_done",
+        ]
+    else:
+        # The state: a mirror write under way at the source of a backup cycle, past 903.
+        [o] = [o for o in result.failures if o.action == "mirror_write"]
+        assert o.cti is not None and any(row.startswith("mirror write of p0") for row in o.cti.before)
+        assert traces["mirror_write"][-3:] == (
+            "purge_backup LU1 c0->c2",
+            "mirror_write pair0",
+            "hand_over LU1 c0->c2",
+        )
+
+
 # Counterexamples to induction when one lemma is left out of the correct protocol's invariant
-# (measured; 109 in all, each classified by explicit search in 0.1-2 s).
+# (measured; 142 in all, each classified by explicit search in 0.1-5 s).
 ONE_LEMMA_OUT = {
-    "one_job_per_lu": 14,
+    "one_job_per_lu": 16,
     "job_marks_lu_busy": 9,
     "busy_lu_has_job": 0,
     "source_is_not_destination": 2,
@@ -225,17 +286,21 @@ ONE_LEMMA_OUT = {
     "source_purged": 3,
     "inbox_is_active": 6,
     "clean_lines_match_disk": 7,
-    "visible_is_expected": 2,
-    "pairs_well_formed": 15,
+    "destage_has_dirty_line": 7,
+    "visible_is_expected": 3,
+    "pairs_well_formed": 21,
     "hosts_leave_mirrors_alone": 6,
-    "takeovers_avoid_pairs": 3,
+    "takeovers_avoid_pairs": 4,
     "backup_job_of_pair": 4,
     "row_follows_backup_job": 3,
-    "control_follows_backup_job": 8,
+    "control_follows_backup_job": 9,
     "backup_caches_purged": 7,
     "tape_complete_after_backup": 1,
     "secondary_holds_snapshot": 1,
     "mirror_is_expected": 0,
+    "mirror_write_waits_for_writer": 6,
+    "mirror_write_at_holder": 8,
+    "write_through_until_hand_over": 1,
     "secondary_default_elsewhere": 1,
     "paired_is_idle": 0,
 }
@@ -245,8 +310,8 @@ ONE_LEMMA_OUT = {
 @pytest.mark.parametrize("lemma", list(ONE_LEMMA_OUT))
 def test_every_lemma_left_out_gives_only_unreachable_counterexamples(lemma: str) -> None:
     """A lemma is needed (its absence breaks induction) but claims nothing the protocol does
-    not keep: no counterexample without it is reachable on the small instance. About 5.5
-    minutes for all 28 (`pytest -m bench`)."""
+    not keep: no counterexample without it is reachable on the small instance. About 5
+    minutes for all 32 (`pytest -m bench`)."""
     result = proof(classify=True, omit=frozenset({lemma}))
     assert len(result.failures) == ONE_LEMMA_OUT[lemma]
     for o in result.failures:
@@ -274,7 +339,7 @@ def test_a_missing_lemmas_counterexample_is_unreachable() -> None:
     # The state: a clean line that differs from the disk, dropped by the purge.
     cti = result.failures[0].cti
     assert cti is not None and any(row.startswith("line ") and row.endswith("clean") for row in cti.before)
-    assert len(result.obligations) == 36 * 37
+    assert len(result.obligations) == 39 * 41
 
 
 def test_omit_accepts_only_lemmas() -> None:
@@ -312,8 +377,8 @@ def test_a_timeout_is_unknown_not_ok() -> None:
 def test_progress_reports_each_obligation_and_json_is_plain() -> None:
     lines: list[str] = []
     result = prove(variant("stale-config-row"), progress=lines.append)
-    assert len(lines) == 1368
-    assert lines[38] == "send_write preserves single_active_controller ... ok"
+    assert len(lines) == 1638
+    assert lines[42] == "send_write preserves single_active_controller ... ok"
     assert "read_row preserves tables_follow_job ... failed" in lines
     data: dict[str, Any] = json.loads(json.dumps(result.to_json()))
     assert data["protocol"] == "stale-config-row" and data["proved"] is False
@@ -327,7 +392,7 @@ def test_format_proof_ends_with_the_verdict() -> None:
     assert text.splitlines()[0] == "initial implies single_active_controller ... ok"
     assert "resume preserves visible_is_expected ... ok" in text
     assert "resync_done preserves paired_is_idle ... ok" in text
-    assert text.splitlines()[-1].startswith("correct: 1368/1368 obligations ok in ")
+    assert text.splitlines()[-1].startswith("correct: 1638/1638 obligations ok in ")
     assert text.endswith(": proved")
 
 
@@ -352,7 +417,7 @@ def small_array(name: str = "correct") -> tuple[Model, list[World]]:
 
 def test_the_invariant_holds_in_the_models_reachable_states() -> None:
     m, worlds = small_array()
-    assert len(worlds) == 1851
+    assert len(worlds) == 1941
     image = Image(m)
     assert [w for w in worlds[::2] if broken_in(image, w)] == []
 
@@ -362,10 +427,16 @@ def test_every_step_of_the_model_is_a_step_of_the_abstract_protocol() -> None:
     image = Image(m)
     steps = [(w, t) for w in worlds[::9] for t in m.transitions(w)]
     # Every action but retry: the correct protocol never routes a frame to a controller not
-    # in charge, so no request is refused NOT READY.
-    # The array has no pair, so no step of embodiment 2 either.
-    assert {t.action.name for _, t in steps} == set(ACTION_NAMES) - {"retry", *BACKUP_ACTIONS}
+    # in charge, so no request is refused NOT READY. The array has no pair, so no step of
+    # embodiment 2 either, and no background de-stage (the built-in background-destage has).
+    taken = set(ACTION_NAMES) - {"retry", "background_destage", *BACKUP_ACTIONS}
+    assert {t.action.name for _, t in steps} == taken
     assert [(t.action.name, w) for w, t in steps if not simulates(image, w, t.action.name, t.after)] == []
+
+
+def _abstract_action(name: str) -> str:
+    # A scripted batch of one LU is one designate step here.
+    return "designate" if name == "designate_batch" else name
 
 
 @pytest.mark.parametrize(
@@ -374,12 +445,19 @@ def test_every_step_of_the_model_is_a_step_of_the_abstract_protocol() -> None:
 def test_each_bugs_shortest_counterexample_is_an_abstract_run(name: str) -> None:
     # The switches act on the abstract actions as on the model's: the bug's concrete run
     # is a run here too, step by step. (concurrent-same-lu needs two job elements per LU.)
-    m = Model(array_scenario(2, 1, 1, hosts=1, budget=2), variant(name))
+    # destage-clean-unconditionally needs a host write during a de-stage, which only a
+    # background de-stage allows (Step 804's de-stages run write-through: writes wait).
+    if name == "destage-clean-unconditionally":
+        scenario = builtin("background-destage")
+    else:
+        scenario = array_scenario(2, 1, 1, hosts=1, budget=2)
+    m = Model(scenario, variant(name))
     check = run_check(m, liveness=False)
     [trace] = [v.trace for v in check.counterexamples]
     image = Image(m)
     for before, after in itertools.pairwise(trace):
-        assert simulates(image, before.state, after.label.action, after.state), after.label
+        action = _abstract_action(after.label.action)
+        assert simulates(image, before.state, action, after.state), after.label
 
 
 def test_agreement_checks_can_fail() -> None:
@@ -404,16 +482,31 @@ def backup_array() -> tuple[Model, list[World]]:
 
 def test_the_invariant_holds_in_reachable_states_with_pairs() -> None:
     m, worlds = backup_array()
-    assert len(worlds) == 4620
+    assert len(worlds) == 5145
     image = Image(m)
     assert [w for w in worlds[::20] if broken_in(image, w)] == []
+
+
+def _sampled_steps(m: Model, worlds: list[World], stride: int) -> list[tuple[World, Transition]]:
+    """The model's steps from every ``stride``-th world, and from the first world where each
+    action the sample misses is enabled: every action the model takes is checked, however
+    the sample falls."""
+    steps = [(w, t) for w in worlds[::stride] for t in m.transitions(w)]
+    missed = {a.name for a in MODEL_ACTIONS} - {t.action.name for _, t in steps}
+    for w in worlds:
+        if not missed:
+            break
+        found = list(m.transitions(w, missed))
+        steps += [(w, t) for t in found]
+        missed -= {t.action.name for t in found}
+    return steps
 
 
 def test_every_step_with_pairs_is_a_step_of_the_abstract_protocol() -> None:
     m, worlds = backup_array()
     image = Image(m)
     # designate_batch is a sequence of designate steps here, not one step.
-    steps = [(w, t) for w in worlds[::60] for t in m.transitions(w) if t.action.name != "designate_batch"]
+    steps = [(w, t) for w, t in _sampled_steps(m, worlds, 60) if t.action.name != "designate_batch"]
     # destage_return_line is never enabled: nothing writes the mirror while the backup
     # controller has it, so that controller never holds a dirty line of it.
     assert set(BACKUP_ACTIONS) - {t.action.name for _, t in steps} == {"destage_return_line"}
@@ -437,6 +530,23 @@ def test_a_backup_bugs_counterexamples_are_reachable_on_fig9() -> None:
     ]
 
 
+@AGREEMENT  # several seconds: run with the other agreement checks
+def test_stale_diff_copys_counterexamples_are_reachable_on_fig9() -> None:
+    # 907 forgetting the writes since the split is caught at 907 itself: the pair is
+    # re-synchronizing, and a block written since the split differs untracked.
+    result = proof("stale-diff-copy", classify=True)
+    found = []
+    for o in result.failures:
+        c = o.cti.classification if o.cti is not None else None
+        assert c is not None and c.verdict == "reachable" and c.scenario == "fig9", o.line
+        found.append((o.action, o.part, c.broken, len(c.trace)))
+        assert c.trace[-1] == "migrate_back LU1 c0->c2"
+    assert found == [
+        ("migrate_back", "mirror_differs_only_where_tracked", "mirror_differs_only_where_tracked", 12),
+        ("migrate_back", "mirror_is_expected", "mirror_differs_only_where_tracked", 12),
+    ]
+
+
 @pytest.mark.parametrize("name", one_by_default(BACKUP_BUGS))
 def test_each_backup_bugs_counterexample_is_an_abstract_run(name: str) -> None:
     m = Model(builtin("fig9"), variant(name))
@@ -445,3 +555,152 @@ def test_each_backup_bugs_counterexample_is_an_abstract_run(name: str) -> None:
     image = Image(m)
     for before, after in itertools.pairwise(trace):
         assert simulates(image, before.state, after.label.action, after.state), after.label
+
+
+# --- the split de-stage: background de-stages, and writes waiting for a de-stage
+
+
+@functools.cache
+def background_array() -> tuple[Model, list[World]]:
+    """Every reachable world of the built-in background-destage: controller 0 de-stages in
+    the background while the host writes the block again, then the LU moves."""
+    m = Model(builtin("background-destage"), CORRECT)
+    return m, reachable_worlds(m)
+
+
+def _destaging(w: World) -> bool:
+    return any(ctl.destaging for ctl in w.controllers)
+
+
+@AGREEMENT  # several seconds: run with the other agreement checks
+def test_the_invariant_holds_in_reachable_states_with_background_destage() -> None:
+    m, worlds = background_array()
+    assert len(worlds) == 780
+    assert sum(map(_destaging, worlds)) == 224
+    image = Image(m)
+    assert [w for w in worlds if broken_in(image, w)] == []
+
+
+def _writes_during_destage(m: Model, w: World) -> bool:
+    """A host write in the inbox of a controller de-staging its block."""
+
+    def overtakes(request: Request) -> bool:
+        under_way = w.controllers[request.at].destaging
+        return any((d.lu, d.block) == (request.lu, request.block) for d in under_way)
+
+    return any(r is not None and r.op is Op.WRITE and in_inbox(r) and overtakes(r) for r in w.hosts)
+
+
+@AGREEMENT  # several seconds: run with the other agreement checks
+def test_every_step_with_background_destage_is_a_step_of_the_abstract_protocol() -> None:
+    m, worlds = background_array()
+    image = Image(m)
+    steps = [(w, t) for w in worlds[::3] for t in m.transitions(w)]
+    names = {t.action.name for _, t in steps}
+    assert {"background_destage", "destage_done", "destage_line", "purge"} <= names
+    # A write-back write during a de-stage: the line takes the new value and stays dirty.
+    assert any(t.action.name == "process" and _writes_during_destage(m, w) for w, t in steps)
+    failed = [
+        (t.action.name, w)
+        for w, t in steps
+        if not simulates(image, w, _abstract_action(t.action.name), t.after)
+    ]
+    assert failed == []
+
+
+def _abstract_write_enabled(image: Image, w: World, lu: int) -> bool:
+    """Whether the abstract process may perform LU ``lu``'s write in the image of ``w``."""
+    transition, choices = image.transition("process")
+    solver = z3.Solver()
+    solver.add(*image.distinct, *choices, *transition.guard, *image.pin(w, image.pre))
+    solver.add(transition.args["write"], transition.args["l"] == image.lu[lu])
+    return bool(solver.check() == z3.sat)
+
+
+def test_a_write_through_write_waits_for_a_destage_of_its_block_in_both() -> None:
+    m, worlds = background_array()
+    image = Image(m)
+    cases = {True: 0, False: 0}  # write-through at the controller: the write waits
+    for w in worlds:
+        if not _writes_during_destage(m, w):
+            continue
+        [(h, request)] = [(h, r) for h, r in enumerate(w.hosts) if r is not None and r.op is Op.WRITE]
+        waits = request.lu in w.controllers[request.at].write_through
+        model_enabled = any(t.action.name == "process" and t.args == (h,) for t in m.transitions(w))
+        assert model_enabled is not waits
+        assert _abstract_write_enabled(image, w, request.lu) is not waits
+        cases[waits] += 1
+    assert cases == {True: 2, False: 12}
+
+
+def test_the_image_pins_destages() -> None:
+    m, worlds = background_array()
+    image = Image(m)
+    w = next(w for w in worlds if _destaging(w))
+    [ctl] = [c for c in w.controllers if c.destaging]
+    # A de-stage whose line is gone: the lemma says it cannot be.
+    bare = w._replace(controllers=tuple(c._replace(cache=()) if c is ctl else c for c in w.controllers))
+    assert "destage_has_dirty_line" in broken_in(image, bare)
+    # destage_done writes the value the de-stage recorded, and only it.
+    [t] = [t for t in m.transitions(w) if t.action.name == "destage_done"]
+    assert simulates(image, w, "destage_done", t.after)
+    assert t.after.disk != w.disk
+    assert not simulates(image, w, "destage_done", t.after._replace(disk=w.disk))
+
+
+# --- the mirror write as its own step: handed over by process, performed by mirror_write
+
+
+@functools.cache
+def twice_array() -> tuple[Model, list[World]]:
+    """Every reachable world of the built-in backup-twice: a two-block pair backed up twice
+    while its primary is written, a mirror write possibly under way at each split."""
+    m = Model(builtin("backup-twice"), CORRECT)
+    return m, reachable_worlds(m)
+
+
+def _abstract_enabled(image: Image, w: World, action: str) -> bool:
+    """Whether the abstract action of that name is enabled in the image of ``w``."""
+    transition, choices = image.transition(action)
+    solver = z3.Solver()
+    solver.add(*image.distinct, *choices, *transition.guard, *image.pin(w, image.pre))
+    return bool(solver.check() == z3.sat)
+
+
+def _at_hand_over(m: Model, w: World) -> bool:
+    return any(m.next_step(job) is Step.HAND_OVER for job in w.jobs)
+
+
+@AGREEMENT  # several seconds: run with the other agreement checks
+def test_the_mirror_write_agrees_with_the_models_in_backup_twice() -> None:
+    m, worlds = twice_array()
+    assert len(worlds) == 7418
+    image = Image(m)
+    pending = [w for w in worlds if w.pairs[0].mirror is not None]
+    assert len(pending) == 370
+    # Every mirror write the model waits on, or that holds 904 back, and a third of the rest.
+    waits = [w for w in pending if not any(t.action.name == "mirror_write" for t in m.transitions(w))]
+    sample = [w for i, w in enumerate(pending) if i % 3 == 0 or w in waits or _at_hand_over(m, w)]
+    done_while_split = 0
+    for w in sample:
+        assert broken_in(image, w) == []
+        [*performed] = m.transitions(w, ("mirror_write",))
+        assert _abstract_enabled(image, w, "mirror_write") is bool(performed)
+        for t in performed:
+            assert simulates(image, w, "mirror_write", t.after)
+            # The writer's reply goes with the mirror write, not before or after it.
+            [h] = [h for h, r in enumerate(t.after.hosts) if r is not None]
+            waiting = replace_at(t.after.hosts, h, w.hosts[h])
+            assert not simulates(image, w, "mirror_write", t.after._replace(hosts=waiting))
+            done_while_split += t.after.pairs[0].state is PairState.SPLIT
+        if _at_hand_over(m, w):
+            # 904 waits for the source's mirror write in both, and for nothing else here.
+            assert not any(t.action.name == "hand_over" for t in m.transitions(w))
+            assert not _abstract_enabled(image, w, "hand_over")
+            free = w._replace(pairs=(w.pairs[0]._replace(mirror=None),))
+            assert any(t.action.name == "hand_over" for t in m.transitions(free))
+            assert _abstract_enabled(image, free, "hand_over")
+    # Waiting: written through at its controller (903 on) while a de-stage of its block runs.
+    assert len(waits) == 36 and all(w.pairs[0].state is PairState.SPLIT for w in waits)
+    assert sum(map(functools.partial(_at_hand_over, m), sample)) == 24
+    assert done_while_split > 0

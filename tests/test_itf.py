@@ -233,7 +233,17 @@ def test_a_pair_home_is_an_option() -> None:
     homes = [state["pairs"][0]["home"] for state in doc["states"]]
     assert homes[0] == {"tag": "None", "value": "U_OF_UNIT"}
     assert {"tag": "Some", "value": {"default": {"#bigint": "2"}, "current": {"#bigint": "0"}}} in homes
-    assert str(VAR_TYPES["pairs"]).endswith("home: None(UNIT) | Some({ default: Int, current: Int }) })")
+    assert "home: None(UNIT) | Some({ default: Int, current: Int })," in str(VAR_TYPES["pairs"])
+
+
+def test_a_mirror_write_under_way_is_an_option() -> None:
+    """``pairs[i].mirror`` is None but while a write of the primary is on its way to the mirror."""
+    doc = json.loads(document_text("fig9", "backup-without-destage"))
+    mirrors = [state["pairs"][0]["mirror"] for state in doc["states"]]
+    assert mirrors[0] == {"tag": "None", "value": "U_OF_UNIT"}
+    assert str(VAR_TYPES["pairs"]).endswith(
+        "mirror: None(UNIT) | Some({ block: Int, value: Int, controller: Int }) })"
+    )
 
 
 def test_the_guide_lists_the_var_types_written() -> None:

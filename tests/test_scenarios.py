@@ -28,15 +28,24 @@ budget = 1
 """
 
 
+def test_background_destage_is_off_unless_asked() -> None:
+    assert not parse(GOOD).background_destage
+    assert parse(GOOD.replace("ports = 1", "ports = 1\nbackground_destage = true")).background_destage
+    assert builtin("background-destage").background_destage
+
+
 def test_builtins() -> None:
     assert builtin_names() == [
+        "background-destage",
         "backup-and-takeover",
+        "backup-twice",
         "chain",
         "fig5",
         "fig9",
         "multi-block",
         "one-lu",
         "ping-pong",
+        "primary-moves",
         "swap",
         "three-hosts",
         "three-way",
@@ -68,6 +77,10 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         (('mode = "any"', 'mode = "sometimes"'), "takeovers.mode: 'sometimes' is neither"),
         (("[array]", "[arrays]"), "arrays: unknown field"),
         (("controllers = 2", "controllers = true"), "array.controllers: expected an integer, found True"),
+        (
+            ("ports = 1", "ports = 1\nbackground_destage = 1"),
+            "array.background_destage: expected true or false, found 1",
+        ),
         (('name = "tiny"', "name = "), "not valid TOML"),
     ],
 )

@@ -222,3 +222,18 @@ def test_progress_tells_how_far_the_run_under_way_has_got(monkeypatch: pytest.Mo
         progress=lines.append,
     )
     assert any(line.startswith("0 runs done") and "; run 1 at " in line for line in lines), lines
+
+
+@pytest.mark.slow  # the failing run is shrunk: about 10 s
+def test_a_generated_array_with_background_destage_finds_a_clean_mark_over_newer_data(tmp_path: Path) -> None:
+    trace = tmp_path / "run.itf.json"
+    small = ["simulate", "--controllers", "2", "--lus", "2", "--seed", str(SEED), "--runs", "50"]
+    bug = ["--variant", "destage-clean-unconditionally", "--trace-out", str(trace), "--quiet"]
+    assert main([*small, *bug]) == 0  # without background de-stage the bug never shows
+    assert main([*small, "--background-destage", *bug]) == 1
+    assert "background_destage" in trace.read_text()
+
+
+def test_background_destage_is_an_option_of_generated_arrays_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--builtin", "fig5", "--background-destage"]) == 2
+    assert "--background-destage describes a generated array" in capsys.readouterr().err

@@ -22,6 +22,10 @@ from proofs.stateful import machine_for
 # 3 controllers, 6 LUs, 3 hosts, 12 take-overs: the exhaustive search does not finish here.
 ARRAY = array_scenario(3, 6)
 SOURCE = "array_scenario(3, 6)"
+# A bug that needs a host write to land while a de-stage is under way needs background de-stage.
+BACKGROUND = {"destage-clean-unconditionally"}
+ARRAY_BG = array_scenario(3, 6, background_destage=True)
+SOURCE_BG = "array_scenario(3, 6, background_destage=True)"
 SEED = 2026
 
 
@@ -34,7 +38,7 @@ def budget() -> tuple[int, int]:
 def properties_broken_by(bug: str) -> set[str]:
     """Every property the exhaustive checker shows ``bug`` breaking on a built-in."""
     found: set[str] = set()
-    for scenario in ("fig5", "ping-pong"):
+    for scenario in ("fig5", "ping-pong", "background-destage"):
         found |= set(summary(checked(scenario, bug, keep_going=True)))
     return found | set(summary(checked("three-way", bug)))
 
@@ -56,7 +60,8 @@ def test_correct_protocol_survives_the_budget() -> None:
 
 def found_and_replayed(bug: str, shrink: bool) -> None:
     runs, steps = budget()
-    result = simulate(Model(ARRAY, variant(bug)), SOURCE, runs=runs, steps=steps, seed=SEED, shrink=shrink)
+    array, source = (ARRAY_BG, SOURCE_BG) if bug in BACKGROUND else (ARRAY, SOURCE)
+    result = simulate(Model(array, variant(bug)), source, runs=runs, steps=steps, seed=SEED, shrink=shrink)
     assert result.failure is not None, f"{bug} not found in {result.runs} runs"
     assert result.failure.property in properties_broken_by(bug)
     namespace: dict[str, object] = {}

@@ -30,21 +30,24 @@ CAUGHT: dict[Step, tuple[str, str, int]] = {
     Step.START_DESTINATION: ("one-lu", "path_routes_to_owner", 11),
     Step.RESUME: ("one-lu", "paths_resumed", 12),
     Step.MIGRATE_OUT: ("fig9", "control_returns_home", 11),
-    Step.PURGE_BACKUP: ("fig9", "no_stale_cache", 7),
+    # A mirror write handed over before the split lands after the purge of 903.
+    Step.BEGIN_BACKUP_DESTAGE: ("fig9", "no_stale_cache", 8),
+    Step.PURGE_BACKUP: ("fig9", "no_stale_cache", 8),
     Step.HAND_OVER: ("fig9", "pairs_resynced", 16),  # and takeovers_complete, at the same dead end
     Step.BACKUP_DONE: ("fig9", "backup_is_point_in_time", 6),
     Step.REQUEST_RESYNC: ("fig9", "pairs_resynced", 30),
     Step.MIGRATE_BACK: ("fig9", "control_returns_home", 11),
     Step.RETURN_CONTROL: ("fig9", "rows_follow_designation", 11),
+    # The backup host's reads at 905 leave clean lines in the backup controller's cache.
+    Step.PURGE_RETURN: ("fig9", "no_stale_cache", 11),
 }
 
 # step left out -> why no built-in notices
 NOT_CAUGHT: dict[Step, str] = {
     Step.INSTRUCT: "a message only: the job's step order is the instruction, and nothing reads it",
     Step.NOTIFY: "a message only: it changes state under the write-back-after-destage bug alone",
-    Step.BEGIN_BACKUP_DESTAGE: "gap: no host writes a mirror, so write-through at 903 has nothing to divert",
-    Step.BEGIN_RETURN_DESTAGE: "gap: the backup controller's reads at 905 never fill its cache",
-    Step.PURGE_RETURN: "gap: the backup controller's reads at 905 never fill its cache: nothing to purge",
+    Step.BEGIN_RETURN_DESTAGE: "nothing to divert: no I/O reaches the mirror between 905's last read "
+    "and 909 (the backup host only reads, and has finished; hosts never address a mirror)",
 }
 
 JOB_STEPS = (*CORRECT_ORDER[1:], *BACKUP_ORDER[1:])  # 801 and 901 start the job: not left out

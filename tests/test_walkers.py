@@ -157,6 +157,7 @@ MODELS: dict[str, tuple[Scenario, str]] = {
     "fig5/no-suspend": (builtin("fig5"), "no-suspend"),
     "fig9": (builtin("fig9"), "correct"),
     "backup-and-takeover": (builtin("backup-and-takeover"), "correct"),
+    "backup-twice": (builtin("backup-twice"), "correct"),  # a mirror write of each block and value
     "ping-pong": (builtin("ping-pong"), "correct"),
     "2c-1lu/concurrent-same-lu": (array_scenario(2, 1, 1, hosts=1, budget=2), "concurrent-same-lu"),
     "2c-2lu": (array_scenario(2, 2, 1, hosts=1, budget=1), "correct"),

@@ -119,7 +119,8 @@ def _owner_lane(w: World, lu: int) -> Lane:
 
 
 def _secondary_owner(m: Model, w: World, t: Transition, sender: Lane) -> Lane:
-    """A re-synchronized block is written to the pair's secondary through its controller."""
+    """A mirror write or a re-synchronized block is written to the pair's secondary through
+    its controller."""
     return _owner_lane(w, m.scenario.pairs[t.args[0]].secondary)
 
 
@@ -131,6 +132,9 @@ TARGETS: dict[str, Target] = {
     "process": _process_target,
     "complete": _host_of,  # the reply reaches the host
     "retry": _front_of,
+    # A de-stage is two arrows to the disk: its write is issued, then it is done.
+    "background_destage": _disk,
+    "destage_done": _disk,
     "designate": _self,
     "designate_batch": _self,
     "instruct": _to_source,
@@ -159,6 +163,7 @@ TARGETS: dict[str, Target] = {
     "destage_return_line": _disk,
     "purge_return": _self,
     "return_control": _to_source,
+    "mirror_write": _secondary_owner,  # the secondary's controller performs it: its cache or the disk
     "resync_block": _secondary_owner,
     "resync_done": _self,
 }
@@ -229,7 +234,11 @@ def _short(m: Model, label: Label, w: World, t: Transition) -> str:
             if pair is not None and m.scenario.pairs[pair].primary == request.lu:
                 secondary = m.scenario.pairs[pair].secondary
                 paired = w.pairs[pair].state is PairState.PAIRED
-                text += f", mirrored to LU{secondary}" if paired else f", LU{secondary} split: block tracked"
+                text += (
+                    f", mirror write to LU{secondary} handed over"
+                    if paired
+                    else f", LU{secondary} split: block tracked"
+                )
         if t.action.name == "process" and after is not None and request.op is Op.READ:
             text += f" -> {after.value}"
     return text

@@ -126,7 +126,12 @@ def _legend_label() -> str:
     return f'<<table border="0" cellspacing="0" cellpadding="2">{head}{rows}</table>>'
 
 
-_WHERE = {Where.PATH: "at path", Where.REPLIED: "replied", Where.NOT_READY: "NOT READY"}
+_WHERE = {
+    Where.PATH: "at path",
+    Where.REPLIED: "replied",
+    Where.NOT_READY: "NOT READY",
+    Where.MIRRORING: "mirroring",
+}
 
 
 def _edge_label(label: Label) -> str:

@@ -28,11 +28,13 @@ from model.state import (
     Address,
     BadRead,
     Controller,
+    Destage,
     Disk,
     Ghost,
     Home,
     Job,
     Line,
+    MirrorWrite,
     Op,
     Pair,
     PairState,
@@ -155,6 +157,7 @@ _WORLD = _record(
             active=SetOf(INT),
             write_through=SetOf(INT),
             cache=SetOf(_record(Line, dirty=BOOL)),
+            destaging=SetOf(_record(Destage)),
             table=SeqOf(_ROW),
         )
     ),
@@ -181,6 +184,7 @@ _WORLD = _record(
             tape=SeqOf(INT),
             snapshot=SeqOf(INT),
             home=_option(_record(Home)),
+            mirror=_option(_record(MirrorWrite)),
         )
     ),
 )
@@ -499,6 +503,8 @@ def _check_indices(w: World, where: str) -> None:
                 lu(n, f"controllers[{c}].{name}")
         for line in ctl.cache:
             block(line.lu, line.block, f"controllers[{c}].cache")
+        for d in ctl.destaging:
+            block(d.lu, d.block, f"controllers[{c}].destaging")
         rows(ctl.table, f"controllers[{c}].table")
     rows(w.disk.table, "disk.table")
     per_lu(w.paths, "paths")
@@ -532,6 +538,8 @@ def _check_indices(w: World, where: str) -> None:
         if pair.home is not None:
             controller(pair.home.default, f"pairs[{i}].home")
             controller(pair.home.current, f"pairs[{i}].home")
+        if pair.mirror is not None:
+            controller(pair.mirror.controller, f"pairs[{i}].mirror")
 
 
 def _check_document(doc: dict[str, Any]) -> list[Any]:

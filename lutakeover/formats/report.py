@@ -30,6 +30,8 @@ def fields(m: Model, w: World) -> dict[str, str]:
         out[f"c{c}.cache"] = (
             " ".join(f"LU{x.lu}.{x.block}={x.value}{'*dirty' if x.dirty else ''}" for x in ctl.cache) or "-"
         )
+        if ctl.destaging:  # shown only while a de-stage is under way: most states have none
+            out[f"c{c}.destaging"] = " ".join(f"LU{x.lu}.{x.block}={x.value}" for x in ctl.destaging)
         for lu in range(m.lus):
             out[f"c{c}.table.LU{lu}"] = row_text(ctl.table[lu])
     for lu, path in enumerate(w.paths):
@@ -50,6 +52,9 @@ def fields(m: Model, w: World) -> dict[str, str]:
         state = pair.state.name.lower()
         if pair.state is not PairState.PAIRED:
             state += f", diff {_blocks(pair.diff)}"
+        if pair.mirror is not None:
+            mirror, mirrored = pair.mirror, spec.secondary
+            state += f", mirror write LU{mirrored}.{mirror.block}={mirror.value} on c{mirror.controller}"
         out[f"pair{i}"] = f"LU{spec.primary}->LU{spec.secondary} {state}"
         if pair.snapshot:
             out[f"tape.pair{i}"] = f"{_blocks(pair.tape)} of split image {_blocks(pair.snapshot)}"
@@ -82,6 +87,8 @@ def request_text(r: Request | None) -> str:
     if r.at == Where.REPLIED:
         got = "" if r.op is Op.WRITE else f" (got {r.value})"
         return f"{what} replied{got}"
+    if r.at == Where.MIRRORING:
+        return f"{what} done, reply waits for the mirror write"
     return f"{what} refused NOT READY"
 
 

@@ -29,15 +29,19 @@ Abstraction (each choice over-approximates the model, so a proof here covers it)
   same two steps of 803;
 - the management utility's record of LUs being moved is the relation ``busy``; Step 801's
   LUN-map rules (free, gap-free addresses) are dropped, so any LU may go to any controller;
-- ``designate_batch`` is a sequence of ``designate`` steps, one per LU of the batch.
+- ``designate_batch`` is a sequence of ``designate`` steps, one per LU of the batch;
+- de-stages: any controller may start one of a dirty line of an LU it does not write
+  through at any time (``background_destage``): the scenario's switch for it is dropped.
 
 Embodiment 2 (Steps 901-909). A sort Pair (above LU) holds the mirrored pairs: static
-``primary``/``secondary``, the pair state, difference information, the tape and the ghosts
-(the primary's image at the split, the secondary's row before the cycle). A backup cycle is a
-job with ``backup`` set, walking ``Protocol.backup_order()``; its pair is not a function of
-the job (see ``_of_pair``). The scripted order of backups and of tape blocks is dropped. The
-four pair properties of ``invariants/safety.py`` are parts of the invariant, with the lemmas
-they need; ``no_acknowledged_write_lost`` skips mirrors, as the model's property does.
+``primary``/``secondary``, the pair state, difference information, the tape, the mirror
+write under way (handed to the secondary's controller, performed by ``mirror_write``) and
+the ghosts (the primary's image at the split, the secondary's row before the cycle). A
+backup cycle is a job with ``backup`` set, walking ``Protocol.backup_order()``; its pair is
+not a function of the job (see ``_of_pair``). The scripted order of backups and of tape
+blocks is dropped. The four pair properties of ``invariants/safety.py`` are parts of the
+invariant, with the lemmas they need; ``no_acknowledged_write_lost`` skips mirrors, as the
+model's property does, and the pair properties count a mirror write under way as done.
 
 Modules, each importing only those listed before it: ``signature`` (the sorts and the state),
 ``formulas`` (quantifiers, derived terms, a variant's step order), ``invariant`` (properties

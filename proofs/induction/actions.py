@@ -28,7 +28,10 @@ def initial(s: State) -> Term:
         forall([c, lu], lambda c1, l1: s.active(c1, l1) == (c1 == s.disk_current(l1))),
         forall([c, lu], lambda c1, l1: z3.Not(s.write_through(c1, l1))),
         forall(
-            [c, lu, b], lambda c1, l1, b1: z3.And(z3.Not(s.line(c1, l1, b1)), z3.Not(s.dirty(c1, l1, b1)))
+            [c, lu, b],
+            lambda c1, l1, b1: z3.And(
+                z3.Not(s.line(c1, l1, b1)), z3.Not(s.dirty(c1, l1, b1)), z3.Not(s.destaging(c1, l1, b1))
+            ),
         ),
         forall([lu, b], lambda l1, b1: s.disk(l1, b1) == s.acked(l1, b1)),
         forall(
@@ -45,7 +48,8 @@ def initial(s: State) -> Term:
         forall([k.job], lambda j: z3.Not(s.live(j))),
         z3.Not(s.bad_read),
         # Embodiment 2 (Fig. 9A): every pair paired, the mirror equal to its primary, its
-        # default controller the backup controller (not its current one), no cycle yet.
+        # default controller the backup controller (not its current one), no cycle yet, no
+        # mirror write under way.
         _pairs_well_formed(Steps(CORRECT), s),
         forall(
             [k.pair],
@@ -54,6 +58,7 @@ def initial(s: State) -> Term:
                 z3.And(
                     _is(s, p1, PairState.PAIRED),
                     z3.Not(s.cycled(p1)),
+                    z3.Not(s.mw_on(p1)),
                     s.disk_default(s.secondary(p1)) != s.disk_current(s.secondary(p1)),
                 ),
             ),
@@ -161,10 +166,19 @@ def deliver(p: Steps, s: State) -> Transition:
     return _write_or_read(s, "deliver", write, read)
 
 
-def _write_block(s: State, when: Term, c: Term, lu: Term, b: Term, x: Term) -> State:
+def _write_waits(s: State, c: Term, lu: Term, b: Term) -> Term:
+    """A write of block ``b`` by ``c`` must wait: it goes to disk (write-through) while c's
+    de-stage of the block is under way (model.actions._write_waits)."""
+    return z3.And(s.write_through(c, lu), s.destaging(c, lu, b))
+
+
+def _write_block(p: Steps, s: State, when: Term, c: Term, lu: Term, b: Term, x: Term) -> State:
     """If ``when``: controller ``c`` writes ``x`` to block ``b`` of ``lu``, through to disk
-    (dropping its line) when write-through, else into a dirty line (model.actions._write_block)."""
+    (dropping its line; literal_write_through: keeping a clean line of ``x``) when
+    write-through, else into a dirty line (model.actions._write_block). Callers first
+    wait for a de-stage of the block under way there (``_write_waits``)."""
     wt = s.write_through(c, lu)
+    keeps = z3.BoolVal(True) if p.protocol.literal_write_through else z3.Not(wt)
 
     def here(c1: Term, l1: Term, b1: Term) -> Term:
         return z3.And(when, c1 == c, l1 == lu, b1 == b)
@@ -172,9 +186,27 @@ def _write_block(s: State, when: Term, c: Term, lu: Term, b: Term, x: Term) -> S
     return replace(
         s,
         disk=lambda l1, b1: z3.If(z3.And(when, wt, l1 == lu, b1 == b), x, s.disk(l1, b1)),
-        line=lambda c1, l1, b1: z3.If(here(c1, l1, b1), z3.Not(wt), s.line(c1, l1, b1)),
+        line=lambda c1, l1, b1: z3.If(here(c1, l1, b1), keeps, s.line(c1, l1, b1)),
         dirty=lambda c1, l1, b1: z3.If(here(c1, l1, b1), z3.Not(wt), s.dirty(c1, l1, b1)),
         line_value=lambda c1, l1, b1: z3.If(here(c1, l1, b1), x, s.line_value(c1, l1, b1)),
+    )
+
+
+def _fill(p: Steps, s: State, c: Term, lu: Term, b: Term) -> State:
+    """A read of block ``b`` through ``c`` that misses fills a clean line from disk, unless
+    ``c`` writes the LU through (literal_write_through: regardless)."""
+    fill = z3.Not(s.line(c, lu, b))
+    if not p.protocol.literal_write_through:
+        fill = z3.And(fill, z3.Not(s.write_through(c, lu)))
+
+    def filled(c1: Term, l1: Term, b1: Term) -> Term:
+        return z3.And(fill, c1 == c, l1 == lu, b1 == b)
+
+    return replace(
+        s,
+        line=lambda c1, l1, b1: z3.Or(filled(c1, l1, b1), s.line(c1, l1, b1)),
+        dirty=lambda c1, l1, b1: z3.And(z3.Not(filled(c1, l1, b1)), s.dirty(c1, l1, b1)),
+        line_value=lambda c1, l1, b1: z3.If(filled(c1, l1, b1), s.disk(lu, b), s.line_value(c1, l1, b1)),
     )
 
 
@@ -192,48 +224,51 @@ def _seen(s: State, lu: Term, b: Term, o: Term, owned: Term) -> Term:
 def process(p: Steps, s: State) -> Transition:
     """A controller performs a request in its inbox, even for an LU it has stopped
     controlling since: a write goes to disk (dropping the line) when write-through, else
-    into a dirty line; a read returns the line, else the disk, filling a clean line when
-    the controller is not write-through and has none."""
+    into a dirty line, and waits while it would go to disk during a de-stage of its block
+    there; a write of a paired primary is handed to the secondary's controller in charge
+    (``mirror_write`` performs it) and its reply waits at MIRRORING. A read returns the
+    line, else the disk, filling a clean line when the controller is not write-through and
+    has none."""
     k = sorts()
 
     def write(lu: Term) -> Transition:
         c, b, x = s.w_at(lu), s.w_block(lu), s.w_value(lu)
-        after = _write_block(s, z3.BoolVal(True), c, lu, b, x)
+        after = _write_block(p, s, z3.BoolVal(True), c, lu, b, x)
         # Embodiment 2 (model.actions._mirror): q is lu's pair if lu is a primary; o is
         # the secondary's controller in charge, if it has one.
         q, o, owned = _const("q", k.pair), _const("o", k.controller), z3.Bool("process_owned")
         sec = s.secondary(q)
         is_primary = z3.And(_real(s, q), s.primary(q) == lu)
         paired = _is(s, q, PairState.PAIRED)
-        after = _write_block(after, z3.And(is_primary, paired, owned), o, sec, b, x)
+        mirrored = z3.And(is_primary, paired, owned)
         track = z3.And(is_primary, z3.Not(paired))
+
+        def handed(f: Fn, value: Term) -> Fn:
+            return lambda p1: z3.If(z3.And(mirrored, p1 == q), value, f(p1))
+
         after = replace(
             after,
             diff=lambda p1, b1: z3.Or(z3.And(track, p1 == q, b1 == b), s.diff(p1, b1)),
-            w_loc=at(s.w_loc, (lu,), k.where["REPLIED"]),
+            mw_on=handed(s.mw_on, z3.BoolVal(True)),
+            mw_block=handed(s.mw_block, b),
+            mw_value=handed(s.mw_value, x),
+            mw_at=handed(s.mw_at, o),
+            w_loc=at(s.w_loc, (lu,), z3.If(mirrored, k.where["MIRRORING"], k.where["REPLIED"])),
         )
         guard = [
             s.w_on(lu),
             s.w_loc(lu) == k.where["INBOX"],
             z3.Or(is_primary, forall([k.pair], lambda p1: z3.Implies(_real(s, p1), s.primary(p1) != lu))),
             *_owner_of(s, sec, o, owned),
+            z3.Not(_write_waits(s, c, lu, b)),
         ]
         return Transition(guard, after, {"l": lu, "q": q, "o": o})
 
     def read(r: Term) -> Transition:
         c, lu, b = s.r_at(r), s.r_lu(r), s.r_block(r)
-        hit = s.line(c, lu, b)
         value = visible(s, c, lu, b)
-        fill = z3.And(z3.Not(hit), z3.Not(s.write_through(c, lu)))
-
-        def filled(c1: Term, l1: Term, b1: Term) -> Term:
-            return z3.And(fill, c1 == c, l1 == lu, b1 == b)
-
         after = replace(
-            s,
-            line=lambda c1, l1, b1: z3.Or(filled(c1, l1, b1), s.line(c1, l1, b1)),
-            dirty=lambda c1, l1, b1: z3.And(z3.Not(filled(c1, l1, b1)), s.dirty(c1, l1, b1)),
-            line_value=lambda c1, l1, b1: z3.If(filled(c1, l1, b1), s.disk(lu, b), s.line_value(c1, l1, b1)),
+            _fill(p, s, c, lu, b),
             bad_read=z3.Or(s.bad_read, z3.Not(admissible(s, lu, b, value))),
             r_loc=at(s.r_loc, (r,), k.where["REPLIED"]),
         )
@@ -401,20 +436,61 @@ def _begin_destage(p: Steps, s: State, job: _Job) -> State:
     return replace(s, write_through=at(s.write_through, (job.source, job.lu), z3.BoolVal(True)))
 
 
+def _start_destage(s: State, c: Term, lu: Term, b: Term) -> tuple[list[Term], State]:
+    """Controller ``c`` issues the disk write of its dirty line of block ``b``, if no
+    de-stage of the block is under way there; the line stays dirty until ``destage_done``
+    (model.actions._start_destage). The guard and the state after."""
+    guard = [s.line(c, lu, b), s.dirty(c, lu, b), z3.Not(s.destaging(c, lu, b))]
+    after = replace(
+        s,
+        destaging=at(s.destaging, (c, lu, b), z3.BoolVal(True)),
+        destage_value=at(s.destage_value, (c, lu, b), s.line_value(c, lu, b)),
+    )
+    return guard, after
+
+
+def _no_destage_of(s: State, c: Term, lu: Term) -> Term:
+    """No de-stage of ``lu`` is under way at ``c``: what a purge waits for."""
+    return forall([sorts().block], lambda b: z3.Not(s.destaging(c, lu, b)))
+
+
+def background_destage(p: Steps, s: State) -> Transition:
+    """A controller starts de-staging a dirty line of an LU it does not write through, on
+    its own (scenarios with background_destage; the proof allows it always, so it covers
+    scenarios with and without)."""
+    k = sorts()
+    c, lu, b = _const("c", k.controller), _const("l", k.lu), _const("b", k.block)
+    guard, after = _start_destage(s, c, lu, b)
+    return Transition([z3.Not(s.write_through(c, lu)), *guard], after, {"c": c, "l": lu, "b": b})
+
+
+def destage_done(p: Steps, s: State) -> Transition:
+    """A de-stage's disk write is done: the block holds the value written, and the line is
+    clean if it still holds that value (destage_clean_unconditionally: whatever it holds)."""
+    k = sorts()
+    c, lu, b = _const("c", k.controller), _const("l", k.lu), _const("b", k.block)
+    written = s.destage_value(c, lu, b)
+    unchanged = s.line_value(c, lu, b) == written
+    if p.protocol.destage_clean_unconditionally:
+        unchanged = z3.BoolVal(True)
+    cleaned = z3.And(s.line(c, lu, b), unchanged)
+    after = replace(
+        s,
+        disk=at(s.disk, (lu, b), written),
+        destaging=at(s.destaging, (c, lu, b), z3.BoolVal(False)),
+        dirty=at(s.dirty, (c, lu, b), z3.And(s.dirty(c, lu, b), z3.Not(cleaned))),
+    )
+    return Transition([s.destaging(c, lu, b)], after, {"c": c, "l": lu, "b": b})
+
+
 def destage_line(p: Steps, s: State) -> Transition:
-    """804: the source writes one dirty line of the LU to disk and marks it clean; the job
-    stays at its purge step."""
+    """804: the source starts writing one dirty line of the LU to disk (``destage_done``
+    finishes it); the job stays at its purge step."""
     k = sorts()
     job = _job(p, s, Step.PURGE)
     b = _const("b", k.block)
-    src, lu = job.source, job.lu
-    after = replace(
-        s,
-        disk=at(s.disk, (lu, b), s.line_value(src, lu, b)),
-        dirty=at(s.dirty, (src, lu, b), z3.BoolVal(False)),
-    )
-    guard = [*job.guard, s.line(src, lu, b), s.dirty(src, lu, b)]
-    return Transition(guard, after, {**job.args, "b": b})
+    guard, after = _start_destage(s, job.source, job.lu, b)
+    return Transition([*job.guard, *guard], after, {**job.args, "b": b})
 
 
 def _purge(p: Steps, s: State, job: _Job) -> State:
@@ -434,13 +510,14 @@ def _purge(p: Steps, s: State, job: _Job) -> State:
 
 
 def purge(p: Steps, s: State) -> Transition:
-    """804: with no dirty line of the LU left, the source removes all its lines of the LU."""
+    """804: with no dirty line of the LU left and every de-stage of it done, the source
+    removes all its lines of the LU."""
     k = sorts()
     job = _job(p, s, Step.PURGE)
     no_dirty = forall(
         [k.block], lambda b: z3.Not(z3.And(s.line(job.source, job.lu, b), s.dirty(job.source, job.lu, b)))
     )
-    job.guard.append(no_dirty)
+    job.guard += [no_dirty, _no_destage_of(s, job.source, job.lu)]
     return _advance(p, s, job, Step.PURGE, _purge(p, s, job))
 
 
@@ -569,16 +646,10 @@ def _destage_for(step: Step) -> Callable[[Steps, State], Transition]:
         k = sorts()
         job = _job(p, s, step)
         b = _const("b", k.block)
-        c, lu = _holder(job, step), job.lu
-        after = replace(
-            s,
-            disk=at(s.disk, (lu, b), s.line_value(c, lu, b)),
-            dirty=at(s.dirty, (c, lu, b), z3.BoolVal(False)),
-        )
-        guard = [*job.guard, s.line(c, lu, b), s.dirty(c, lu, b)]
-        return Transition(guard, after, {**job.args, "b": b})
+        guard, after = _start_destage(s, _holder(job, step), job.lu, b)
+        return Transition([*job.guard, *guard], after, {**job.args, "b": b})
 
-    action.__doc__ = f"{step.number}: one dirty line of the secondary goes to disk."
+    action.__doc__ = f"{step.number}: one dirty line of the secondary starts going to disk."
     return action
 
 
@@ -588,6 +659,7 @@ def _purge_for(step: Step) -> Callable[[Steps, State], Transition]:
         job = _job(p, s, step)
         c, lu = _holder(job, step), job.lu
         job.guard.append(forall([k.block], lambda b: z3.Not(z3.And(s.line(c, lu, b), s.dirty(c, lu, b)))))
+        job.guard.append(_no_destage_of(s, c, lu))
 
         def mine(c1: Term, l1: Term) -> Term:
             return z3.And(c1 == c, l1 == lu)
@@ -599,7 +671,9 @@ def _purge_for(step: Step) -> Callable[[Steps, State], Transition]:
         )
         return _advance(p, s, job, step, after)
 
-    action.__doc__ = f"{step.number}: with nothing dirty left, the secondary's lines are removed."
+    action.__doc__ = (
+        f"{step.number}: with nothing dirty left and every de-stage done, the secondary's lines are removed."
+    )
     return action
 
 
@@ -627,22 +701,34 @@ def _drained(s: State, c: Term, lu: Term) -> list[Term]:
     ]
 
 
+def _no_mirror_pending(s: State, c: Term, lu: Term) -> Term:
+    """``c`` has no mirror write of ``lu`` (a secondary) left to perform
+    (model.actions._mirror_pending): what 904 and 909 wait for."""
+    return forall(
+        [sorts().pair],
+        lambda p1: z3.Not(z3.And(_real(s, p1), s.secondary(p1) == lu, s.mw_on(p1), s.mw_at(p1) == c)),
+    )
+
+
 def hand_over(p: Steps, s: State) -> Transition:
-    """904: the source, its inbox drained, notifies completion; the backup controller takes control."""
+    """904: the source, its inbox drained and its mirror writes of the secondary performed,
+    notifies completion; the backup controller takes control."""
     job = _job(p, s, Step.HAND_OVER)
     job.guard.extend(_drained(s, job.source, job.lu))
+    job.guard.append(_no_mirror_pending(s, job.source, job.lu))
     return _advance(p, s, job, Step.HAND_OVER, _pass_control(s, job.lu, job.source, job.destination))
 
 
 def backup_block(p: Steps, s: State) -> Transition:
     """905: the backup host reads a block of the secondary through the backup controller,
-    in charge of it, and writes it to tape (any block: the model's order is dropped)."""
+    in charge of it, and writes it to tape (any block: the model's order is dropped). The
+    read goes through that controller's cache as any read does: a miss fills a line."""
     k = sorts()
     job = _job(p, s, Step.BACKUP_DONE)
     b, q = _const("b", k.block), _const("q", k.pair)
     job.guard += [_real(s, q), s.secondary(q) == job.lu, s.active(job.destination, job.lu)]
     after = replace(
-        s,
+        _fill(p, s, job.destination, job.lu, b),
         tape_has=at(s.tape_has, (q, b), z3.BoolVal(True)),
         tape=at(s.tape, (q, b), visible(s, job.destination, job.lu, b)),
     )
@@ -671,8 +757,17 @@ def _request_resync(p: Steps, s: State, job: _Job) -> State:
 
 
 def _migrate_back(p: Steps, s: State, job: _Job) -> State:
-    """907: current := the default number (home), default := the backup controller."""
-    return _migrate(s, job.lu, s.disk_default(job.lu), job.destination)
+    """907: current := the default number (home), default := the backup controller
+    (stale_diff_copy: and the pair's difference information is cleared)."""
+    after = _migrate(s, job.lu, s.disk_default(job.lu), job.destination)
+    if not p.protocol.stale_diff_copy:
+        return after
+
+    def diff(p1: Term, b1: Term) -> Term:
+        of_job = z3.And(_real(s, p1), s.secondary(p1) == job.lu)
+        return z3.And(z3.Not(of_job), s.diff(p1, b1))
+
+    return replace(after, diff=diff)
 
 
 def _begin_return_destage(p: Steps, s: State, job: _Job) -> State:
@@ -681,12 +776,31 @@ def _begin_return_destage(p: Steps, s: State, job: _Job) -> State:
 
 
 def return_control(p: Steps, s: State) -> Transition:
-    """909: the backup controller, its inbox drained, passes control to the controller the
-    row now names as current; the cycle is over."""
+    """909: the backup controller, its inbox drained and its mirror writes of the secondary
+    performed, passes control to the controller the row now names as current; the cycle is
+    over."""
     job = _job(p, s, Step.RETURN_CONTROL)
     job.guard.extend(_drained(s, job.destination, job.lu))
+    job.guard.append(_no_mirror_pending(s, job.destination, job.lu))
     home = s.disk_current(job.lu)
     return _advance(p, s, job, Step.RETURN_CONTROL, _pass_control(s, job.lu, job.destination, home))
+
+
+def mirror_write(p: Steps, s: State) -> Transition:
+    """The secondary's controller performs the mirror write it was handed (in its cache, or
+    on disk while write-through there, waiting as a host write does for a de-stage of the
+    block), even if the pair was split since; then the primary's writer gets its reply."""
+    k = sorts()
+    q = _const("q", k.pair)
+    c, sec, b = s.mw_at(q), s.secondary(q), s.mw_block(q)
+    guard = [_real(s, q), s.mw_on(q), z3.Not(_write_waits(s, c, sec, b))]
+    after = _write_block(p, s, z3.BoolVal(True), c, sec, b, s.mw_value(q))
+    after = replace(
+        after,
+        mw_on=at(s.mw_on, (q,), z3.BoolVal(False)),
+        w_loc=at(s.w_loc, (s.primary(q),), k.where["REPLIED"]),
+    )
+    return Transition(guard, after, {"q": q})
 
 
 def _resyncing(s: State, q: Term) -> list[Term]:
@@ -695,14 +809,21 @@ def _resyncing(s: State, q: Term) -> list[Term]:
 
 def resync_block(p: Steps, s: State) -> Transition:
     """906: a block the difference information names is copied from the primary (through
-    its controller in charge) to the secondary (through its)."""
+    its controller in charge) to the secondary (through its), waiting while that write
+    would go to disk during a de-stage of the block there."""
     k = sorts()
     q, b = _const("q", k.pair), _const("b", k.block)
     o1, owned1 = _const("o", k.controller), z3.Bool("resync_primary_owned")
     o2, owned2 = _const("o2", k.controller), z3.Bool("resync_secondary_owned")
     pri, sec = s.primary(q), s.secondary(q)
-    guard = [*_resyncing(s, q), s.diff(q, b), *_owner_of(s, pri, o1, owned1), *_owner_of(s, sec, o2, owned2)]
-    after = _write_block(s, owned2, o2, sec, b, _seen(s, pri, b, o1, owned1))
+    guard = [
+        *_resyncing(s, q),
+        s.diff(q, b),
+        *_owner_of(s, pri, o1, owned1),
+        *_owner_of(s, sec, o2, owned2),
+        z3.Not(z3.And(owned2, _write_waits(s, o2, sec, b))),
+    ]
+    after = _write_block(p, s, owned2, o2, sec, b, _seen(s, pri, b, o1, owned1))
     after = replace(after, diff=at(s.diff, (q, b), z3.BoolVal(False)))
     return Transition(guard, after, {"q": q, "b": b, "o": o1, "o2": o2})
 
@@ -736,6 +857,8 @@ ACTIONS: tuple[AbstractAction, ...] = (
     AbstractAction("process", None, process),
     AbstractAction("complete", None, complete),
     AbstractAction("retry", None, retry),
+    AbstractAction("background_destage", None, background_destage),
+    AbstractAction("destage_done", None, destage_done),
     AbstractAction("designate", Step.DESIGNATE, designate),
     AbstractAction("instruct", Step.INSTRUCT, _plain_step(Step.INSTRUCT, _instruct)),
     AbstractAction("write_row", Step.WRITE_ROW, _plain_step(Step.WRITE_ROW, _write_row)),
@@ -773,6 +896,7 @@ ACTIONS: tuple[AbstractAction, ...] = (
     AbstractAction("destage_return_line", Step.PURGE_RETURN, _destage_for(Step.PURGE_RETURN)),
     AbstractAction("purge_return", Step.PURGE_RETURN, _purge_for(Step.PURGE_RETURN)),
     AbstractAction("return_control", Step.RETURN_CONTROL, return_control),
+    AbstractAction("mirror_write", None, mirror_write),
     AbstractAction("resync_block", Step.RESYNC_DONE, resync_block),
     AbstractAction("resync_done", Step.RESYNC_DONE, resync_done),
 )

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class Cti:
     jobs: int  # live jobs
     writes: int  # writes outstanding
     reads: int  # reads in flight
+    destages: int  # de-stages under way
     classification: Classification | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -146,6 +148,14 @@ class _Reader:
             if self.true(s.line(c, lu, b)):
                 state = "dirty" if self.true(s.dirty(c, lu, b)) else "clean"
                 rows[f"line {n(c)} {n(lu)} {n(b)}"] = f"{n(s.line_value(c, lu, b))} {state}"
+        for c, lu, b in itertools.product(u["controller"], u["lu"], u["block"]):
+            if self.true(s.destaging(c, lu, b)):
+                rows[f"destage {n(c)} {n(lu)} {n(b)}"] = f"writing {n(s.destage_value(c, lu, b))} to disk"
+        for pr in u["pair"]:
+            if self.true(s.mw_on(pr)) and not self.true(s.primary(pr) == s.secondary(pr)):
+                rows[f"mirror write of {n(pr)}"] = (
+                    f"{n(s.secondary(pr))} {n(s.mw_block(pr))} := {n(s.mw_value(pr))}, by {n(s.mw_at(pr))}"
+                )
         for lu in u["lu"]:
             if self.true(s.w_on(lu)):
                 where = self._where(s.w_loc(lu), s.w_at(lu))
@@ -196,6 +206,10 @@ def read_cti(model: Any, action: str, part: str, pre: State, transition: Transit
         jobs=sum(reader.true(pre.live(j)) for j in u["job"]),
         writes=sum(reader.true(pre.w_on(lu)) for lu in u["lu"]),
         reads=sum(reader.true(pre.r_on(r)) for r in u["read"]),
+        destages=sum(
+            reader.true(pre.destaging(c, lu, b))
+            for c, lu, b in itertools.product(u["controller"], u["lu"], u["block"])
+        ),
     )
 
 
@@ -210,10 +224,16 @@ def classify(cti: Cti, protocol: Protocol, max_states: int = CLASSIFY_MAX_STATES
     """Explore a small array of the counterexample's size under the same variant and say
     whether a property the broken part protects fails there. Sizes are capped (3
     controllers, 2 LUs, 2 blocks, 3 take-overs) so the search stays in seconds. A
-    counterexample of embodiment 2 (a backup action, or a part protecting a pair property)
-    is searched for on the built-in ``fig9`` instead: ``array_scenario`` makes no pairs."""
+    counterexample of embodiment 2 (a backup action or the mirror write, or a part
+    protecting a pair property) is searched for on the built-in ``fig9`` instead:
+    ``array_scenario`` makes no pairs. When it involves a de-stage (one under way, or
+    ``background_destage`` starting one) the instance's controllers also de-stage in the
+    background, as the abstract ones always may: only then can a host write overtake a
+    de-stage."""
     wanted = next(p.protects for p in PARTS if p.name == cti.part)
+    # The mirror write belongs to no step, but only an array with pairs takes it.
     backup_actions = {a.name for a in ACTIONS if a.step in BACKUP_ORDER or a.step is Step.RESYNC_DONE}
+    backup_actions.add("mirror_write")
     if cti.action in backup_actions or set(wanted) & set(_PAIR_PROPERTIES):
         scenario = builtin("fig9")
     else:
@@ -226,6 +246,10 @@ def classify(cti: Cti, protocol: Protocol, max_states: int = CLASSIFY_MAX_STATES
             budget=_clamp(cti.jobs + 1, 2, 3),
             writes_per_block=2,
             reads_per_block=1,
+        )
+    if cti.destages or cti.action == "background_destage":
+        scenario = dataclasses.replace(
+            scenario, name=f"{scenario.name}+background-destage", background_destage=True
         )
     m = Model(scenario, protocol)
     search = explore(

@@ -66,10 +66,20 @@ def admissible(s: State, lu: Term, b: Term, x: Term) -> Term:
 
 
 def expected(s: State, lu: Term, b: Term) -> Term:
-    """The one value the block must show: the write already performed (replied, not yet
-    acknowledged) if there is one, else the last acknowledged write."""
-    performed = z3.And(s.w_on(lu), s.w_loc(lu) == sorts().where["REPLIED"], s.w_block(lu) == b)
+    """The one value the block must show: the write already performed (replied, or waiting
+    for its mirror write; not yet acknowledged) if there is one, else the last acknowledged
+    write."""
+    where = sorts().where
+    loc = s.w_loc(lu)
+    performed = z3.And(
+        s.w_on(lu), z3.Or(loc == where["REPLIED"], loc == where["MIRRORING"]), s.w_block(lu) == b
+    )
     return z3.If(performed, s.w_value(lu), s.acked(lu, b))
+
+
+def mirror_write_of(s: State, pr: Term, b: Term) -> Term:
+    """Pair ``pr`` has a mirror write of block ``b`` under way."""
+    return z3.And(s.mw_on(pr), s.mw_block(pr) == b)
 
 
 class Steps:

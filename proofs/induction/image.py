@@ -102,6 +102,7 @@ class Image:
         out: list[Term] = []
         for ci, ctl in enumerate(w.controllers):
             lines = {(x.lu, x.block): x for x in ctl.cache}
+            destages = {(d.lu, d.block): d for d in ctl.destaging}
             for li in range(m.lus):
                 out.append(s.active(c[ci], lu[li]) == (li in ctl.active))
                 out.append(s.write_through(c[ci], lu[li]) == (li in ctl.write_through))
@@ -113,6 +114,10 @@ class Image:
                     out.append(s.dirty(c[ci], lu[li], b[bi]) == (x is not None and x.dirty))
                     if x is not None:
                         out.append(s.line_value(c[ci], lu[li], b[bi]) == v[x.value])
+                    d = destages.get((li, bi))
+                    out.append(s.destaging(c[ci], lu[li], b[bi]) == (d is not None))
+                    if d is not None:
+                        out.append(s.destage_value(c[ci], lu[li], b[bi]) == v[d.value])
         for li in range(m.lus):
             for bi in range(len(b)):
                 inside = bi < m.blocks[li]  # blocks past an LU's end read 0 and never change
@@ -153,6 +158,14 @@ class Image:
             home = pair_w.home
             if home is not None:
                 out += [s.home_default(q) == c[home.default], s.home_current(q) == c[home.current]]
+            mirror = pair_w.mirror
+            out.append(s.mw_on(q) == (mirror is not None))
+            if mirror is not None:
+                out += [
+                    s.mw_block(q) == b[mirror.block],
+                    s.mw_value(q) == v[mirror.value],
+                    s.mw_at(q) == c[mirror.controller],
+                ]
             for bi in range(len(b)):
                 out.append(s.diff(q, b[bi]) == (bi in pair_w.diff))
                 out.append(s.tape_has(q, b[bi]) == (bi < len(pair_w.tape)))

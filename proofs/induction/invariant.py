@@ -11,7 +11,7 @@ import z3
 
 from model.protocol import Step
 from model.state import PairState
-from proofs.induction.formulas import Steps, admissible, exists, expected, forall, visible
+from proofs.induction.formulas import Steps, admissible, exists, expected, forall, mirror_write_of, visible
 from proofs.induction.signature import State, Term, sorts
 
 
@@ -220,6 +220,14 @@ def _clean_lines_match_disk(p: Steps, s: State) -> Term:
     )
 
 
+def _destage_has_dirty_line(p: Steps, s: State) -> Term:
+    k = sorts()
+    return forall(
+        [k.controller, k.lu, k.block],
+        lambda c, lu, b: z3.Implies(s.destaging(c, lu, b), z3.And(s.line(c, lu, b), s.dirty(c, lu, b))),
+    )
+
+
 def _visible_is_expected(p: Steps, s: State) -> Term:
     k = sorts()
     through_owner = forall(
@@ -278,6 +286,23 @@ def seen_equal(s: State, l1: Term, l2: Term, b: Term) -> Term:
     return z3.And(both, one(l1, l2), one(l2, l1), neither)
 
 
+def mirror_shows(s: State, pr: Term, b: Term, x: Term) -> Term:
+    """Pair ``pr``'s secondary shows ``x`` in block ``b`` (``seen_is``), counting a mirror
+    write of the block under way as done: the writer's reply waits for it, and nothing
+    else writes the block meanwhile (``model.invariants.safety._mirror_differences``)."""
+    return z3.If(mirror_write_of(s, pr, b), s.mw_value(pr) == x, seen_is(s, s.secondary(pr), b, x))
+
+
+def mirror_equal(s: State, pr: Term, b: Term) -> Term:
+    """Pair ``pr``'s primary and secondary show one value in block ``b`` (``seen_equal``),
+    counting a mirror write of the block under way as done."""
+    return z3.If(
+        mirror_write_of(s, pr, b),
+        seen_is(s, s.primary(pr), b, s.mw_value(pr)),
+        seen_equal(s, s.primary(pr), s.secondary(pr), b),
+    )
+
+
 def _is(s: State, pr: Term, state: PairState) -> Term:
     return s.pstate(pr) == sorts().pair_state[state]
 
@@ -316,7 +341,7 @@ def _mirror_differs_only_where_tracked(p: Steps, s: State) -> Term:
             z3.Not(_real(s, pr)),
             _is(s, pr, PairState.PAIRED),
             s.diff(pr, b),
-            seen_equal(s, s.primary(pr), s.secondary(pr), b),
+            mirror_equal(s, pr, b),
         ),
     )
 
@@ -327,7 +352,7 @@ def _resync_restores_mirror(p: Steps, s: State) -> Term:
         [k.pair, k.block],
         lambda pr, b: z3.Implies(
             z3.And(_real(s, pr), _is(s, pr, PairState.PAIRED)),
-            seen_equal(s, s.primary(pr), s.secondary(pr), b),
+            mirror_equal(s, pr, b),
         ),
     )
 
@@ -477,7 +502,7 @@ def _secondary_holds_snapshot(p: Steps, s: State) -> Term:
         [k.pair, k.block],
         lambda pr, b: z3.Implies(
             z3.And(_real(s, pr), _is(s, pr, PairState.SPLIT)),
-            seen_is(s, s.secondary(pr), b, s.snapshot(pr, b)),
+            mirror_shows(s, pr, b, s.snapshot(pr, b)),
         ),
     )
 
@@ -488,9 +513,41 @@ def _mirror_is_expected(p: Steps, s: State) -> Term:
         [k.pair, k.block],
         lambda pr, b: z3.Implies(
             z3.And(_real(s, pr), z3.Or(_is(s, pr, PairState.PAIRED), z3.Not(s.diff(pr, b)))),
-            seen_is(s, s.secondary(pr), b, expected(s, s.primary(pr), b)),
+            mirror_shows(s, pr, b, expected(s, s.primary(pr), b)),
         ),
     )
+
+
+def _mirror_write_waits_for_writer(p: Steps, s: State) -> Term:
+    k = sorts()
+
+    def body(pr: Term) -> Term:
+        lu = s.primary(pr)
+        waiting = z3.And(s.w_on(lu), s.w_loc(lu) == k.where["MIRRORING"])
+        same = z3.And(s.w_block(lu) == s.mw_block(pr), s.w_value(lu) == s.mw_value(pr))
+        return z3.Implies(_real(s, pr), z3.And(s.mw_on(pr) == waiting, z3.Implies(s.mw_on(pr), same)))
+
+    return forall([k.pair], body)
+
+
+def _mirror_write_at_holder(p: Steps, s: State) -> Term:
+    k = sorts()
+
+    def pair(pr: Term) -> Term:
+        return z3.Implies(z3.And(_real(s, pr), s.mw_on(pr)), s.active(s.mw_at(pr), s.secondary(pr)))
+
+    def cycle(j: Term, pr: Term) -> Term:
+        return z3.Implies(z3.And(_of_pair(s, j, pr), s.mw_on(pr)), z3.Not(p.done(s, j, Step.HAND_OVER)))
+
+    return z3.And(forall([k.pair], pair), forall([k.job, k.pair], cycle))
+
+
+def _write_through_until_hand_over(p: Steps, s: State) -> Term:
+    def body(j: Term) -> Term:
+        window = z3.And(p.done(s, j, Step.BEGIN_BACKUP_DESTAGE), z3.Not(p.done(s, j, Step.HAND_OVER)))
+        return z3.Implies(z3.And(_backup_job(s, j), window), s.write_through(s.source(j), s.job_lu(j)))
+
+    return forall([sorts().job], body)
 
 
 def _secondary_default_elsewhere(p: Steps, s: State) -> Term:
@@ -686,6 +743,16 @@ PARTS: tuple[Part, ...] = (
         _clean_lines_match_disk,
     ),
     _lemma(
+        "destage_has_dirty_line",
+        "A de-stage under way at a controller is of a dirty line that controller holds.",
+        "A de-stage starts only from a dirty line, and until it is done the line stays: a "
+        "write-back write keeps it dirty, a write-through write waits for the de-stage, a read "
+        "hits it, and a purge waits for every de-stage of the LU; only the de-stage's end "
+        "may clean it.",
+        _ALL_DATA,
+        _destage_has_dirty_line,
+    ),
+    _lemma(
         "visible_is_expected",
         "Each block of an LU shows, through the controller in charge (or on disk when none "
         "is), the value of the LU's write already performed but not yet acknowledged, if "
@@ -776,8 +843,9 @@ PARTS: tuple[Part, ...] = (
         "After the purge of 903 and until 904 the source holds no line of the secondary; after "
         "the purge of 908 the backup controller holds none.",
         "The purge removes them, and while the job lives nothing writes or reads the secondary "
-        "through a cache: hosts never do, the pair is not paired (no mirrored write) and "
-        "re-synchronization waits for the job's end.",
+        "through a cache: hosts never do, the pair is not paired (no new mirror write), "
+        "re-synchronization waits for the job's end, and a mirror write handed over before "
+        "the split goes to disk after 903 and is done before 904.",
         ("no_stale_cache", *_PAIR_PROPERTIES),
         _backup_caches_purged,
     ),
@@ -790,23 +858,54 @@ PARTS: tuple[Part, ...] = (
     ),
     _lemma(
         "secondary_holds_snapshot",
-        "While a pair is split its secondary shows, block for block, the primary's image at the split.",
-        "At the split the paired secondary equals the primary (mirror_is_expected), whose image "
-        "the snapshot records; while split nothing writes the secondary, and 903's de-stage and "
-        "purge and 904's change of control keep what it shows.",
+        "While a pair is split its secondary shows, block for block, the primary's image at the "
+        "split, a mirror write under way counting as done.",
+        "At the split the paired secondary so counted equals the primary (mirror_is_expected), "
+        "whose image the snapshot records; while split nothing else writes the secondary, and "
+        "903's de-stage and purge and 904's change of control keep what it shows.",
         ("backup_is_point_in_time",),
         _secondary_holds_snapshot,
     ),
     _lemma(
         "mirror_is_expected",
         "A paired secondary, and a split one outside the difference information, shows the "
-        "value its primary is expected to show (visible_is_expected).",
-        "A write performed on a paired primary is written to the secondary in the same step; "
-        "on a split or re-synchronizing one it is recorded in the difference information; "
+        "value its primary is expected to show (visible_is_expected), a mirror write under "
+        "way counting as done.",
+        "A write performed on a paired primary is handed to the secondary's controller in the "
+        "same step, with its block and value; on a split or re-synchronizing one it is "
+        "recorded in the difference information; "
         "re-synchronization copies the primary's block before clearing its bit, and pairs "
         "again only once no bit is left.",
         ("mirror_differs_only_where_tracked", "resync_restores_mirror"),
         _mirror_is_expected,
+    ),
+    _lemma(
+        "mirror_write_waits_for_writer",
+        "A pair has a mirror write under way exactly while its primary's write waits at "
+        "MIRRORING, and it writes that write's block and value.",
+        "process hands a write of a paired primary over and parks the request at MIRRORING "
+        "in one step; mirror_write performs it and replies in one step; a host has one "
+        "request at a time, so no other write of the primary comes meanwhile.",
+        ("mirror_differs_only_where_tracked", "resync_restores_mirror", *_ALL_DATA),
+        _mirror_write_waits_for_writer,
+    ),
+    _lemma(
+        "mirror_write_at_holder",
+        "A mirror write under way was handed to the controller in charge of the secondary, "
+        "and a backup cycle of the pair has not passed 904.",
+        "process hands it to the secondary's controller in charge, only while the pair is "
+        "paired, so before any cycle of it; only 904 and 909 change who is in charge, and "
+        "both wait for that controller's mirror writes.",
+        ("no_stale_cache", *_PAIR_PROPERTIES),
+        _mirror_write_at_holder,
+    ),
+    _lemma(
+        "write_through_until_hand_over",
+        "Between 903 and 904 the source writes the secondary through to disk.",
+        "903 turns write-through on at the source and only 904 turns it off; a mirror write "
+        "performed after 903's purge therefore leaves no line behind.",
+        ("no_stale_cache", *_PAIR_PROPERTIES),
+        _write_through_until_hand_over,
     ),
     _lemma(
         "secondary_default_elsewhere",

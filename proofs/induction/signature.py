@@ -22,7 +22,7 @@ Fn = Callable[..., Any]
 class Loc:
     """Where a request's frame is (``model.state.Where``, with a controller's inbox as INBOX)."""
 
-    NAMES = ("PATH", "INBOX", "REPLIED", "NOT_READY")
+    NAMES = ("PATH", "INBOX", "REPLIED", "NOT_READY", "MIRRORING")
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class State:
     line: Fn  # (C, L, B) -> Bool: C's cache holds a line of block B of L
     dirty: Fn  # (C, L, B) -> Bool: that line is newer than the disk
     line_value: Fn  # (C, L, B) -> V: the line's value
+    destaging: Fn  # (C, L, B) -> Bool: C's de-stage of the block is under way (disk write issued)
+    destage_value: Fn  # (C, L, B) -> V: the value that de-stage writes
     disk: Fn  # (L, B) -> V
     acked: Fn  # (L, B) -> V: ghost, the last acknowledged write
     route: Fn  # L -> C: where the path controller sends L's frames
@@ -111,6 +113,10 @@ class State:
     cycled: Fn  # P -> Bool: ghost, a backup cycle of the pair has begun (the model's snapshot is set)
     home_default: Fn  # P -> C: ghost, the secondary's default controller before the cycle
     home_current: Fn  # P -> C: ghost, its current controller before the cycle
+    mw_on: Fn  # P -> Bool: a mirror write of the pair is under way (handed over, not yet performed)
+    mw_block: Fn  # P -> B
+    mw_value: Fn  # P -> V
+    mw_at: Fn  # P -> C: the secondary's controller it was handed to, which performs it
     bad_read: Term  # Bool: ghost, some read returned a value not admissible
 
 
@@ -125,6 +131,8 @@ def declare(suffix: str = "") -> State:
         "line": (c, lu, b, boolean),
         "dirty": (c, lu, b, boolean),
         "line_value": (c, lu, b, v),
+        "destaging": (c, lu, b, boolean),
+        "destage_value": (c, lu, b, v),
         "disk": (lu, b, v),
         "acked": (lu, b, v),
         "route": (lu, c),
@@ -160,6 +168,10 @@ def declare(suffix: str = "") -> State:
         "cycled": (pr, boolean),
         "home_default": (pr, c),
         "home_current": (pr, c),
+        "mw_on": (pr, boolean),
+        "mw_block": (pr, b),
+        "mw_value": (pr, v),
+        "mw_at": (pr, c),
     }
     decls = {name: z3.Function(name + suffix, *sig) for name, sig in signature.items()}
     return State(**decls, bad_read=z3.Bool("bad_read" + suffix))

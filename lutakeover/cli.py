@@ -15,10 +15,13 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from conformance.difftest import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS, DifftestResult, difftest, replay
+from conformance.setup import array_of
 from lutakeover.diagrams import kinds as diagram
 from lutakeover.diagrams.dot import DiagramError, format_of
 from lutakeover.diagrams.dot import write as write_diagram
 from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES
+from lutakeover.formats.difftest import difftest_json, format_difftest
 from lutakeover.formats.itf import ItfError, trace_origin, violation_description, write_trace
 from lutakeover.formats.report import (
     bmc_json,
@@ -32,6 +35,7 @@ from lutakeover.formats.report import (
 from lutakeover.reports.html_report import check_report, simulation_report
 from model.actions import Model
 from model.generate import array_scenario
+from model.labels import Label, LabelError
 from model.protocol import VARIANTS, Protocol, variant
 from model.scenario import (
     MAX_BLOCKS,
@@ -49,6 +53,8 @@ from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code
 from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
 from proofs.simulate import simulate
+from reference_impl.bugs import IMPL_BUGS
+from reference_impl.config import ConfigError
 
 MAX_TIMEOUT = 86_400  # seconds
 
@@ -297,6 +303,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="phases, states: also write the graph drawn as GraphML, for other graph tools",
     )
     draw.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    diff = verbs.add_parser(
+        "difftest",
+        help="run the reference array and the model in lockstep and compare every step",
+        description="Hypothesis chooses every step of the reference array's simulator; after "
+        "each, the steps the array offers must be the steps the model enables, and the "
+        "array's state (caches, tables, disk, paths, hosts' frames) must be the model's. A "
+        "divergence is shrunk to a short program of steps, printed and replayable with --replay.",
+        epilog="Exit codes: 0 the array agrees with the model, 1 it diverged, 2 bad input.",
+    )
+    diff.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
+    diff.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    diff.add_argument(
+        "--examples",
+        type=_bounded(1, MAX_RUNS, "a million"),
+        default=DEFAULT_EXAMPLES,
+        metavar="N",
+        help=f"lockstep runs Hypothesis makes (default {DEFAULT_EXAMPLES})",
+    )
+    diff.add_argument(
+        "--seed",
+        type=_bounded(0, 2**64 - 1, "a 64-bit seed"),
+        metavar="SEED",
+        help="random seed, 0 to 2^64-1 (default: a new one, printed)",
+    )
+    diff.add_argument(
+        "--impl-bug",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="build the array with a seeded implementation bug (repeatable; `--impl-bug list` lists them)",
+    )
+    diff.add_argument(
+        "--max-steps",
+        type=_bounded(1, MAX_STEPS * 10, "a run of the built-in scenarios ends within a few hundred"),
+        default=DEFAULT_MAX_STEPS,
+        metavar="S",
+        help=f"steps per run at most (default {DEFAULT_MAX_STEPS}; a run ends when nothing is left to do)",
+    )
+    diff.add_argument("--replay", metavar="FILE", help="run the program in FILE (one step per line) instead")
+    diff.add_argument("--program-out", metavar="FILE", help="write the program of a divergence to FILE")
+    diff.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    diff.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
@@ -588,6 +636,72 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _impl_bugs(names: list[str]) -> frozenset[str]:
+    for name in names:
+        if name not in IMPL_BUGS:
+            known = "\n".join(f"  {n:<30} {what}" for n, what in IMPL_BUGS.items())
+            raise BadInput(f"--impl-bug: no bug is called {name!r}; known:\n{known}")
+    return frozenset(names)
+
+
+def _program(path: str) -> list[Label]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"--replay {path}: cannot read it: {e}") from None
+    program = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#")[0].strip()
+        if line:
+            try:
+                program.append(Label.parse(line))
+            except LabelError as e:
+                raise BadInput(f"--replay {path}, line {n}: {e}") from None
+    return program
+
+
+def cmd_difftest(args: argparse.Namespace) -> int:
+    if "list" in args.impl_bug:
+        _print("\n".join(f"{name:<30} {what}" for name, what in IMPL_BUGS.items()))
+        return EXIT_OK
+    bugs = _impl_bugs(args.impl_bug)
+    scenario = _scenario(args)
+    try:
+        array_of(scenario)[0].check()
+    except ConfigError as e:
+        raise BadInput(str(e)) from None
+    if args.program_out:
+        _check_writable(args.program_out, "--program-out")
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    if args.replay:
+        program = _program(args.replay)
+        divergence, taken = replay(scenario, program, bugs)
+        result = DifftestResult(scenario.name, tuple(sorted(bugs)), seed, runs=1, steps=taken, longest=taken)
+        result.divergence = divergence
+        result.program = program[: taken + (divergence is not None and divergence.kind == "error")]
+    else:
+        if not args.quiet:
+            print(f"lutakeover: difftest {scenario.name}, seed {seed}", file=sys.stderr, flush=True)
+
+        def progress(line: str) -> None:
+            print(f"lutakeover: {line}", file=sys.stderr, flush=True)
+
+        result = difftest(
+            scenario,
+            bugs,
+            args.examples,
+            seed,
+            max_steps=args.max_steps,
+            progress=None if args.quiet else progress,
+        )
+    _print(dumps(difftest_json(result)) if args.json else format_difftest(result))
+    if args.program_out and result.divergence is not None:
+        Path(args.program_out).write_text("".join(f"{label}\n" for label in result.program), encoding="utf-8")
+        if not args.quiet:
+            print(f"lutakeover: program written to {args.program_out}", file=sys.stderr)
+    return exit_code(result.verdict)
+
+
 def cmd_variants(args: argparse.Namespace) -> int:
     width = max(len(name) for name in VARIANTS)
     _print("\n".join(f"{name:<{width}} {what}" for name, what in VARIANTS.items()))
@@ -607,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         "diagram": cmd_diagram,
         "scenarios": cmd_scenarios,
         "variants": cmd_variants,
+        "difftest": cmd_difftest,
     }
     try:
         return handlers[args.verb](args)

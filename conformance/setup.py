@@ -1,0 +1,49 @@
+"""A model scenario as an array and what is done to it."""
+
+from __future__ import annotations
+
+from model.scenario import Scenario
+from reference_impl.config import ArrayConfig, BatchConfig, HostConfig, LuConfig, PairConfig, Workload
+
+
+def array_of(scenario: Scenario, block_size: int = 512) -> tuple[ArrayConfig, Workload]:
+    """The array the scenario describes, and its hosts' and operator's workload. LUs are
+    laid out one after another on the disk (the scenario's physical addresses are labels
+    of Fig. 2, not extents)."""
+    lus, address = [], 0
+    for spec in scenario.lus:
+        lus.append(
+            LuConfig(
+                spec.lu,
+                spec.ext_lun,
+                spec.port,
+                spec.default,
+                spec.controller,
+                spec.blocks,
+                spec.raid_group,
+                spec.raid_level,
+                physical_address=address,
+            )
+        )
+        address += spec.blocks
+    direct = scenario.topology == "direct"
+    config = ArrayConfig(
+        scenario.controllers,
+        scenario.ports,
+        tuple(lus),
+        block_size,
+        scenario.background_destage,
+        pairs=tuple(PairConfig(p.primary, p.secondary) for p in scenario.pairs),
+        cables=tuple(h.controller for h in scenario.hosts if h.controller is not None) if direct else (),
+    )
+    workload = Workload(
+        hosts=tuple(HostConfig(h.name, h.writes, h.reads) for h in scenario.hosts),
+        writes_per_block=scenario.writes_per_block,
+        reads_per_block=scenario.reads_per_block,
+        mode=scenario.mode,
+        batches=tuple(BatchConfig(b.lus, b.destination, b.port, b.ext_luns) for b in scenario.batches),
+        budget=scenario.budget,
+        takeover_port=scenario.takeover_port,
+        backups=scenario.backups,
+    )
+    return config, workload

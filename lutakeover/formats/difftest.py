@@ -1,0 +1,46 @@
+"""The differential test's result as text and as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.difftest import DifftestResult
+
+
+def format_difftest(r: DifftestResult) -> str:
+    bugs = ", ".join(r.bugs) if r.bugs else "none"
+    verdict = "AGREE" if r.divergence is None else "DIVERGED"
+    lines = [
+        f"difftest {r.scenario}, implementation bugs: {bugs}: {verdict}",
+        f"  {r.runs:,} runs, {r.steps:,} steps in lockstep, longest run {r.longest}, "
+        f"{r.seconds:.1f} s, seed {r.seed}",
+    ]
+    if r.divergence is not None:
+        lines.append(f"program shrunk to {len(r.program)} steps, replayable with --replay:")
+        lines += [f"  {i:>3}  {label}" for i, label in enumerate(r.program, 1)]
+        lines.append(str(r.divergence))
+    return "\n".join(lines)
+
+
+def difftest_json(r: DifftestResult) -> dict[str, Any]:
+    d = r.divergence
+    return {
+        "scenario": r.scenario,
+        "impl_bugs": list(r.bugs),
+        "seed": r.seed,
+        "verdict": r.verdict,
+        "runs": r.runs,
+        "steps": r.steps,
+        "longest_run": r.longest,
+        "seconds": round(r.seconds, 3),
+        "divergence": None
+        if d is None
+        else {
+            "after_steps": d.step,
+            "kind": d.kind,
+            "what": d.what,
+            "details": d.details,
+            "step": None if d.label is None else str(d.label),
+        },
+        "program": [str(label) for label in r.program],
+    }

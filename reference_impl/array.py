@@ -1,0 +1,358 @@
+"""The disk array (1): controllers, disk apparatus, path controller, management utility
+and, in embodiment 2, the data mirroring function and the backup host's tapes, wired
+together. ``offers`` lists the steps the array could take next; ``perform`` methods take
+one. Hosts and the operator sit outside (``workload``); a driver decides the order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+
+from reference_impl.config import ArrayConfig
+from reference_impl.controller import Controller
+from reference_impl.disk import DiskApparatus
+from reference_impl.events import Event
+from reference_impl.frames import Frame, Status
+from reference_impl.mirroring import MirrorWrite, PairRecord, PairStatus
+from reference_impl.path import PathController
+from reference_impl.table import ConfigRow
+from reference_impl.tape import Tape
+from reference_impl.utility import ManagementUtility, Move, Takeover
+
+
+class NotOffered(ValueError):
+    """A step the array cannot take now; the message says why."""
+
+
+# The steps of a job whose controller is the source: every other job step of the source is
+# 802-808's; 908's de-stage and 907/909 are the backup controller's (the job's destination).
+_AT_DESTINATION = {
+    "purge": False, "purge_backup": False, "purge_return": True,
+}  # fmt: skip
+_DESTAGE_EVENT = {
+    "purge": "destage_line",
+    "purge_backup": "destage_backup_line",
+    "purge_return": "destage_return_line",
+}
+
+
+class DiskArray:
+    def __init__(
+        self,
+        config: ArrayConfig,
+        bugs: frozenset[str] = frozenset(),
+        disk_path: str | None = None,
+        tape_paths: list[str] | None = None,
+    ) -> None:
+        config.check()
+        self.config = config
+        self.bugs = bugs
+        self.disk = DiskApparatus(disk_path, config.block_size, config.data_blocks)
+        rows = [ConfigRow(**asdict(lu)) for lu in config.lus]  # the same fields, by name
+        self.disk.write_table(rows)
+        self.controllers = [Controller(c, self.disk, bugs) for c in range(config.controllers)]
+        for ctl in self.controllers:
+            ctl.load_table()
+        self.path = PathController({row.lu: row.current for row in rows}, bugs, config.cables)
+        self.utility = ManagementUtility(config.controllers, config.ports, bugs)
+        self.pairs = [PairRecord(p.primary, p.secondary) for p in config.pairs]
+        self.tapes = [
+            Tape(tape_paths[i] if tape_paths else None, config.block_size) for i in range(len(config.pairs))
+        ]
+
+    def rows(self) -> dict[int, ConfigRow]:
+        """The table as the disk's newest valid copy holds it (what the utility reads)."""
+        return {row.lu: row for row in self.disk.read_table()}
+
+    def owner(self, lu: int) -> Controller | None:
+        """The controller in charge of ``lu`` (the lowest-numbered, should there be two)."""
+        return next((ctl for ctl in self.controllers if lu in ctl.active), None)
+
+    def pair_of(self, lu: int, role: str) -> PairRecord | None:
+        return next((p for p in self.pairs if getattr(p, role) == lu), None)
+
+    # --- what the array could do next ------------------------------------------------------
+
+    def offers(self) -> Iterator[Event]:
+        for frame in self.path.frames:
+            if self.path.can_deliver(frame):
+                yield Event("deliver", (frame.host,))
+        for ctl in self.controllers:
+            for frame in ctl.inbox:
+                if ctl.can_perform(frame):
+                    yield Event("process", (frame.host,))
+            for lu, block in sorted(ctl.destaging):
+                yield Event("destage_done", (ctl.number, lu, block))
+            if self.config.background_destage:
+                for lu, block, line in ctl.cache.lines():
+                    if line.dirty and lu not in ctl.write_through and (lu, block) not in ctl.destaging:
+                        yield Event("background_destage", (ctl.number, lu, block))
+        for job in self.utility.jobs:
+            yield from self._job_offers(job)
+        for i, pair in enumerate(self.pairs):
+            pending = pair.pending
+            if pending is not None and not self.controllers[pending.controller].write_waits(
+                pair.secondary, pending.block
+            ):
+                yield Event("mirror_write", (i,))
+            if self._resyncing(pair):
+                secondary = self.owner(pair.secondary)
+                for block in sorted(pair.diff):
+                    if secondary is None or not secondary.write_waits(pair.secondary, block):
+                        yield Event("resync_block", (i, block))
+                if not pair.diff or "resync-without-diff" in self.bugs:
+                    yield Event("resync_done", (i,))
+
+    def _resyncing(self, pair: PairRecord) -> bool:
+        """The re-synchronization may copy: requested, and the secondary is home."""
+        return pair.status is PairStatus.RESYNCING and not any(
+            j.lu == pair.secondary for j in self.utility.jobs
+        )
+
+    def _job_offers(self, job: Takeover) -> Iterator[Event]:
+        step, names = job.next_step, (job.lu, job.source, job.destination)
+        source = self.controllers[job.source]
+        if step in _DESTAGE_EVENT:
+            holder = self.controllers[job.destination if _AT_DESTINATION[step] else job.source]
+            for block in holder.destageable(job.lu):
+                yield Event(_DESTAGE_EVENT[step], (*names, block))
+            if holder.can_purge(job.lu):
+                yield Event(step, names)
+        elif step == "stop_source":
+            if not source.holds_frames_for(job.lu) or "stop-without-drain" in self.bugs:
+                yield Event("stop_source", names)
+        elif step in ("hand_over", "return_control"):
+            holder = source if step == "hand_over" else self.controllers[job.destination]
+            if not holder.holds_frames_for(job.lu) and not self._mirror_pending(holder.number, job.lu):
+                yield Event(step, names)
+        elif step == "backup_done":
+            on_tape = self.tapes[self._pair_index(job.lu)].count
+            if (
+                on_tape < self.config.lus[job.lu].blocks
+                and job.lu in self.controllers[job.destination].active
+            ):
+                yield Event("backup_block", (*names, on_tape))
+            if on_tape == self.config.lus[job.lu].blocks:
+                yield Event("backup_done", names)
+        else:
+            yield Event(step, names)
+
+    def _mirror_pending(self, c: int, lu: int) -> bool:
+        pair = self.pair_of(lu, "secondary")
+        return pair is not None and pair.pending is not None and pair.pending.controller == c
+
+    def _pair_index(self, secondary: int) -> int:
+        return next(i for i, p in enumerate(self.pairs) if p.secondary == secondary)
+
+    # --- host frames ---------------------------------------------------------------------------
+
+    def deliver(self, frame: Frame) -> None:
+        """The path controller forwards a frame to its route (or the host's cable reaches a
+        controller); a controller not in charge of the LU answers NOT READY."""
+        if frame not in self.path.frames or not self.path.can_deliver(frame):
+            raise NotOffered(f"host{frame.host}'s frame is not deliverable")
+        c = self.path.route_of(frame)
+        self.path.take(frame)
+        if not self.controllers[c].accept(frame):
+            frame.status, frame.controller = Status.NOT_READY, c
+
+    def process(self, frame: Frame) -> None:
+        if frame.status is not Status.IN_INBOX or frame.controller is None:
+            raise NotOffered(f"host{frame.host}'s frame is in no controller's inbox")
+        ctl = self.controllers[frame.controller]
+        if not ctl.can_perform(frame):
+            raise NotOffered(f"controller {ctl.number} is de-staging block {frame.block} of LU{frame.lu}")
+        ctl.perform(frame)
+        pair = self.pair_of(frame.lu, "primary") if frame.write else None
+        if pair is None:
+            return
+        assert frame.data is not None
+        if pair.status is PairStatus.PAIRED:
+            secondary = self.owner(pair.secondary)
+            if secondary is not None:
+                pair.pending = MirrorWrite(frame.block, frame.data, secondary.number, frame)
+                if "reply-before-mirror-write" not in self.bugs:
+                    frame.status = Status.MIRRORING
+        else:
+            pair.diff.add(frame.block)
+
+    def mirror_write(self, i: int) -> None:
+        """The secondary's controller performs the mirror write it was handed; the host's
+        reply, which waited for it, goes."""
+        pair = self.pairs[i]
+        pending = pair.pending
+        if pending is None or Event("mirror_write", (i,)) not in set(self.offers()):
+            raise NotOffered(f"no mirror write of pair{i} can be performed now")
+        self.controllers[pending.controller].store(pair.secondary, pending.block, pending.data)
+        pair.pending = None
+        if pending.frame.status is Status.MIRRORING:
+            pending.frame.status = Status.REPLIED
+
+    # --- de-stage ------------------------------------------------------------------------------
+
+    def destage_done(self, c: int, lu: int, block: int) -> None:
+        if (lu, block) not in self.controllers[c].destaging:
+            raise NotOffered(f"controller {c} is not de-staging block {block} of LU{lu}")
+        self.controllers[c].finish_destage(lu, block)
+
+    def background_destage(self, c: int, lu: int, block: int) -> None:
+        if Event("background_destage", (c, lu, block)) not in set(self.offers()):
+            raise NotOffered(
+                f"controller {c} cannot start a de-stage of block {block} of LU{lu} on its own now"
+            )
+        self.controllers[c].start_destage(lu, block)
+
+    # --- the management utility and the take-over steps --------------------------------------
+
+    def designate(self, moves: list[Move]) -> list[Takeover]:
+        """801: the operator's designation, accepted or refused (DesignationRefused)."""
+        return self.utility.designate(self.rows(), moves)
+
+    def split_refusal(self, i: int) -> str | None:
+        """Why pair ``i`` cannot be split (901) now, or None."""
+        pair = self.pairs[i]
+        if pair.status is not PairStatus.PAIRED:
+            return f"pair{i} is {pair.status.value}, not paired"
+        if any(j.lu in (pair.primary, pair.secondary) for j in self.utility.jobs):
+            return f"an LU of pair{i} is being moved"
+        return None
+
+    def split_pair(self, i: int) -> Takeover:
+        """901: the pair is split; the backup cycle of its secondary begins."""
+        reason = self.split_refusal(i)
+        if reason is not None:
+            raise NotOffered(reason)
+        pair = self.pairs[i]
+        pair.status, pair.diff = PairStatus.SPLIT, set()
+        self.tapes[i].rewind()
+        return self.utility.start_backup(self.rows()[pair.secondary])
+
+    def resync_block(self, i: int, block: int) -> None:
+        """906: a block the difference information names is copied to the secondary."""
+        if Event("resync_block", (i, block)) not in set(self.offers()):
+            raise NotOffered(f"pair{i} cannot copy block {block} now")
+        pair = self.pairs[i]
+        primary, secondary = self.owner(pair.primary), self.owner(pair.secondary)
+        data = primary.read_through(pair.primary, block) if primary is not None else None
+        if data is None:
+            data = self.disk.read(self.config.lus[pair.primary].physical_address + block)
+        if secondary is not None:
+            secondary.store(pair.secondary, block, data)
+        pair.diff.discard(block)
+
+    def resync_done(self, i: int) -> None:
+        if Event("resync_done", (i,)) not in set(self.offers()):
+            raise NotOffered(f"pair{i} is not re-synchronized")
+        self.pairs[i].status, self.pairs[i].diff = PairStatus.PAIRED, set()
+
+    def job_step(self, event: Event) -> None:
+        """A step of the take-over or backup cycle the event names (LU, source, destination)."""
+        lu, source, destination = event.args[:3]
+        job = next(
+            (j for j in self.utility.jobs if (j.lu, j.source, j.destination) == (lu, source, destination)),
+            None,
+        )
+        if job is None:
+            raise NotOffered(f"no take-over of LU{lu} from controller {source} to {destination} is under way")
+        if event not in set(self._job_offers(job)):
+            raise NotOffered(f"the take-over of LU{lu} is at {job.next_step}, which cannot be {event} now")
+        src, dst = self.controllers[source], self.controllers[destination]
+        name = event.name
+        if name in ("destage_line", "destage_backup_line"):
+            src.start_destage(lu, event.args[3])
+            return  # the purge step is done when the purge is
+        if name == "destage_return_line":
+            dst.start_destage(lu, event.args[3])
+            return
+        if name == "backup_block":
+            self._backup_block(job, event.args[3])
+            return  # Step 905 is done when every block is on tape
+        if name == "write_row":
+            src.write_row(self.rows()[lu].moved(job.ext_lun, job.port, destination, destination))
+        elif name == "read_row":
+            for ctl in self.controllers:
+                if ctl.number != source and not (ctl is dst and "stale-config-row" in self.bugs):
+                    ctl.read_row(lu)
+        elif name in ("begin_destage", "begin_backup_destage"):
+            src.write_through.add(lu)
+        elif name == "begin_return_destage":
+            dst.write_through.add(lu)
+        elif name in ("purge", "purge_backup"):
+            src.purge(lu)
+        elif name == "purge_return":
+            dst.purge(lu)
+        elif name == "suspend":
+            self.path.suspend(lu)
+        elif name == "switch_path":
+            self.path.switch(lu, destination)
+        elif name == "stop_source":
+            src.active.discard(lu)
+            src.write_through.discard(lu)
+        elif name == "start_destination":
+            dst.active.add(lu)
+        elif name == "resume":
+            self.path.resume(lu, old_route=source)
+        elif name == "migrate_out":
+            row = self.rows()[lu]
+            default = row.default if "no-default-swap" in self.bugs else source
+            self._migrate(src, row.moved(row.ext_lun, row.port, default, destination))
+        elif name == "migrate_back":
+            row = self.rows()[lu]
+            self._migrate(dst, row.moved(row.ext_lun, row.port, destination, row.default))
+        elif name == "hand_over":
+            self._pass_control(lu, src, dst)
+        elif name == "return_control":
+            self._pass_control(lu, dst, self.controllers[self.rows()[lu].current])
+        elif name == "request_resync":
+            self.pairs[self._pair_index(lu)].status = PairStatus.RESYNCING
+        # instruct (802), notify (805) and backup_done (905) are messages to the utility.
+        self.utility.advance(job)
+
+    def _migrate(self, writer: Controller, row: ConfigRow) -> None:
+        """902 / 907: ``writer`` stores the row at the disk's predetermined position, and
+        every other controller reads it from there."""
+        writer.write_row(row)
+        for ctl in self.controllers:
+            if ctl is not writer:
+                ctl.read_row(row.lu)
+
+    def _pass_control(self, lu: int, old: Controller, new: Controller) -> None:
+        """904 / 909: ``old`` gives the LU up and ``new`` takes it, at the notice."""
+        old.active.discard(lu)
+        old.write_through.discard(lu)
+        new.active.add(lu)
+        self.path.switch(lu, new.number)
+
+    def _backup_block(self, job: Takeover, block: int) -> None:
+        """905: the backup host reads the block through the backup controller (its cache,
+        else the disk, filling a clean line) and writes it to tape."""
+        ctl = self.controllers[job.destination]
+        data = ctl.read_through(job.lu, block)
+        if data is None:
+            data = ctl.read_filling(job.lu, block)
+        self.tapes[self._pair_index(job.lu)].append(data)
+
+    def component_of(self, event: Event) -> str:
+        """Who performs the step, as the log names it."""
+        name, args = event.name, event.args
+        if name in ("deliver", "suspend", "switch_path", "resume"):
+            return "path controller"
+        if name in ("instruct", "designate", "designate_batch"):
+            return "management utility"
+        if name in ("destage_done", "background_destage"):
+            return f"controller {args[0]}"
+        if name in ("read_row", "start_destination", "migrate_back", "begin_return_destage", "purge_return"):
+            return f"controller {args[2]}"
+        if name in ("destage_return_line", "return_control"):
+            return f"controller {args[2]}"
+        if name in ("send_write", "send_read", "complete", "retry"):
+            return f"host{args[0]}"
+        if name in ("backup_block", "backup_done", "request_resync"):
+            return "backup host"
+        if name == "split_pair":
+            return "host"
+        if name in ("mirror_write", "resync_block", "resync_done"):
+            return "mirroring"
+        if name == "process":
+            return "controller"
+        return f"controller {args[1]}"

@@ -1,0 +1,146 @@
+"""The deterministic simulator: one thread, and a seeded scheduler choosing every step.
+
+``Simulation`` joins the array with its hosts and operator: ``offers`` is every step anyone
+could take next, ``perform`` takes one and logs it. ``run`` lets a seeded random choice
+decide; the differential test lets Hypothesis decide, and shrink."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from reference_impl.array import DiskArray, NotOffered
+from reference_impl.config import ArrayConfig, Workload
+from reference_impl.events import Event
+from reference_impl.frames import Frame, Status
+from reference_impl.utility import DesignationRefused
+from reference_impl.workload import Host, Operator
+
+_HOST_EVENTS = {"send_write", "send_read", "complete", "retry", "deliver", "process"}
+
+
+class Simulation:
+    def __init__(
+        self,
+        config: ArrayConfig,
+        workload: Workload,
+        bugs: frozenset[str] = frozenset(),
+        disk_path: str | None = None,
+    ) -> None:
+        self.array = DiskArray(config, bugs, disk_path)
+        blocks = {lu.lu: lu.blocks for lu in config.lus}
+        self.hosts = [Host(h, hc, workload, blocks) for h, hc in enumerate(workload.hosts)]
+        self.operator = Operator(workload, config)
+        self.log: list[Event] = []
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def offers(self) -> list[Event]:
+        """Every step that could be taken next, sorted (a choice by index is replayable)."""
+        offers = set(self.array.offers())
+        for host in self.hosts:
+            for write, lu, block in host.sends():
+                offers.add(Event("send_write" if write else "send_read", (host.number, lu, block)))
+            frame = host.outstanding
+            if frame is not None and frame.status is Status.REPLIED:
+                offers.add(Event("complete", (host.number,)))
+            if frame is not None and frame.status is Status.NOT_READY:
+                offers.add(Event("retry", (host.number,)))
+        rows = self.array.rows()
+        for name, args, moves in self.operator.designations(rows, self.array.utility):
+            if self.array.utility.refusal(rows, moves) is None:
+                offers.add(Event(name, args))
+        index = self.operator.next_backup()
+        if index is not None and self.array.split_refusal(self.operator.workload.backups[index]) is None:
+            offers.add(Event("split_pair", (index,)))
+        return sorted(offers)
+
+    def _frame(self, h: int) -> Frame:
+        if not 0 <= h < len(self.hosts):
+            raise NotOffered(f"there is no host{h}")
+        frame = self.hosts[h].outstanding
+        if frame is None:
+            raise NotOffered(f"host{h} has no request outstanding")
+        return frame
+
+    def perform(self, event: Event) -> None:
+        """Take the step ``event`` names, or raise NotOffered saying why it cannot be taken."""
+        name, args = event
+        if name in ("send_write", "send_read"):
+            h, lu, block = args
+            if not 0 <= h < len(self.hosts) or not self.hosts[h].can_send(name == "send_write", lu, block):
+                raise NotOffered(f"host{h} cannot send {name[5:]} of block {block} of LU{lu} now")
+            self.array.path.receive(
+                self.hosts[h].send(name == "send_write", lu, block, self.array.config.block_size)
+            )
+        elif name == "deliver":
+            self.array.deliver(self._frame(args[0]))
+        elif name == "process":
+            self.array.process(self._frame(args[0]))
+        elif name == "complete":
+            if self._frame(args[0]).status is not Status.REPLIED:
+                raise NotOffered(f"no reply is on its way to host{args[0]}")
+            self.hosts[args[0]].complete()
+        elif name == "retry":
+            frame = self._frame(args[0])
+            if frame.status is not Status.NOT_READY:
+                raise NotOffered(f"host{args[0]} has had no NOT READY to retry")
+            self.array.path.receive(frame)
+        elif name == "destage_done":
+            self.array.destage_done(*args)
+        elif name == "background_destage":
+            self.array.background_destage(*args)
+        elif name in ("designate", "designate_batch"):
+            self._designate(event)
+        elif name == "split_pair":
+            if args != (self.operator.next_backup(),):
+                raise NotOffered(f"the script's next backup is backup {self.operator.backups}")
+            self.array.split_pair(self.operator.workload.backups[args[0]])
+            self.operator.backups += 1
+        elif name == "mirror_write":
+            self.array.mirror_write(*args)
+        elif name == "resync_block":
+            self.array.resync_block(*args)
+        elif name == "resync_done":
+            self.array.resync_done(*args)
+        else:
+            self.array.job_step(event)
+        self.log.append(event)
+        for listener in self.listeners:
+            listener(event)
+
+    def _designate(self, event: Event) -> None:
+        rows, op = self.array.rows(), self.operator
+        if event.name == "designate_batch":
+            if (
+                op.workload.mode != "scripted"
+                or event.args != (op.batches,)
+                or op.batches >= len(op.workload.batches)
+            ):
+                raise NotOffered(f"the script's next batch is batch {op.batches}")
+            moves = op.batch_moves(op.batches, rows)
+        else:
+            lu, c = event.args
+            if op.workload.mode != "any" or op.budget <= 0:
+                raise NotOffered("the operator designates no more take-overs")
+            if lu not in rows or not 0 <= c < self.array.config.controllers:
+                raise NotOffered(f"designate({lu}, {c}) names an LU or controller the array does not have")
+            moves = [op.single_move(lu, c, rows, self.array.utility)]
+        try:
+            self.array.designate(moves)
+        except DesignationRefused as e:
+            raise NotOffered(f"Step 801 refuses it: {e}") from e
+        if event.name == "designate_batch":
+            op.batches += 1
+        else:
+            op.budget -= 1
+
+    def run(self, seed: int, max_steps: int = 10_000) -> list[Event]:
+        """Take steps chosen by a random generator seeded with ``seed`` until none is
+        offered or ``max_steps`` are taken; the same seed takes the same steps."""
+        rng = random.Random(seed)
+        for _ in range(max_steps):
+            offers = self.offers()
+            if not offers:
+                break
+            self.perform(rng.choice(offers))
+        return self.log

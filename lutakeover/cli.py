@@ -17,6 +17,7 @@ from pathlib import Path
 
 from conformance.difftest import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS, DifftestResult, difftest, replay
 from conformance.setup import array_of
+from conformance.validate import LogError, read_log, validate
 from lutakeover.diagrams import kinds as diagram
 from lutakeover.diagrams.dot import DiagramError, format_of
 from lutakeover.diagrams.dot import write as write_diagram
@@ -345,6 +346,21 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--program-out", metavar="FILE", help="write the program of a divergence to FILE")
     diff.add_argument("--json", action="store_true", help="print the whole result as JSON")
     diff.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    val = verbs.add_parser(
+        "validate",
+        help="replay a log of the array's events against the model",
+        description="Each event of the log (JSON lines) must be a step the model enables in the "
+        "state reached so far, every safety property must hold after it, and a read's logged "
+        "value must be what the model reads. On a mismatch: the events matched, the event, and "
+        "the model's reason for refusing it or the property it breaks.",
+        epilog="Exit codes: 0 the log is a run of the model, 1 it is not, 2 bad input.",
+    )
+    val.add_argument("log", metavar="LOG", help="the log (events.jsonl)")
+    val.add_argument(
+        "scenario", nargs="?", metavar="SCENARIO.toml", help="the scenario (default: the one the log names)"
+    )
+    val.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+    val.add_argument("--json", action="store_true", help="print the result as JSON")
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
@@ -702,6 +718,49 @@ def cmd_difftest(args: argparse.Namespace) -> int:
     return exit_code(result.verdict)
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        with open(args.log, encoding="utf-8") as f:
+            header, read = read_log(f)
+            events = list(read)
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{args.log}: cannot read it: {e}") from None
+    except LogError as e:
+        raise BadInput(f"{args.log}, {e}") from None
+    if args.scenario is None and args.builtin is None:
+        named = header.get("scenario", {})
+        if not isinstance(named, dict) or not isinstance(named.get("builtin"), str):
+            raise BadInput(f"{args.log} names no built-in scenario: give SCENARIO.toml or --builtin")
+        args.builtin = named["builtin"]
+    scenario = _scenario(args)
+    result = validate(scenario, events)
+    if args.json:
+        failed = result.failed
+        _print(
+            dumps(
+                {
+                    "scenario": result.scenario,
+                    "verdict": result.verdict,
+                    "events": result.events,
+                    "matched": result.matched,
+                    "failed": None if failed is None else {"line": failed.line, "event": str(failed.label)},
+                    "reason": result.reason,
+                }
+            )
+        )
+    elif result.failed is None:
+        _print(
+            f"validate {args.log} against {scenario.name}: OK, "
+            f"{result.events:,} events, every one a step of the model"
+        )
+    else:
+        _print(
+            f"validate {args.log} against {scenario.name}: FAILED after {result.matched:,} of "
+            f"{result.events:,} events\n  line {result.failed.line}: {result.failed.label}\n  {result.reason}"
+        )
+    return exit_code(result.verdict)
+
+
 def cmd_variants(args: argparse.Namespace) -> int:
     width = max(len(name) for name in VARIANTS)
     _print("\n".join(f"{name:<{width}} {what}" for name, what in VARIANTS.items()))
@@ -722,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": cmd_scenarios,
         "variants": cmd_variants,
         "difftest": cmd_difftest,
+        "validate": cmd_validate,
     }
     try:
         return handlers[args.verb](args)

@@ -82,7 +82,7 @@ class Controller:
         """Write a block: through to disk with no line kept while the LU is write-through
         (so no line comes back between the purge and the hand-over), else a dirty line."""
         if lu in self.write_through:
-            self.disk.write(self._physical(lu, block), data)
+            self.disk.write(self._physical(lu, block), data, stored=True)
             self.cache.drop(lu, block)
         else:
             self.cache.put(lu, block, data, dirty=True)
@@ -107,7 +107,7 @@ class Controller:
     def finish_destage(self, lu: int, block: int) -> None:
         """The disk write is done; the line is clean if no host wrote it meanwhile."""
         data = self.destaging.pop((lu, block))
-        self.disk.write(self._physical(lu, block), data)
+        self.disk.write(self._physical(lu, block), data, stored=True)
         line = self.cache.get(lu, block)
         if line is not None and line.dirty and line.data == data:
             line.dirty = False

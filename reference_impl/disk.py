@@ -55,12 +55,16 @@ class DiskApparatus:
         self._file.seek((TABLE_SLOTS + physical_block) * self.block_size)
         return self._file.read(self.block_size)
 
-    def write(self, physical_block: int, data: bytes) -> None:
+    def write(self, physical_block: int, data: bytes, stored: bool = False) -> None:
+        """Write a block; ``stored``: persistent before returning (the patent's "stored":
+        a de-stage done, a write-through write acknowledged)."""
         self._check(physical_block)
         if len(data) != self.block_size:
             raise DiskError(f"a block is {self.block_size} bytes, not {len(data)}")
         self._file.seek((TABLE_SLOTS + physical_block) * self.block_size)
         self._file.write(data)
+        if stored:
+            self.flush()
 
     def flush(self) -> None:
         """Make what was written persistent (the patent's "stored")."""

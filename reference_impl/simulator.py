@@ -11,12 +11,11 @@ from collections.abc import Callable
 
 from reference_impl.array import DiskArray, NotOffered
 from reference_impl.config import ArrayConfig, Workload
+from reference_impl.eventlog import EventLog
 from reference_impl.events import Event
 from reference_impl.frames import Frame, Status
 from reference_impl.utility import DesignationRefused
-from reference_impl.workload import Host, Operator
-
-_HOST_EVENTS = {"send_write", "send_read", "complete", "retry", "deliver", "process"}
+from reference_impl.workload import Host, Operator, pattern_number
 
 
 class Simulation:
@@ -26,13 +25,15 @@ class Simulation:
         workload: Workload,
         bugs: frozenset[str] = frozenset(),
         disk_path: str | None = None,
+        tape_paths: list[str] | None = None,
     ) -> None:
-        self.array = DiskArray(config, bugs, disk_path)
+        self.array = DiskArray(config, bugs, disk_path, tape_paths)
         blocks = {lu.lu: lu.blocks for lu in config.lus}
         self.hosts = [Host(h, hc, workload, blocks) for h, hc in enumerate(workload.hosts)]
         self.operator = Operator(workload, config)
         self.log: list[Event] = []
         self.listeners: list[Callable[[Event], None]] = []
+        self.event_log: EventLog | None = None  # the JSON-lines log, if one is kept
 
     def offers(self) -> list[Event]:
         """Every step that could be taken next, sorted (a choice by index is replayable)."""
@@ -105,8 +106,26 @@ class Simulation:
         else:
             self.array.job_step(event)
         self.log.append(event)
+        if self.event_log is not None:
+            self.event_log.record(event, self.component_of(event), self._value_read(event))
         for listener in self.listeners:
             listener(event)
+
+    def component_of(self, event: Event) -> str:
+        if event.name == "process":
+            frame = self.hosts[event.args[0]].outstanding
+            return f"controller {frame.controller}" if frame is not None else "controller"
+        return self.array.component_of(event)
+
+    def _value_read(self, event: Event) -> int | None:
+        """For a read just performed, which write it returned (the host knows the pattern)."""
+        if event.name != "process":
+            return None
+        frame = self.hosts[event.args[0]].outstanding
+        if frame is None or frame.write or frame.data is None:
+            return None
+        n = pattern_number(frame.data)
+        return -1 if n is None else n
 
     def _designate(self, event: Event) -> None:
         rows, op = self.array.rows(), self.operator

@@ -39,6 +39,8 @@ class Host:
         self.writes: dict[tuple[int, int], int] = {}  # writes issued per (LU, block)
         self.reads: dict[tuple[int, int], int] = {}
         self.outstanding: Frame | None = None
+        self.acked: dict[tuple[int, int], int] = {}  # (LU, block) -> the last write acknowledged
+        self.bad_reads: list[str] = []  # reads of its own LUs that returned another write
 
     def can_send(self, write: bool, lu: int, block: int) -> bool:
         if self.outstanding is not None:
@@ -65,8 +67,18 @@ class Host:
 
     def complete(self) -> Frame:
         frame = self.outstanding
-        assert frame is not None and frame.status is Status.REPLIED
+        assert frame is not None and frame.status is Status.REPLIED and frame.data is not None
         self.outstanding = None
+        key, n = (frame.lu, frame.block), pattern_number(frame.data)
+        if frame.write:
+            assert n is not None
+            self.acked[key] = n
+        elif frame.lu in self.config.writes and n != self.acked.get(key, 0):
+            # No other host writes the LU and this one has no write in flight: a read must
+            # return the last write acknowledged.
+            self.bad_reads.append(
+                f"block {frame.block} of LU{frame.lu}: read write {n}, acknowledged {self.acked.get(key, 0)}"
+            )
         return frame
 
 

@@ -1,0 +1,149 @@
+"""The real runtime: the array's components in threads of their own, on real files.
+
+Each component (every controller, the path controller, the management utility, each host,
+the backup host, the mirroring function) is a thread that takes the steps that are its own
+whenever the array offers one. A step is atomic: it runs under the array's lock, as a
+controller's step runs under its own locks in a real array, and it is logged as it is
+taken, so the log's order is the order the steps took effect. Which thread gets the lock
+next is up to the operating system: runs are not reproducible, which is what their logs are
+validated for. The disk and the tapes are files in the run's directory; a table copy, a
+de-stage done and a write-through write are flushed to the file before the step ends.
+
+``run`` drives a workload for some seconds, then lets hosts and the operator stop starting
+new work and waits until the array is idle; ``read_back`` then reads every block through the
+controller in charge of it."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference_impl.config import ArrayConfig, Workload
+from reference_impl.eventlog import EventLog
+from reference_impl.events import Event
+from reference_impl.simulator import Simulation
+
+_STARTS = {"send_write", "send_read", "designate", "designate_batch", "split_pair"}  # new work
+_OPERATOR = {"designate", "designate_batch", "instruct", "split_pair"}
+
+
+@dataclass
+class RunStats:
+    steps: int = 0
+    seconds: float = 0.0
+    by_component: dict[str, int] = field(default_factory=dict)
+    by_event: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # exceptions raised in a component's thread
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: ArrayConfig,
+        workload: Workload,
+        directory: str,
+        bugs: frozenset[str] = frozenset(),
+        meta: dict[str, Any] | None = None,
+        operator_pause: float = 0.005,
+    ) -> None:
+        os.makedirs(directory, exist_ok=True)
+        tapes = [os.path.join(directory, f"tape{i}.img") for i in range(len(config.pairs))]
+        self.sim = Simulation(config, workload, bugs, os.path.join(directory, "disk.img"), tapes)
+        self.log_path = os.path.join(directory, "events.jsonl")
+        self.sim.event_log = EventLog(self.log_path, meta or {})
+        self.lock = threading.Condition()
+        self.stopping = False  # hosts and the operator start nothing new
+        self.done = False
+        self.operator_pause = operator_pause  # the operator's think time between designations
+        self.stats = RunStats()
+
+    def actor_of(self, event: Event) -> str:
+        """The thread that takes ``event``: its component, the operator for designations."""
+        if event.name in _OPERATOR:
+            return "operator"
+        return self.sim.component_of(event)
+
+    def actors(self) -> list[str]:
+        names = {"operator", "path controller", "mirroring", "backup host"}
+        names |= {f"controller {c}" for c in range(self.sim.array.config.controllers)}
+        names |= {f"host{h}" for h in range(len(self.sim.hosts))}
+        return sorted(names)
+
+    def _loop(self, name: str, seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            while True:
+                with self.lock:
+                    if self.done:
+                        return
+                    mine = [e for e in self.sim.offers() if self.actor_of(e) == name]
+                    if self.stopping:
+                        mine = [e for e in mine if e.name not in _STARTS]
+                    if not mine:
+                        self.lock.wait(0.01)
+                        continue
+                    event = rng.choice(mine)
+                    self.sim.perform(event)
+                    self.stats.steps += 1
+                    self.stats.by_component[name] = self.stats.by_component.get(name, 0) + 1
+                    self.stats.by_event[event.name] = self.stats.by_event.get(event.name, 0) + 1
+                    self.lock.notify_all()
+                if name == "operator" and not self.stopping:
+                    time.sleep(self.operator_pause)
+        except Exception as e:  # a component's failure must stop the run, not hang it
+            with self.lock:
+                self.stats.errors.append(f"{name}: {e!r}")
+                self.done = True
+                self.lock.notify_all()
+
+    def run(self, seconds: float, seed: int = 0, settle: float = 30.0) -> RunStats:
+        """Run for ``seconds``, then until the array is idle (at most ``settle`` seconds)."""
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=self._loop, args=(name, seed * 1000 + i), name=name, daemon=True)
+            for i, name in enumerate(self.actors())
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        with self.lock:
+            self.stopping = True
+            self.lock.notify_all()
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            with self.lock:
+                idle = not [e for e in self.sim.offers() if e.name not in _STARTS]
+                if idle or self.done:
+                    break
+            time.sleep(0.01)
+        else:
+            self.stats.errors.append(f"the array was not idle {settle} s after the workload stopped")
+        with self.lock:
+            self.done = True
+            self.lock.notify_all()
+        for t in threads:
+            t.join()
+        self.stats.seconds = time.monotonic() - started
+        return self.stats
+
+    def read_back(self) -> dict[tuple[int, int], bytes]:
+        """Every block of every LU as a host would read it now: through the cache of the
+        controller in charge, else from the disk."""
+        array, blocks = self.sim.array, {}
+        for lu in array.config.lus:
+            owner = array.owner(lu.lu)
+            for b in range(lu.blocks):
+                data = owner.read_through(lu.lu, b) if owner is not None else None
+                blocks[lu.lu, b] = data if data is not None else array.disk.read(lu.physical_address + b)
+        return blocks
+
+    def close(self) -> None:
+        assert self.sim.event_log is not None
+        self.sim.event_log.close()
+        self.sim.array.disk.close()
+        for tape in self.sim.array.tapes:
+            tape.close()

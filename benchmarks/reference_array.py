@@ -55,14 +55,14 @@ def takeover_seconds(dirty_blocks: int, directory: str) -> tuple[float, int]:
     blocks = max(dirty_blocks, 1)
     config = ArrayConfig(2, 1, (LuConfig(0, 0, 0, 0, 0, blocks),), block_size=BLOCK)
     workload = Workload(hosts=(HostConfig("host0"),), batches=(BatchConfig((0,), 1),))
-    sim = Simulation(config, workload, disk_path=os.path.join(directory, f"disk-{dirty_blocks}.img"))
+    sim = Simulation(config, workload, directory=os.path.join(directory, f"run-{dirty_blocks}"))
     source = sim.array.controllers[0]
     for b in range(dirty_blocks):
         source.store(0, b, pattern(b + 1, BLOCK))
     started = time.perf_counter()
     steps = len(sim.run(0))
     elapsed = time.perf_counter() - started
-    sim.array.disk.close()
+    sim.array.close()
     return elapsed, steps
 
 

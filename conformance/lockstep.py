@@ -45,12 +45,12 @@ class Lockstep:
         protocol: Protocol = CORRECT,
         bugs: frozenset[str] = frozenset(),
         block_size: int = 512,
-        disk_path: str | None = None,
+        directory: str | None = None,
     ) -> None:
         self.model = Model(scenario, protocol)
         self.world: World = self.model.initial()
         config, workload = array_of(scenario, block_size)
-        self.sim = Simulation(config, workload, bugs, disk_path)
+        self.sim = Simulation(config, workload, bugs, directory)
         self.taken: list[Label] = []
 
     def enabled(self) -> list[Label]:

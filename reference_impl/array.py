@@ -5,9 +5,12 @@ one. Hosts and the operator sit outside (``workload``); a driver decides the ord
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict
 
+from reference_impl.cache import Cache, CacheFile
 from reference_impl.config import ArrayConfig
 from reference_impl.controller import Controller
 from reference_impl.disk import DiskApparatus
@@ -15,6 +18,7 @@ from reference_impl.events import Event
 from reference_impl.frames import Frame, Status
 from reference_impl.mirroring import MirrorWrite, PairRecord, PairStatus
 from reference_impl.path import PathController
+from reference_impl.recovery import recover
 from reference_impl.table import ConfigRow
 from reference_impl.tape import Tape
 from reference_impl.utility import ManagementUtility, Move, Takeover
@@ -37,28 +41,87 @@ _DESTAGE_EVENT = {
 
 
 class DiskArray:
+    """The array. With a ``directory`` its state that must survive a crash lives in files
+    there: the disk (``disk.img``), each controller's battery-backed cache
+    (``cache-c<N>.img``), the tapes, and the utility's journal of take-overs and pairs
+    (``journal.json``); ``restart=True`` builds the array from them and recovers."""
+
     def __init__(
         self,
         config: ArrayConfig,
         bugs: frozenset[str] = frozenset(),
-        disk_path: str | None = None,
-        tape_paths: list[str] | None = None,
+        directory: str | None = None,
+        restart: bool = False,
     ) -> None:
         config.check()
         self.config = config
         self.bugs = bugs
-        self.disk = DiskApparatus(disk_path, config.block_size, config.data_blocks)
-        rows = [ConfigRow(**asdict(lu)) for lu in config.lus]  # the same fields, by name
-        self.disk.write_table(rows)
-        self.controllers = [Controller(c, self.disk, bugs) for c in range(config.controllers)]
+        self.directory = directory
+        self.disk = DiskApparatus(self._file("disk.img"), config.block_size, config.data_blocks)
+        slots = {(lu.lu, b): lu.physical_address + b for lu in config.lus for b in range(lu.blocks)}
+        self.controllers = [
+            Controller(c, self.disk, bugs, Cache(self._cache_file(c, slots)))
+            for c in range(config.controllers)
+        ]
+        if not restart:
+            self.disk.write_table([ConfigRow(**asdict(lu)) for lu in config.lus])  # the same fields
+            for ctl in self.controllers:
+                ctl.cache.clear()
         for ctl in self.controllers:
             ctl.load_table()
-        self.path = PathController({row.lu: row.current for row in rows}, bugs, config.cables)
+        self.path = PathController({lu: row.current for lu, row in self.rows().items()}, bugs, config.cables)
         self.utility = ManagementUtility(config.controllers, config.ports, bugs)
         self.pairs = [PairRecord(p.primary, p.secondary) for p in config.pairs]
-        self.tapes = [
-            Tape(tape_paths[i] if tape_paths else None, config.block_size) for i in range(len(config.pairs))
-        ]
+        self.tapes = [Tape(self._file(f"tape{i}.img"), config.block_size) for i in range(len(config.pairs))]
+        if restart:
+            recover(self)
+        self.save_journal()
+
+    def _file(self, name: str) -> str | None:
+        return os.path.join(self.directory, name) if self.directory is not None else None
+
+    def _cache_file(self, c: int, slots: dict[tuple[int, int], int]) -> CacheFile | None:
+        path = self._file(f"cache-c{c}.img")
+        return CacheFile(path, slots, self.config.block_size) if path is not None else None
+
+    def save_journal(self) -> None:
+        """The utility's record of what is under way, replaced whole (write, then rename),
+        so a crash leaves the old record or the new one."""
+        path = self._file("journal.json")
+        if path is None:
+            return
+        record = {
+            "jobs": [
+                {
+                    "lu": j.lu,
+                    "source": j.source,
+                    "destination": j.destination,
+                    "port": j.port,
+                    "ext_lun": j.ext_lun,
+                    "done": j.done,
+                    "backup": j.backup,
+                }
+                for j in self.utility.jobs
+            ],
+            "pairs": [
+                {
+                    "status": p.status.value,
+                    "diff": sorted(p.diff),
+                    "pending": None if p.pending is None else p.pending.block,
+                }
+                for p in self.pairs
+            ],
+        }
+        with open(path + ".new", "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.replace(path + ".new", path)
+
+    def close(self) -> None:
+        self.disk.close()
+        for ctl in self.controllers:
+            ctl.cache.close()
+        for tape in self.tapes:
+            tape.close()
 
     def rows(self) -> dict[int, ConfigRow]:
         """The table as the disk's newest valid copy holds it (what the utility reads)."""
@@ -162,19 +225,23 @@ class DiskArray:
         ctl = self.controllers[frame.controller]
         if not ctl.can_perform(frame):
             raise NotOffered(f"controller {ctl.number} is de-staging block {frame.block} of LU{frame.lu}")
-        ctl.perform(frame)
         pair = self.pair_of(frame.lu, "primary") if frame.write else None
+        secondary = self.owner(pair.secondary) if pair is not None else None
+        if pair is not None and pair.status is PairStatus.PAIRED and secondary is not None:
+            # The mirror write is journaled before the primary is written: after a crash
+            # between the two, recovery copies the block to the secondary again.
+            assert frame.data is not None
+            pair.pending = MirrorWrite(frame.block, frame.data, secondary.number, frame)
+            self.save_journal()
+        ctl.perform(frame)
         if pair is None:
             return
-        assert frame.data is not None
-        if pair.status is PairStatus.PAIRED:
-            secondary = self.owner(pair.secondary)
-            if secondary is not None:
-                pair.pending = MirrorWrite(frame.block, frame.data, secondary.number, frame)
-                if "reply-before-mirror-write" not in self.bugs:
-                    frame.status = Status.MIRRORING
-        else:
+        if pair.pending is not None and pair.pending.frame is frame:
+            if "reply-before-mirror-write" not in self.bugs:
+                frame.status = Status.MIRRORING
+        elif pair.status is not PairStatus.PAIRED:
             pair.diff.add(frame.block)
+            self.save_journal()
 
     def mirror_write(self, i: int) -> None:
         """The secondary's controller performs the mirror write it was handed; the host's
@@ -185,6 +252,7 @@ class DiskArray:
             raise NotOffered(f"no mirror write of pair{i} can be performed now")
         self.controllers[pending.controller].store(pair.secondary, pending.block, pending.data)
         pair.pending = None
+        self.save_journal()
         if pending.frame.status is Status.MIRRORING:
             pending.frame.status = Status.REPLIED
 
@@ -206,7 +274,9 @@ class DiskArray:
 
     def designate(self, moves: list[Move]) -> list[Takeover]:
         """801: the operator's designation, accepted or refused (DesignationRefused)."""
-        return self.utility.designate(self.rows(), moves)
+        jobs = self.utility.designate(self.rows(), moves)
+        self.save_journal()
+        return jobs
 
     def split_refusal(self, i: int) -> str | None:
         """Why pair ``i`` cannot be split (901) now, or None."""
@@ -225,7 +295,9 @@ class DiskArray:
         pair = self.pairs[i]
         pair.status, pair.diff = PairStatus.SPLIT, set()
         self.tapes[i].rewind()
-        return self.utility.start_backup(self.rows()[pair.secondary])
+        job = self.utility.start_backup(self.rows()[pair.secondary])
+        self.save_journal()
+        return job
 
     def resync_block(self, i: int, block: int) -> None:
         """906: a block the difference information names is copied to the secondary."""
@@ -239,11 +311,13 @@ class DiskArray:
         if secondary is not None:
             secondary.store(pair.secondary, block, data)
         pair.diff.discard(block)
+        self.save_journal()
 
     def resync_done(self, i: int) -> None:
         if Event("resync_done", (i,)) not in set(self.offers()):
             raise NotOffered(f"pair{i} is not re-synchronized")
         self.pairs[i].status, self.pairs[i].diff = PairStatus.PAIRED, set()
+        self.save_journal()
 
     def job_step(self, event: Event) -> None:
         """A step of the take-over or backup cycle the event names (LU, source, destination)."""
@@ -307,6 +381,7 @@ class DiskArray:
             self.pairs[self._pair_index(lu)].status = PairStatus.RESYNCING
         # instruct (802), notify (805) and backup_done (905) are messages to the utility.
         self.utility.advance(job)
+        self.save_journal()
 
     def _migrate(self, writer: Controller, row: ConfigRow) -> None:
         """902 / 907: ``writer`` stores the row at the disk's predetermined position, and

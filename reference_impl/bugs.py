@@ -29,3 +29,10 @@ IMPL_BUGS: dict[str, str] = {
     "reply-before-mirror-write": "embodiment 2: the host's write is acknowledged before the "
     "secondary's controller has performed its mirror write",
 }
+
+#: Bugs of recovery after a crash, caught by the crash test (``conformance.crash``).
+RECOVERY_BUGS: dict[str, str] = {
+    "recover-without-destage": "recovery completes an interrupted take-over without de-staging "
+    "the source's dirty lines: they are dropped",
+    "cache-not-reloaded": "on restart the controllers' battery-backed caches are not reloaded",
+}

@@ -10,11 +10,13 @@ from reference_impl.table import ConfigRow
 
 
 class Controller:
-    def __init__(self, number: int, disk: DiskApparatus, bugs: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, number: int, disk: DiskApparatus, bugs: frozenset[str] = frozenset(), cache: Cache | None = None
+    ) -> None:
         self.number = number
         self.disk = disk
         self.bugs = bugs
-        self.cache = Cache()
+        self.cache = cache if cache is not None else Cache()
         self.table: dict[int, ConfigRow] = {}
         self.active: set[int] = set()  # LUs this controller is in charge of
         self.write_through: set[int] = set()  # LUs whose writes bypass the cache (804-808)
@@ -102,7 +104,7 @@ class Controller:
         assert line is not None and line.dirty and (lu, block) not in self.destaging
         self.destaging[lu, block] = line.data
         if "clean-before-disk-write" in self.bugs:
-            line.dirty = False
+            self.cache.mark_clean(lu, block)
 
     def finish_destage(self, lu: int, block: int) -> None:
         """The disk write is done; the line is clean if no host wrote it meanwhile."""
@@ -110,7 +112,7 @@ class Controller:
         self.disk.write(self._physical(lu, block), data, stored=True)
         line = self.cache.get(lu, block)
         if line is not None and line.dirty and line.data == data:
-            line.dirty = False
+            self.cache.mark_clean(lu, block)
 
     def can_purge(self, lu: int) -> bool:
         nothing_dirty = not self.cache.dirty_blocks(lu)

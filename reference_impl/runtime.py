@@ -51,8 +51,7 @@ class Runtime:
         operator_pause: float = 0.005,
     ) -> None:
         os.makedirs(directory, exist_ok=True)
-        tapes = [os.path.join(directory, f"tape{i}.img") for i in range(len(config.pairs))]
-        self.sim = Simulation(config, workload, bugs, os.path.join(directory, "disk.img"), tapes)
+        self.sim = Simulation(config, workload, bugs, directory)
         self.log_path = os.path.join(directory, "events.jsonl")
         self.sim.event_log = EventLog(self.log_path, meta or {})
         self.lock = threading.Condition()
@@ -144,6 +143,4 @@ class Runtime:
     def close(self) -> None:
         assert self.sim.event_log is not None
         self.sim.event_log.close()
-        self.sim.array.disk.close()
-        for tape in self.sim.array.tapes:
-            tape.close()
+        self.sim.array.close()

@@ -24,10 +24,10 @@ class Simulation:
         config: ArrayConfig,
         workload: Workload,
         bugs: frozenset[str] = frozenset(),
-        disk_path: str | None = None,
-        tape_paths: list[str] | None = None,
+        directory: str | None = None,
+        restart: bool = False,
     ) -> None:
-        self.array = DiskArray(config, bugs, disk_path, tape_paths)
+        self.array = DiskArray(config, bugs, directory, restart)
         blocks = {lu.lu: lu.blocks for lu in config.lus}
         self.hosts = [Host(h, hc, workload, blocks) for h, hc in enumerate(workload.hosts)]
         self.operator = Operator(workload, config)

@@ -24,8 +24,8 @@ def test_a_soak_of_two_seconds_validates_and_loses_nothing(tmp_path: Path) -> No
     r = soak(tmp_path, 2.0)
     assert r.stats.errors == [] and r.bad_reads == [] and r.lost == []
     assert r.validation.verdict == "ok", (r.validation.failed, r.validation.reason)
-    assert r.validation.events == r.validation.matched == r.stats.steps > 1000
-    assert r.takeovers >= 20  # take-overs and take-backs, on every LU, while hosts write
+    assert r.validation.events == r.validation.matched == r.stats.steps > 300  # about 5,000 when quiet
+    assert r.takeovers >= 10  # take-overs and take-backs while hosts write (40-60 on a quiet machine)
     assert (tmp_path / "disk.img").stat().st_size == (2 + 3 * 4) * 4096  # two table slots, 3 LUs of 4 blocks
 
 

@@ -157,11 +157,7 @@ def _check(array: DiskArray, directory: str) -> list[str]:
 def _read(array: DiskArray, lu: int, block: int) -> int | None:
     """Which write the block holds, read as a host would: the cache of the controller in
     charge, else the disk."""
-    owner = array.owner(lu)
-    data = owner.read_through(lu, block) if owner is not None else None
-    if data is None:
-        data = array.disk.read(array.config.lus[lu].physical_address + block)
-    return pattern_number(data)
+    return pattern_number(array.visible(lu, block))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,19 @@ class DiskArray:
         """The controller in charge of ``lu`` (the lowest-numbered, should there be two)."""
         return next((ctl for ctl in self.controllers if lu in ctl.active), None)
 
+    def visible(self, lu: int, block: int) -> bytes:
+        """The block as a host reads it now: the cache of the controller in charge, else
+        the disk (no line is filled)."""
+        owner = self.owner(lu)
+        data = owner.read_through(lu, block) if owner is not None else None
+        return data if data is not None else self.disk.read(self.config.lus[lu].physical_address + block)
+
+    def copy_to_mirror(self, pair: PairRecord, block: int) -> None:
+        """The primary's block as it is now, written by the secondary's controller."""
+        secondary = self.owner(pair.secondary)
+        if secondary is not None:
+            secondary.store(pair.secondary, block, self.visible(pair.primary, block))
+
     def pair_of(self, lu: int, role: str) -> PairRecord | None:
         return next((p for p in self.pairs if getattr(p, role) == lu), None)
 
@@ -304,12 +317,7 @@ class DiskArray:
         if Event("resync_block", (i, block)) not in set(self.offers()):
             raise NotOffered(f"pair{i} cannot copy block {block} now")
         pair = self.pairs[i]
-        primary, secondary = self.owner(pair.primary), self.owner(pair.secondary)
-        data = primary.read_through(pair.primary, block) if primary is not None else None
-        if data is None:
-            data = self.disk.read(self.config.lus[pair.primary].physical_address + block)
-        if secondary is not None:
-            secondary.store(pair.secondary, block, data)
+        self.copy_to_mirror(pair, block)
         pair.diff.discard(block)
         self.save_journal()
 

@@ -95,11 +95,6 @@ def recover(array: DiskArray) -> None:
         if isinstance(block, int) and pair.status is not PairStatus.PAIRED:
             pair.diff.add(block)  # the split came first: the re-synchronization copies it
         elif isinstance(block, int):
-            primary, secondary = array.owner(pair.primary), array.owner(pair.secondary)
-            data = primary.read_through(pair.primary, block) if primary is not None else None
-            if data is None:
-                data = array.disk.read(array.config.lus[pair.primary].physical_address + block)
-            if secondary is not None:
-                secondary.store(pair.secondary, block, data)
+            array.copy_to_mirror(pair, block)
     for lu, row in rows.items():
         array.path.routes[lu] = row.current

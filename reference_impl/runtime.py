@@ -132,13 +132,8 @@ class Runtime:
     def read_back(self) -> dict[tuple[int, int], bytes]:
         """Every block of every LU as a host would read it now: through the cache of the
         controller in charge, else from the disk."""
-        array, blocks = self.sim.array, {}
-        for lu in array.config.lus:
-            owner = array.owner(lu.lu)
-            for b in range(lu.blocks):
-                data = owner.read_through(lu.lu, b) if owner is not None else None
-                blocks[lu.lu, b] = data if data is not None else array.disk.read(lu.physical_address + b)
-        return blocks
+        array = self.sim.array
+        return {(lu.lu, b): array.visible(lu.lu, b) for lu in array.config.lus for b in range(lu.blocks)}
 
     def close(self) -> None:
         assert self.sim.event_log is not None

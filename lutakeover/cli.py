@@ -18,6 +18,7 @@ from pathlib import Path
 from conformance.difftest import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS, DifftestResult, difftest, replay
 from conformance.setup import array_of
 from conformance.validate import LogError, read_log, validate
+from lutakeover import array_cmd
 from lutakeover.diagrams import kinds as diagram
 from lutakeover.diagrams.dot import DiagramError, format_of
 from lutakeover.diagrams.dot import write as write_diagram
@@ -361,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
     val.add_argument("--json", action="store_true", help="print the result as JSON")
+    array_cmd.add_parser(verbs, _array_scenario_options)
     verbs.add_parser("scenarios", help="list the built-in scenarios")
     verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
     return parser
@@ -729,9 +731,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.log}, {e}") from None
     if args.scenario is None and args.builtin is None:
         named = header.get("scenario", {})
-        if not isinstance(named, dict) or not isinstance(named.get("builtin"), str):
-            raise BadInput(f"{args.log} names no built-in scenario: give SCENARIO.toml or --builtin")
-        args.builtin = named["builtin"]
+        if isinstance(named, dict) and isinstance(named.get("file"), str):
+            args.scenario = named["file"]
+        elif isinstance(named, dict) and isinstance(named.get("builtin"), str):
+            args.builtin = named["builtin"]
+        else:
+            raise BadInput(f"{args.log} names no scenario: give SCENARIO.toml or --builtin")
     scenario = _scenario(args)
     result = validate(scenario, events)
     if args.json:
@@ -761,6 +766,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return exit_code(result.verdict)
 
 
+def _array_scenario_options(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
+    verb.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
+
+
+def cmd_array(args: argparse.Namespace) -> int:
+    def scenario() -> tuple[Scenario, dict[str, str]]:
+        chosen = _scenario(args)
+        source = {"file": str(Path(args.scenario).resolve())} if args.scenario else {"builtin": chosen.name}
+        return chosen, source
+
+    return array_cmd.run(args, scenario, _print)
+
+
 def cmd_variants(args: argparse.Namespace) -> int:
     width = max(len(name) for name in VARIANTS)
     _print("\n".join(f"{name:<{width}} {what}" for name, what in VARIANTS.items()))
@@ -782,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         "variants": cmd_variants,
         "difftest": cmd_difftest,
         "validate": cmd_validate,
+        "array": cmd_array,
     }
     try:
         return handlers[args.verb](args)

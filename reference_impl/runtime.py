@@ -29,6 +29,7 @@ from reference_impl.simulator import Simulation
 
 _STARTS = {"send_write", "send_read", "designate", "designate_batch", "split_pair"}  # new work
 _OPERATOR = {"designate", "designate_batch", "instruct", "split_pair"}
+_DESIGNATIONS = {"designate", "designate_batch", "split_pair"}
 
 
 @dataclass
@@ -58,6 +59,10 @@ class Runtime:
         self.stopping = False  # hosts and the operator start nothing new
         self.done = False
         self.operator_pause = operator_pause  # the operator's think time between designations
+        # False: designations and backups come from the management API only
+        self.operator_designates = True
+        self._threads: list[threading.Thread] = []
+        self._started = time.monotonic()
         self.stats = RunStats()
 
     def actor_of(self, event: Event) -> str:
@@ -82,6 +87,8 @@ class Runtime:
                     mine = [e for e in self.sim.offers() if self.actor_of(e) == name]
                     if self.stopping:
                         mine = [e for e in mine if e.name not in _STARTS]
+                    elif not self.operator_designates:
+                        mine = [e for e in mine if e.name not in _DESIGNATIONS]
                     if not mine:
                         self.lock.wait(0.01)
                         continue
@@ -99,16 +106,19 @@ class Runtime:
                 self.done = True
                 self.lock.notify_all()
 
-    def run(self, seconds: float, seed: int = 0, settle: float = 30.0) -> RunStats:
-        """Run for ``seconds``, then until the array is idle (at most ``settle`` seconds)."""
-        started = time.monotonic()
-        threads = [
+    def start(self, seed: int = 0) -> None:
+        """Start a thread per component."""
+        self._started = time.monotonic()
+        self._threads = [
             threading.Thread(target=self._loop, args=(name, seed * 1000 + i), name=name, daemon=True)
             for i, name in enumerate(self.actors())
         ]
-        for t in threads:
+        for t in self._threads:
             t.start()
-        time.sleep(seconds)
+
+    def stop(self, settle: float = 30.0) -> RunStats:
+        """Start no new work, wait until the array is idle (at most ``settle`` seconds),
+        and stop every thread."""
         with self.lock:
             self.stopping = True
             self.lock.notify_all()
@@ -124,10 +134,16 @@ class Runtime:
         with self.lock:
             self.done = True
             self.lock.notify_all()
-        for t in threads:
+        for t in self._threads:
             t.join()
-        self.stats.seconds = time.monotonic() - started
+        self.stats.seconds = time.monotonic() - self._started
         return self.stats
+
+    def run(self, seconds: float, seed: int = 0, settle: float = 30.0) -> RunStats:
+        """Run for ``seconds``, then until the array is idle (at most ``settle`` seconds)."""
+        self.start(seed)
+        time.sleep(seconds)
+        return self.stop(settle)
 
     def read_back(self) -> dict[tuple[int, int], bytes]:
         """Every block of every LU as a host would read it now: through the cache of the

@@ -118,7 +118,7 @@ def test_validate_command_refuses_a_log_naming_no_scenario(
     log = tmp_path / "events.jsonl"
     log.write_text('{"log": "lutakeover-array"}\n')
     assert main(["validate", str(log)]) == 2
-    assert "names no built-in scenario" in capsys.readouterr().err
+    assert "names no scenario" in capsys.readouterr().err
     assert main(["validate", str(tmp_path / "missing.jsonl"), "--builtin", "fig5"]) == 2
 
 

@@ -1,0 +1,184 @@
+"""`lutakeover array`: run the reference array and drive it through its management API.
+
+lutakeover array start --builtin fig5 --dir run/     # serves until `array stop` (or Ctrl-C)
+lutakeover array status --dir run/
+lutakeover array takeover --dir run/ --lu 2,3 --to 1 --wait
+lutakeover array backup --dir run/ --pair 0 --wait
+lutakeover array stop --dir run/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conformance.setup import array_of
+from model.scenario import Scenario
+from reference_impl.api import ManagementApi, request, serve
+from reference_impl.config import ConfigError
+from reference_impl.runtime import Runtime
+
+SOCKET = "api.sock"
+
+
+def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    array = verbs.add_parser(
+        "array",
+        help="run the reference array and drive its take-overs through the management API",
+        description="The reference array as running software: a thread per component, the disk, "
+        "caches and journal as files in DIR, every step logged to DIR/events.jsonl (check it "
+        "with `lutakeover validate`), and the management API on DIR/api.sock (owner only).",
+    )
+    actions = array.add_subparsers(dest="array_verb", metavar="ACTION", required=True)
+    start = actions.add_parser("start", help="build the array of a scenario in DIR and serve it")
+    scenario_options(start)
+    start.add_argument("--dir", required=True, metavar="DIR", help="where the array's files live (created)")
+    start.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: when told)")
+    status = actions.add_parser("status", help="the tables (Figs. 5, 9), take-overs under way, pairs")
+    takeover = actions.add_parser("takeover", help="designate a take-over (Step 801)")
+    takeover.add_argument("--lu", required=True, metavar="L[,L...]", help="the LUs to move")
+    takeover.add_argument("--to", required=True, type=int, metavar="C", help="the destination controller")
+    takeover.add_argument("--port", type=int, metavar="P", help="the port on the destination")
+    backup = actions.add_parser("backup", help="back a pair's secondary up (Steps 901-909)")
+    backup.add_argument("--pair", required=True, type=int, metavar="N", help="the pair")
+    stop = actions.add_parser("stop", help="finish what is under way and stop the array")
+    for verb in (status, takeover, backup, stop):
+        verb.add_argument("--dir", required=True, metavar="DIR", help="the array's directory")
+        verb.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    for verb in (takeover, backup):
+        verb.add_argument("--wait", action="store_true", help="print each step until the job is done")
+
+
+class ArrayError(Exception):
+    """Refused by the array or unreachable: the message says why (exit 1 or 2)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def start(scenario: Scenario, source: dict[str, str], directory: str, seconds: float | None) -> int:
+    try:
+        config, workload = array_of(scenario, 4096)
+        config.check()
+    except ConfigError as e:
+        raise ArrayError(str(e), 2) from None
+    runtime = Runtime(config, workload, directory, meta={"scenario": source})
+    runtime.operator_designates = False
+    api = ManagementApi(runtime)
+    socket_path = os.path.join(directory, SOCKET)
+    server = serve(api, socket_path)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: api.stop_requested.set())
+    runtime.start()
+    print(f"lutakeover: array {scenario.name} serving; API {socket_path}; log {runtime.log_path}", flush=True)
+    api.stop_requested.wait(seconds)
+    server.shutdown()
+    server.server_close()
+    stats = runtime.stop()
+    runtime.close()
+    os.unlink(socket_path)
+    print(f"lutakeover: array stopped after {len(runtime.sim.log):,} steps", flush=True)
+    for error in stats.errors:
+        print(f"lutakeover: error: {error}", file=sys.stderr)
+    return 1 if stats.errors else 0
+
+
+def ask(directory: str, message: dict[str, Any]) -> dict[str, Any]:
+    socket_path = os.path.join(directory, SOCKET)
+    if not Path(socket_path).exists():
+        raise ArrayError(
+            f"no array is serving in {directory} (no {SOCKET}): start one with `lutakeover array start`", 2
+        )
+    try:
+        answer = request(socket_path, message)
+    except OSError as e:
+        raise ArrayError(f"cannot reach the array in {directory}: {e}", 2) from None
+    if not answer.get("ok"):
+        raise ArrayError(f"the array refuses it: {answer.get('error')}", 1)
+    return answer
+
+
+def format_status(s: dict[str, Any]) -> str:
+    lines = ["configuration table on the disk (newest valid copy):",
+             "  internal LUN  external LUN  port  default  current"]  # fmt: skip
+    for r in s["table"]:
+        lines.append(
+            f"  {r['lu']:>12}  {r['ext_lun']:>12}  {r['port']:>4}  {r['default']:>7}  {r['current']:>7}"
+        )
+    for c in s["controllers"]:
+        lines.append(
+            f"controller {c['number']}: in charge of {c['active'] or 'none'}, write-through "
+            f"{c['write_through'] or 'none'}, {c['dirty_lines']} dirty lines"
+        )
+    for j in s["jobs"]:
+        kind = "backup of" if j["backup"] else "take-over of"
+        lines.append(f"{kind} LU{j['lu']} c{j['source']}->c{j['destination']}: next step {j['next_step']}")
+    for i, p in enumerate(s["pairs"]):
+        lines.append(
+            f"pair{i}: LU{p['secondary']} mirrors LU{p['primary']}, {p['status']}, differences {p['diff']}"
+        )
+    lines.append(f"{s['steps']:,} steps taken")
+    return "\n".join(lines)
+
+
+def wait_for(directory: str, lu: int, since: int, out: Callable[[str], None]) -> None:
+    """Print each step from ``since`` until no job of ``lu`` is under way."""
+    while True:
+        events = ask(directory, {"op": "events", "since": since})
+        for e in events["events"]:
+            out(f"  {e['seq']:>6}  {e['event']}({', '.join(map(str, e['args']))})")
+        since = events["next"]
+        status = ask(directory, {"op": "status"})
+        if not any(j["lu"] == lu for j in status["jobs"]):
+            return
+        time.sleep(0.05)
+
+
+def run(
+    args: argparse.Namespace,
+    scenario: Callable[[], tuple[Scenario, dict[str, str]]],
+    out: Callable[[str], None],
+) -> int:
+    try:
+        if args.array_verb == "start":
+            chosen, source = scenario()
+            return start(chosen, source, args.dir, args.seconds)
+        if args.array_verb == "status":
+            answer = ask(args.dir, {"op": "status"})
+            out(json.dumps(answer) if args.json else format_status(answer))
+        elif args.array_verb == "stop":
+            answer = ask(args.dir, {"op": "stop"})
+            out(json.dumps(answer) if args.json else "lutakeover: the array is stopping")
+        else:
+            if args.array_verb == "takeover":
+                try:
+                    lus = [int(x) for x in args.lu.split(",")]
+                except ValueError:
+                    raise ArrayError(
+                        f"--lu {args.lu!r}: LU numbers separated by commas, such as 2,3", 2
+                    ) from None
+                message: dict[str, Any] = {"op": "takeover", "lus": lus, "to": args.to}
+                if args.port is not None:
+                    message["port"] = args.port
+                watched = lus[0]
+            else:
+                message = {"op": "backup", "pair": args.pair}
+                status = ask(args.dir, {"op": "status"})
+                pairs = status["pairs"]
+                watched = pairs[args.pair]["secondary"] if 0 <= args.pair < len(pairs) else -1
+            answer = ask(args.dir, message)
+            out(json.dumps(answer) if args.json else f"lutakeover: accepted as {answer['event']}")
+            if args.wait:
+                wait_for(args.dir, watched, answer["step"] - 1, out)
+        return 0
+    except ArrayError as e:
+        print(f"lutakeover: error: {e}", file=sys.stderr)
+        return e.code

@@ -1,0 +1,234 @@
+"""The management utility's local API: JSON over a unix socket, one request per line.
+
+Only the owner may connect (the socket is created with mode 0600). Every request gets one
+JSON line back: ``{"ok": true, ...}`` or ``{"ok": false, "error": "why"}``. A bad request
+(unknown operation or LU or controller, a destination equal to the source, an LU already
+moving, a LUN-map collision or gap, malformed JSON, a message over 64 KiB) is refused with
+its reason and changes nothing; the array keeps serving.
+
+Operations: ``status`` (the tables as Figs. 5 and 9 show them, take-overs under way with
+their next step, pairs), ``takeover`` (``lus``, ``to``, optional ``port``), ``backup``
+(``pair``), ``events`` (``since``: the steps logged from that number on) and ``stop``.
+
+The array runs its scenario, so a take-over is accepted as the scenario's operator could
+designate it: in a scripted scenario the next batch of the script, in mode "any" one LU to
+the scenario's take-over port. Every step then stays a step of the model, and the run's
+log can be validated against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socketserver
+import threading
+from typing import Any
+
+from reference_impl.array import NotOffered
+from reference_impl.events import Event
+from reference_impl.runtime import Runtime
+
+MAX_MESSAGE = 64 * 1024
+
+
+class RequestError(ValueError):
+    """A request refused; the message is the reason the client gets."""
+
+
+def _int(request: dict[str, Any], key: str, optional: bool = False) -> int | None:
+    value = request.get(key)
+    if value is None and optional:
+        return None
+    if type(value) is not int:
+        raise RequestError(f'"{key}" must be a whole number')
+    return value
+
+
+class ManagementApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stop_requested = threading.Event()
+
+    def handle(self, request: object) -> dict[str, Any]:
+        """The answer to one decoded request."""
+        if not isinstance(request, dict):
+            return {"ok": False, "error": "a request is a JSON object with an 'op'"}
+        op = request.get("op")
+        handlers = {
+            "status": self._status, "takeover": self._takeover, "backup": self._backup,
+            "events": self._events, "stop": self._stop,
+        }  # fmt: skip
+        if op not in handlers:
+            return {"ok": False, "error": f"unknown op {op!r}; known: {', '.join(handlers)}"}
+        try:
+            with self.runtime.lock:
+                answer = handlers[op](request)
+                self.runtime.lock.notify_all()
+        except (RequestError, NotOffered) as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True, **answer}
+
+    def _status(self, request: dict[str, Any]) -> dict[str, Any]:
+        array = self.runtime.sim.array
+
+        def row(r: Any) -> dict[str, int]:
+            fields = ("lu", "ext_lun", "port", "default", "current")
+            return {f: getattr(r, f) for f in fields}
+
+        return {
+            "table": [row(r) for _, r in sorted(array.rows().items())],
+            "controllers": [
+                {
+                    "number": c.number,
+                    "active": sorted(c.active),
+                    "write_through": sorted(c.write_through),
+                    "dirty_lines": sum(1 for _, _, line in c.cache.lines() if line.dirty),
+                    "table": [row(r) for _, r in sorted(c.table.items())],
+                }
+                for c in array.controllers
+            ],
+            "jobs": [
+                {
+                    "lu": j.lu,
+                    "source": j.source,
+                    "destination": j.destination,
+                    "backup": j.backup,
+                    "next_step": j.next_step,
+                }
+                for j in array.utility.jobs
+            ],
+            "pairs": [
+                {
+                    "primary": p.primary,
+                    "secondary": p.secondary,
+                    "status": p.status.value,
+                    "diff": sorted(p.diff),
+                }
+                for p in array.pairs
+            ],
+            "steps": len(self.runtime.sim.log),
+        }
+
+    def _takeover(self, request: dict[str, Any]) -> dict[str, Any]:
+        lus = request.get("lus")
+        if not isinstance(lus, list) or not lus or not all(type(lu) is int for lu in lus):
+            raise RequestError('"lus" must be a non-empty list of LU numbers')
+        to = _int(request, "to")
+        port = _int(request, "port", optional=True)
+        sim = self.runtime.sim
+        rows = sim.array.rows()
+        for lu in lus:
+            if lu not in rows:
+                raise RequestError(f"there is no LU{lu}")
+        assert to is not None
+        if not 0 <= to < sim.array.config.controllers:
+            raise RequestError(f"there is no controller {to}")
+        workload, op = sim.operator.workload, sim.operator
+        if workload.mode == "any":
+            if len(lus) != 1 or port not in (None, workload.takeover_port):
+                raise RequestError(
+                    f"this array's scenario moves one LU at a time, to port {workload.takeover_port}"
+                )
+            event = Event("designate", (lus[0], to))
+        else:
+            index = op.batches
+            if index >= len(workload.batches):
+                raise RequestError("this array's scenario has no take-over left in its script")
+            batch = workload.batches[index]
+            if sorted(lus) != sorted(batch.lus) or to != batch.destination or port not in (None, batch.port):
+                raise RequestError(
+                    f"this array runs its scenario's script: the next take-over moves LUs "
+                    f"{list(batch.lus)} to controller {batch.destination}"
+                    + (f" on port {batch.port}" if batch.port is not None else "")
+                )
+            event = Event("designate_batch", (index,))
+        sim.perform(event)
+        return {"event": str(event), "step": len(sim.log)}
+
+    def _backup(self, request: dict[str, Any]) -> dict[str, Any]:
+        pair = _int(request, "pair")
+        sim = self.runtime.sim
+        index = sim.operator.next_backup()
+        if not 0 <= (pair or 0) < len(sim.array.pairs):
+            raise RequestError(f"there is no pair{pair}")
+        if index is None:
+            raise RequestError("this array's scenario has no backup left in its script")
+        if sim.operator.workload.backups[index] != pair:
+            following = sim.operator.workload.backups[index]
+            raise RequestError(
+                f"this array runs its scenario's script: the next backup is of pair{following}"
+            )
+        event = Event("split_pair", (index,))
+        sim.perform(event)
+        return {"event": str(event), "step": len(sim.log)}
+
+    def _events(self, request: dict[str, Any]) -> dict[str, Any]:
+        since = _int(request, "since", optional=True) or 0
+        sim = self.runtime.sim
+        events = [
+            {"seq": n, "event": e.name, "args": list(e.args)} for n, e in enumerate(sim.log[since:], since)
+        ]
+        return {"events": events, "next": len(sim.log)}
+
+    def _stop(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.stop_requested.set()
+        return {}
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        while True:
+            line = self.rfile.readline(MAX_MESSAGE + 1)
+            if not line:
+                return
+            if len(line) > MAX_MESSAGE:
+                self._answer({"ok": False, "error": f"a request is at most {MAX_MESSAGE} bytes"})
+                return  # the rest of the message cannot be told from the next request
+            try:
+                request = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                self._answer({"ok": False, "error": f"not JSON: {e}"})
+                continue
+            self._answer(self.server.api.handle(request))
+
+    def _answer(self, answer: dict[str, Any]) -> None:
+        self.wfile.write(json.dumps(answer).encode() + b"\n")
+        self.wfile.flush()
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    api: ManagementApi
+
+
+def serve(api: ManagementApi, socket_path: str) -> _Server:
+    """Listen on ``socket_path`` (mode 0600) in a thread of its own; ``shutdown()`` stops."""
+    if os.path.exists(socket_path):
+        os.unlink(socket_path)
+    old = os.umask(0o177)
+    try:
+        server = _Server(socket_path, _Handler)
+    finally:
+        os.umask(old)
+    server.api = api
+    threading.Thread(target=server.serve_forever, name="management API", daemon=True).start()
+    return server
+
+
+def request(socket_path: str, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    """Send one request and return the answer (a client, for the command line and tests)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(socket_path)
+        s.sendall(json.dumps(message).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answer: dict[str, Any] = json.loads(data)
+    return answer

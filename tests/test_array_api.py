@@ -1,0 +1,139 @@
+"""The management API and `lutakeover array`: bad requests are refused with their reason
+and change nothing, the array keeps serving, and a run driven through the API validates."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.setup import array_of
+from model.scenario import builtin
+from reference_impl.api import MAX_MESSAGE, ManagementApi, request, serve
+from reference_impl.runtime import Runtime
+
+
+def api_of(name: str, directory: Path) -> ManagementApi:
+    config, workload = array_of(builtin(name))
+    runtime = Runtime(config, workload, str(directory))
+    runtime.operator_designates = False
+    return ManagementApi(runtime)  # no threads: each request is handled in the test's
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "reason"),
+    [
+        ("fig5", [1, 2], "a request is a JSON object"),
+        ("fig5", {"op": "format"}, "unknown op 'format'"),
+        ("fig5", {"op": "takeover", "to": 1}, '"lus" must be a non-empty list'),
+        ("fig5", {"op": "takeover", "lus": [9], "to": 1}, "there is no LU9"),
+        ("fig5", {"op": "takeover", "lus": [2], "to": 7}, "there is no controller 7"),
+        ("fig5", {"op": "takeover", "lus": [2], "to": "one"}, '"to" must be a whole number'),
+        ("fig5", {"op": "takeover", "lus": [2], "to": 1}, "the next take-over moves LUs [2, 3]"),
+        ("three-way", {"op": "takeover", "lus": [1], "to": 0}, "LU1 is already on controller 0"),
+        (
+            "three-way",
+            {"op": "takeover", "lus": [0], "to": 1},
+            "port 0 of controller 0 would present external LUNs [1], with a gap",
+        ),
+        ("three-way", {"op": "takeover", "lus": [1], "to": 1, "port": 3}, "one LU at a time, to port 0"),
+        ("fig9", {"op": "backup", "pair": 1}, "the next backup is of pair0"),
+        ("fig9", {"op": "backup", "pair": 5}, "there is no pair5"),
+        ("fig5", {"op": "backup", "pair": 0}, "there is no pair0"),
+    ],
+)
+def test_a_bad_request_is_refused_with_its_reason_and_changes_nothing(
+    name: str, message: Any, reason: str, tmp_path: Path
+) -> None:
+    api = api_of(name, tmp_path)
+    before = api.handle({"op": "status"})
+    answer = api.handle(message)
+    assert answer["ok"] is False and reason in answer["error"], answer
+    assert api.handle({"op": "status"}) == before
+
+
+def test_an_lu_already_moving_is_refused_and_the_array_keeps_serving(tmp_path: Path) -> None:
+    api = api_of("three-way", tmp_path)
+    assert api.handle({"op": "takeover", "lus": [1], "to": 1})["ok"]
+    again = api.handle({"op": "takeover", "lus": [1], "to": 2})
+    assert again == {"ok": False, "error": "Step 801 refuses it: LU1 is already being taken over"}
+    status = api.handle({"op": "status"})
+    assert [(j["lu"], j["destination"], j["next_step"]) for j in status["jobs"]] == [(1, 1, "instruct")]
+    events = api.handle({"op": "events", "since": 0})
+    assert [e["event"] for e in events["events"]] == ["designate"] and events["next"] == 1
+
+
+def test_the_socket_is_the_owners_and_refuses_malformed_and_oversized_messages(tmp_path: Path) -> None:
+    api = api_of("fig5", tmp_path)
+    path = str(tmp_path / "api.sock")
+    server = serve(api, path)
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)
+            f = s.makefile("rwb")
+            f.write(b"{not json\n")
+            f.flush()
+            assert "not JSON" in json.loads(f.readline())["error"]
+            f.write(b'{"op": "status"}\n')  # the same connection still serves
+            f.flush()
+            assert json.loads(f.readline())["ok"] is True
+            f.write(b"x" * (MAX_MESSAGE + 10) + b"\n")
+            f.flush()
+            assert f"at most {MAX_MESSAGE} bytes" in json.loads(f.readline())["error"]
+        assert request(path, {"op": "status"})["ok"] is True  # and so does the server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def lutakeover(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lutakeover.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_array_commands_drive_a_take_over_that_validates(tmp_path: Path) -> None:
+    directory = str(tmp_path / "run")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lutakeover.cli", "array", "start", "--builtin", "fig5", "--dir", directory],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(200):
+            if os.path.exists(os.path.join(directory, "api.sock")):
+                break
+            time.sleep(0.05)
+        refused = lutakeover("array", "takeover", "--dir", directory, "--lu", "2", "--to", "1")
+        assert refused.returncode == 1 and "the next take-over moves LUs [2, 3]" in refused.stderr
+        done = lutakeover("array", "takeover", "--dir", directory, "--lu", "2,3", "--to", "1", "--wait")
+        assert done.returncode == 0, done.stderr
+        assert "designate_batch(0)" in done.stdout and "resume(2, 0, 1)" in done.stdout
+        status = lutakeover("array", "status", "--dir", directory, "--json")
+        table = json.loads(status.stdout)["table"]
+        assert [(r["lu"], r["port"], r["current"]) for r in table] == [
+            (0, 0, 0),
+            (1, 0, 0),
+            (2, 0, 1),
+            (3, 0, 1),
+        ]
+        assert lutakeover("array", "stop", "--dir", directory).returncode == 0
+        out, _ = server.communicate(timeout=60)
+        assert server.returncode == 0 and "array stopped" in out
+    finally:
+        if server.poll() is None:
+            server.kill()
+    valid = lutakeover("validate", os.path.join(directory, "events.jsonl"))
+    assert valid.returncode == 0 and "OK" in valid.stdout
+    gone = lutakeover("array", "status", "--dir", directory)
+    assert gone.returncode == 2 and "no array is serving" in gone.stderr

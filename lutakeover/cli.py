@@ -23,7 +23,7 @@ from lutakeover.diagrams import kinds as diagram
 from lutakeover.diagrams.dot import DiagramError, format_of
 from lutakeover.diagrams.dot import write as write_diagram
 from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES
-from lutakeover.formats.difftest import difftest_json, format_difftest
+from lutakeover.formats.difftest import difftest_json, divergence_dot, format_difftest
 from lutakeover.formats.itf import ItfError, trace_origin, violation_description, write_trace
 from lutakeover.formats.report import (
     bmc_json,
@@ -317,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help="a scenario file (default: fig5)")
     diff.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
     diff.add_argument(
+        "--generated",
+        metavar="CxLxB",
+        help="a generated array: C controllers, L LUs of B blocks, any LU to any controller (e.g. 3x4x1)",
+    )
+    diff.add_argument(
         "--examples",
         type=_bounded(1, MAX_RUNS, "a million"),
         default=DEFAULT_EXAMPLES,
@@ -345,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--replay", metavar="FILE", help="run the program in FILE (one step per line) instead")
     diff.add_argument("--program-out", metavar="FILE", help="write the program of a divergence to FILE")
+    diff.add_argument(
+        "--diagram", metavar="FILE", help="draw a divergence as a sequence diagram (.svg, .png or .dot)"
+    )
     diff.add_argument("--json", action="store_true", help="print the whole result as JSON")
     diff.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     val = verbs.add_parser(
@@ -678,18 +686,43 @@ def _program(path: str) -> list[Label]:
     return program
 
 
+def _generated(shape: str) -> Scenario:
+    """The generated array ``CxLxB`` names (difftest --generated)."""
+    try:
+        controllers, lus, blocks = (int(x) for x in shape.lower().split("x"))
+    except ValueError:
+        raise BadInput(
+            f"--generated {shape!r}: give controllers, LUs and blocks as CxLxB, e.g. 3x4x1"
+        ) from None
+    if not (2 <= controllers <= MAX_CONTROLLERS and 1 <= lus <= MAX_LUS and 1 <= blocks <= MAX_BLOCKS):
+        raise BadInput(
+            f"--generated {shape}: 2 to {MAX_CONTROLLERS} controllers, "
+            f"1 to {MAX_LUS} LUs, 1 to {MAX_BLOCKS} blocks"
+        )
+    try:
+        return array_scenario(controllers, lus, blocks)
+    except (ScenarioError, ValueError) as e:
+        raise BadInput(f"--generated {shape}: {e}") from None
+
+
 def cmd_difftest(args: argparse.Namespace) -> int:
     if "list" in args.impl_bug:
         _print("\n".join(f"{name:<30} {what}" for name, what in IMPL_BUGS.items()))
         return EXIT_OK
     bugs = _impl_bugs(args.impl_bug)
-    scenario = _scenario(args)
+    scenario = _generated(args.generated) if args.generated else _scenario(args)
     try:
         array_of(scenario)[0].check()
     except ConfigError as e:
         raise BadInput(str(e)) from None
     if args.program_out:
         _check_writable(args.program_out, "--program-out")
+    if args.diagram:
+        _check_writable(args.diagram, "--diagram")
+        try:
+            format_of(args.diagram)
+        except DiagramError as e:
+            raise BadInput(f"--diagram: {e}") from None
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     if args.replay:
         program = _program(args.replay)
@@ -717,6 +750,10 @@ def cmd_difftest(args: argparse.Namespace) -> int:
         Path(args.program_out).write_text("".join(f"{label}\n" for label in result.program), encoding="utf-8")
         if not args.quiet:
             print(f"lutakeover: program written to {args.program_out}", file=sys.stderr)
+    if args.diagram and result.divergence is not None:
+        write_diagram(divergence_dot(scenario, result), args.diagram)
+        if not args.quiet:
+            print(f"lutakeover: diagram written to {args.diagram}", file=sys.stderr)
     return exit_code(result.verdict)
 
 

@@ -150,3 +150,45 @@ def test_a_bad_program_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_impl_bug_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["difftest", "--impl-bug", "list"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("skip-destage")
+
+
+# --- generated arrays and the diagram of a divergence ------------------------------------------
+
+
+@pytest.mark.parametrize(("controllers", "lus", "blocks", "background"), [(3, 4, 1, False), (2, 3, 2, True)])
+def test_the_array_agrees_on_generated_arrays(
+    controllers: int, lus: int, blocks: int, background: bool
+) -> None:
+    from model.generate import array_scenario
+
+    scenario = array_scenario(controllers, lus, blocks, background_destage=background)
+    result = difftest(scenario, examples=10, seed=0)
+    assert result.divergence is None and result.longest > 50
+
+
+@pytest.mark.slow
+def test_the_array_agrees_on_fifteen_random_array_shapes() -> None:
+    from model.generate import array_scenario
+
+    rng = random.Random(2026)  # difftest is itself Hypothesis: the shapes come from a seeded walk
+    for _ in range(15):
+        shape = (rng.randint(2, 4), rng.randint(1, 5), rng.randint(1, 2), rng.random() < 0.5)
+        scenario = array_scenario(*shape[:3], background_destage=shape[3])
+        result = difftest(scenario, examples=5, seed=rng.randrange(2**16))
+        assert result.divergence is None, (shape, result.divergence)
+
+
+def test_generated_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["difftest", "--generated", "3x2x1", "--examples", "5", "--seed", "0", "--quiet"]) == 0
+    assert "array-3c-2lu-1b" in capsys.readouterr().out
+    assert main(["difftest", "--generated", "3x2", "--quiet"]) == 2
+    assert "CxLxB" in capsys.readouterr().err
+
+
+def test_a_divergence_is_drawn_as_a_sequence_diagram(tmp_path: Path) -> None:
+    dot = tmp_path / "divergence.dot"
+    args = ["difftest", "--builtin", "fig5", "--impl-bug", "skip-destage", "--seed", "0", "--quiet"]
+    assert main([*args, "--diagram", str(dot)]) == 1
+    text = dot.read_text()
+    assert "array and model" in text and "disagree" in text and "begin_destage" in text
+    assert main(["difftest", "--builtin", "fig5", "--quiet", "--diagram", str(tmp_path / "d.txt")]) == 2

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.difftest import DifftestResult
+from lutakeover.diagrams.sequence import trace_dot
+from model.actions import Model
+from model.scenario import Scenario
+from proofs.trace import Counterexample, Step, run_of
 
 
 def format_difftest(r: DifftestResult) -> str:
@@ -44,3 +48,24 @@ def difftest_json(r: DifftestResult) -> dict[str, Any]:
         },
         "program": [str(label) for label in r.program],
     }
+
+
+def divergence_dot(scenario: Scenario, r: DifftestResult) -> str:
+    """The program of a divergence as the model runs it, drawn as a sequence diagram with
+    the divergence marked at its last step."""
+    assert r.divergence is not None, "a result with a divergence"
+    m = Model(scenario)
+    states, labels = [m.initial()], []
+    for label in r.program:
+        t = m.transition_labelled(states[-1], label)
+        if t is None:  # the step the array took and the model refuses: the run ends before it
+            break
+        states.append(t.after)
+        labels.append(label)
+    trace: list[Step] = run_of(states, labels)
+    d = r.divergence
+    message = d.what + (": " + "; ".join(d.details[:3]) if d.details else "")
+    marked = Counterexample("array and model", "divergence", message, trace)
+    bugs = ", ".join(r.bugs) or "no implementation bug"
+    title = f"difftest {r.scenario}: {bugs}, diverged after {d.step} steps"
+    return trace_dot(m, trace, title, marked)

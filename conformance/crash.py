@@ -65,19 +65,9 @@ def crash_points(name: str, seed: int) -> list[int]:
 def child(name: str, directory: str, seed: int, kill_after: int, bugs: frozenset[str]) -> None:
     config, workload = array_of(builtin(name), BLOCK)
     sim = Simulation(config, workload, bugs, directory)
-    record = open(os.path.join(directory, WRITES), "a", encoding="utf-8")  # noqa: SIM115 (the kill closes it)
+    sim.record_writes(os.path.join(directory, WRITES))
 
     def after(event: Event) -> None:
-        if event.name in ("send_write", "complete"):
-            h = event.args[0]
-            host = sim.hosts[h]
-            if event.name == "send_write":
-                _, lu, block = event.args
-                record.write(json.dumps({"sent": [lu, block, host.writes[lu, block]]}) + "\n")
-            elif host.acked:
-                for (lu, block), n in host.acked.items():
-                    record.write(json.dumps({"acked": [lu, block, n]}) + "\n")
-            record.flush()
         if len(sim.log) == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -108,13 +98,14 @@ def crash_and_recover(
         result.problems.append(f"restart failed: {e!r}")
         return result
     try:
-        result.problems += _check(array, directory)
+        result.problems += check_recovered(array, directory)
     finally:
         array.close()
     return result
 
 
-def _check(array: DiskArray, directory: str) -> list[str]:
+def check_recovered(array: DiskArray, directory: str) -> list[str]:
+    """What is wrong with a recovered array, against the writes its hosts recorded."""
     problems = []
     rows = array.rows()
     for lu in rows:

@@ -59,6 +59,11 @@ def read_log(lines: Iterable[str]) -> tuple[dict[str, Any], Iterator[LoggedEvent
             break
     if header is None or header.get("log") != LOG_KIND:
         raise LogError(f'line 1: not a log of the array (its first line must name "log": "{LOG_KIND}")')
+    if header.get("restarted"):
+        raise LogError(
+            "line 1: this log starts where a restart recovered the array from its files; the model "
+            "validates runs from the scenario's initial state (the log before the crash is events.N.jsonl)"
+        )
     return header, _events(it)
 
 

@@ -41,6 +41,9 @@ def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser],
     scenario_options(start)
     start.add_argument("--dir", required=True, metavar="DIR", help="where the array's files live (created)")
     start.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: when told)")
+    start.add_argument(
+        "--fresh", action="store_true", help="build a new array even if DIR holds one (default: recover it)"
+    )
     status = actions.add_parser("status", help="the tables (Figs. 5, 9), take-overs under way, pairs")
     takeover = actions.add_parser("takeover", help="designate a take-over (Step 801)")
     takeover.add_argument("--lu", required=True, metavar="L[,L...]", help="the LUs to move")
@@ -64,13 +67,23 @@ class ArrayError(Exception):
         self.code = code
 
 
-def start(scenario: Scenario, source: dict[str, str], directory: str, seconds: float | None) -> int:
+def start(
+    scenario: Scenario, source: dict[str, str], directory: str, seconds: float | None, fresh: bool
+) -> int:
     try:
         config, workload = array_of(scenario, 4096)
         config.check()
     except ConfigError as e:
         raise ArrayError(str(e), 2) from None
-    runtime = Runtime(config, workload, directory, meta={"scenario": source})
+    restart = not fresh and os.path.exists(os.path.join(directory, "journal.json"))
+    try:
+        runtime = Runtime(config, workload, directory, meta={"scenario": source}, restart=restart)
+    except (OSError, ValueError) as e:
+        raise ArrayError(
+            f"cannot {'recover' if restart else 'build'} the array in {directory}: {e}", 2
+        ) from None
+    if restart:
+        print(f"lutakeover: recovered the array in {directory} from its files", flush=True)
     runtime.operator_designates = False
     api = ManagementApi(runtime)
     socket_path = os.path.join(directory, SOCKET)
@@ -150,7 +163,7 @@ def run(
     try:
         if args.array_verb == "start":
             chosen, source = scenario()
-            return start(chosen, source, args.dir, args.seconds)
+            return start(chosen, source, args.dir, args.seconds, args.fresh)
         if args.array_verb == "status":
             answer = ask(args.dir, {"op": "status"})
             out(json.dumps(answer) if args.json else format_status(answer))

@@ -50,11 +50,20 @@ class Runtime:
         bugs: frozenset[str] = frozenset(),
         meta: dict[str, Any] | None = None,
         operator_pause: float = 0.005,
+        restart: bool = False,
     ) -> None:
         os.makedirs(directory, exist_ok=True)
-        self.sim = Simulation(config, workload, bugs, directory)
         self.log_path = os.path.join(directory, "events.jsonl")
-        self.sim.event_log = EventLog(self.log_path, meta or {})
+        if restart and os.path.exists(self.log_path):  # the log of the run that crashed is kept
+            n = 1
+            while os.path.exists(os.path.join(directory, f"events.{n}.jsonl")):
+                n += 1
+            os.replace(self.log_path, os.path.join(directory, f"events.{n}.jsonl"))
+        self.sim = Simulation(config, workload, bugs, directory, restart)
+        self.sim.event_log = EventLog(
+            self.log_path, {**(meta or {}), **({"restarted": True} if restart else {})}
+        )
+        self.sim.record_writes(os.path.join(directory, "writes.jsonl"))
         self.lock = threading.Condition()
         self.stopping = False  # hosts and the operator start nothing new
         self.done = False

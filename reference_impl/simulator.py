@@ -6,8 +6,10 @@ decide; the differential test lets Hypothesis decide, and shrink."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
+from typing import Any
 
 from reference_impl.array import DiskArray, NotOffered
 from reference_impl.config import ArrayConfig, Workload
@@ -34,6 +36,8 @@ class Simulation:
         self.log: list[Event] = []
         self.listeners: list[Callable[[Event], None]] = []
         self.event_log: EventLog | None = None  # the JSON-lines log, if one is kept
+        self._last_completed: tuple[int, int, int] | None = None  # (lu, block, n) just acknowledged
+        self._records: list[Any] = []
 
     def offers(self) -> list[Event]:
         """Every step that could be taken next, sorted (a choice by index is replayable)."""
@@ -80,7 +84,14 @@ class Simulation:
         elif name == "complete":
             if self._frame(args[0]).status is not Status.REPLIED:
                 raise NotOffered(f"no reply is on its way to host{args[0]}")
-            self.hosts[args[0]].complete()
+            frame = self.hosts[args[0]].complete()
+            self._last_completed = None
+            if frame.write:
+                self._last_completed = (
+                    frame.lu,
+                    frame.block,
+                    self.hosts[args[0]].acked[frame.lu, frame.block],
+                )
         elif name == "retry":
             frame = self._frame(args[0])
             if frame.status is not Status.NOT_READY:
@@ -110,6 +121,24 @@ class Simulation:
             self.event_log.record(event, self.component_of(event), self._value_read(event))
         for listener in self.listeners:
             listener(event)
+
+    def record_writes(self, path: str) -> None:
+        """Append to ``path`` each write the hosts send and each one acknowledged to them
+        (JSON lines ``{"sent": [lu, block, n]}``, ``{"acked": [...]}``), flushed at once:
+        what a host knows it wrote, to check the array against after a crash."""
+        record = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open as long as the array runs)
+
+        def after(event: Event) -> None:
+            if event.name == "send_write":
+                h, lu, block = event.args
+                record.write(json.dumps({"sent": [lu, block, self.hosts[h].writes[lu, block]]}) + "\n")
+                record.flush()
+            elif event.name == "complete" and self._last_completed is not None:
+                record.write(json.dumps({"acked": list(self._last_completed)}) + "\n")
+                record.flush()
+
+        self.listeners.append(after)
+        self._records.append(record)
 
     def component_of(self, event: Event) -> str:
         if event.name == "process":

@@ -6,6 +6,10 @@ line clean before its disk write is done, loses an acknowledged write at some cr
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +75,94 @@ def test_a_restart_of_a_directory_with_no_array_is_refused(tmp_path: Path) -> No
     config, _ = array_of(builtin("fig5"))
     with pytest.raises(TableError, match="no valid table copy"):
         DiskArray(config, directory=str(tmp_path), restart=True)
+
+
+# --- the served array (the real runtime in its own process) killed mid take-over --------------
+
+
+def serve_fig5(directory: Path) -> subprocess.Popen[str]:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lutakeover.cli",
+            "array",
+            "start",
+            "--builtin",
+            "fig5",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from reference_impl.api import request
+
+    for _ in range(400):  # until it answers: a killed array leaves its socket file behind
+        try:
+            request(str(directory / "api.sock"), {"op": "status"})
+            return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise AssertionError("the array did not start")
+
+
+def wait_for_step(log: Path, step: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if f'"event":"{step}"' in log.read_text():
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"{step} never appeared in {log}")
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "destage_line",
+        pytest.param("write_row", marks=SLOW),
+        pytest.param("purge", marks=SLOW),
+        pytest.param("switch_path", marks=SLOW),
+        pytest.param("stop_source", marks=SLOW),
+    ],
+)
+def test_the_served_array_killed_during_a_take_over_recovers(step: str, tmp_path: Path) -> None:
+    from conformance.crash import check_recovered
+    from conformance.setup import array_of
+    from model.scenario import builtin
+    from reference_impl.api import request
+    from reference_impl.array import DiskArray
+
+    directory = tmp_path / "run"
+    server = serve_fig5(directory)
+    try:
+        answer = request(str(directory / "api.sock"), {"op": "takeover", "lus": [2, 3], "to": 1})
+        assert answer["ok"], answer
+        wait_for_step(directory / "events.jsonl", step)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == -signal.SIGKILL
+    config, _ = array_of(builtin("fig5"), 4096)
+    array = DiskArray(config, directory=str(directory), restart=True)
+    try:
+        assert check_recovered(array, str(directory)) == []
+        assert {lu: row.current for lu, row in array.rows().items()} == {0: 0, 1: 0, 2: 1, 3: 1}  # completed
+    finally:
+        array.close()
+    # `array start` on the directory recovers it too, and serves again.
+    again = serve_fig5(directory)
+    try:
+        status = request(str(directory / "api.sock"), {"op": "status"})
+        assert [c["active"] for c in status["controllers"]] == [[0, 1], [2, 3]]
+        request(str(directory / "api.sock"), {"op": "stop"})
+        out, _ = again.communicate(timeout=60)
+        assert "recovered the array" in out
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert (directory / "events.1.jsonl").exists()  # the log of the run that crashed is kept

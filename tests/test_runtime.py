@@ -126,3 +126,21 @@ def test_the_soak_scenario_is_a_valid_scenario() -> None:
     s = soak_scenario(controllers=3, lus=5, blocks=2)
     assert (s.controllers, len(s.lus), s.mode) == (3, 5, "any")
     assert [lu.controller for lu in s.lus] == [0, 1, 2, 0, 1]
+
+
+@pytest.mark.slow
+def test_the_write_through_race_shows_in_a_longer_soak(tmp_path: Path) -> None:
+    # A write-through write to a block whose de-stage is under way: rare, so one block per
+    # LU and a few seconds (the differential test finds it in 12 steps).
+    for attempt in range(4):  # each soak finds it with high odds; four in a row all missing it is rare
+        r = soak(
+            tmp_path / str(attempt),
+            5.0,
+            soak_scenario(2, 2, 1),
+            bugs=frozenset(["write-through-ignores-destage"]),
+        )
+        if r.validation.failed is not None:
+            break
+    v = r.validation
+    assert v.failed is not None and v.failed.label.action == "process"
+    assert v.reason is not None and "still de-staging" in v.reason

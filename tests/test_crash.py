@@ -138,6 +138,11 @@ def test_the_served_array_killed_during_a_take_over_recovers(step: str, tmp_path
     directory = tmp_path / "run"
     server = serve_fig5(directory)
     try:
+        socket_path = str(directory / "api.sock")
+        for _ in range(400):  # the hosts' writes first, so Step 804 has dirty lines to de-stage
+            if request(socket_path, {"op": "status"})["controllers"][0]["dirty_lines"] >= 2:
+                break
+            time.sleep(0.01)
         answer = request(str(directory / "api.sock"), {"op": "takeover", "lus": [2, 3], "to": 1})
         assert answer["ok"], answer
         wait_for_step(directory / "events.jsonl", step)

@@ -41,7 +41,10 @@ def test_a_soak_of_two_seconds_validates_and_loses_nothing(tmp_path: Path) -> No
 def test_a_runtime_log_with_an_implementation_bug_fails_validation(
     tmp_path: Path, bug: str, name: str | None, refused: str
 ) -> None:
-    r = soak(tmp_path, 0.5, builtin(name) if name else None, bugs=frozenset([bug]))
+    for attempt in range(5):  # the operator's choices are the threads' race: a loaded machine may need more
+        r = soak(tmp_path / str(attempt), 0.5, builtin(name) if name else None, bugs=frozenset([bug]))
+        if r.validation.failed is not None:
+            break
     v = r.validation
     assert v.failed is not None and v.failed.label.action == refused
     assert v.reason is not None and v.reason.startswith("the model refuses it: ")

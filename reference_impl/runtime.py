@@ -161,6 +161,4 @@ class Runtime:
         return {(lu.lu, b): array.visible(lu.lu, b) for lu in array.config.lus for b in range(lu.blocks)}
 
     def close(self) -> None:
-        assert self.sim.event_log is not None
-        self.sim.event_log.close()
-        self.sim.array.close()
+        self.sim.close()

@@ -140,6 +140,14 @@ class Simulation:
         self.listeners.append(after)
         self._records.append(record)
 
+    def close(self) -> None:
+        """Close the files: the log, the write records, the array's."""
+        if self.event_log is not None:
+            self.event_log.close()
+        for record in self._records:
+            record.close()
+        self.array.close()
+
     def component_of(self, event: Event) -> str:
         if event.name == "process":
             frame = self.hosts[event.args[0]].outstanding

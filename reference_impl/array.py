@@ -28,10 +28,11 @@ class NotOffered(ValueError):
     """A step the array cannot take now; the message says why."""
 
 
-# The steps of a job whose controller is the source: every other job step of the source is
-# 802-808's; 908's de-stage and 907/909 are the backup controller's (the job's destination).
-_AT_DESTINATION = {
-    "purge": False, "purge_backup": False, "purge_return": True,
+# The purge steps (804, 903, 908) and the de-stage event each offers per dirty line. The
+# source holds the lines at 804 and 903; at 908 the backup controller (the job's destination).
+_AT_DESTINATION_CONTROLLER = {  # job steps the destination (or backup) controller takes
+    "read_row", "start_destination", "migrate_back", "begin_return_destage", "purge_return",
+    "destage_return_line", "return_control",
 }  # fmt: skip
 _DESTAGE_EVENT = {
     "purge": "destage_line",
@@ -160,24 +161,45 @@ class DiskArray:
             for lu, block in sorted(ctl.destaging):
                 yield Event("destage_done", (ctl.number, lu, block))
             if self.config.background_destage:
-                for lu, block, line in ctl.cache.lines():
-                    if line.dirty and lu not in ctl.write_through and (lu, block) not in ctl.destaging:
+                for lu, block, _ in ctl.cache.lines():
+                    if self._may_destage_alone(ctl, lu, block):
                         yield Event("background_destage", (ctl.number, lu, block))
         for job in self.utility.jobs:
             yield from self._job_offers(job)
         for i, pair in enumerate(self.pairs):
-            pending = pair.pending
-            if pending is not None and not self.controllers[pending.controller].write_waits(
-                pair.secondary, pending.block
-            ):
+            if self._may_mirror(pair):
                 yield Event("mirror_write", (i,))
-            if self._resyncing(pair):
-                secondary = self.owner(pair.secondary)
-                for block in sorted(pair.diff):
-                    if secondary is None or not secondary.write_waits(pair.secondary, block):
-                        yield Event("resync_block", (i, block))
-                if not pair.diff or "resync-without-diff" in self.bugs:
-                    yield Event("resync_done", (i,))
+            for block in sorted(pair.diff):
+                if self._may_resync(pair, block):
+                    yield Event("resync_block", (i, block))
+            if self._may_finish_resync(pair):
+                yield Event("resync_done", (i,))
+
+    def _pair(self, i: int) -> PairRecord:
+        if not 0 <= i < len(self.pairs):
+            raise NotOffered(f"there is no pair{i}")
+        return self.pairs[i]
+
+    # The guards of the steps that are not a job's: ``offers`` and the steps ask the same ones.
+
+    def _may_destage_alone(self, ctl: Controller, lu: int, block: int) -> bool:
+        line = ctl.cache.get(lu, block)
+        busy = lu in ctl.write_through or (lu, block) in ctl.destaging
+        return self.config.background_destage and line is not None and line.dirty and not busy
+
+    def _may_mirror(self, pair: PairRecord) -> bool:
+        pending = pair.pending
+        return pending is not None and not self.controllers[pending.controller].write_waits(
+            pair.secondary, pending.block
+        )
+
+    def _may_resync(self, pair: PairRecord, block: int) -> bool:
+        secondary = self.owner(pair.secondary)
+        waits = secondary is not None and secondary.write_waits(pair.secondary, block)
+        return self._resyncing(pair) and block in pair.diff and not waits
+
+    def _may_finish_resync(self, pair: PairRecord) -> bool:
+        return self._resyncing(pair) and (not pair.diff or "resync-without-diff" in self.bugs)
 
     def _resyncing(self, pair: PairRecord) -> bool:
         """The re-synchronization may copy: requested, and the secondary is home."""
@@ -189,7 +211,7 @@ class DiskArray:
         step, names = job.next_step, (job.lu, job.source, job.destination)
         source = self.controllers[job.source]
         if step in _DESTAGE_EVENT:
-            holder = self.controllers[job.destination if _AT_DESTINATION[step] else job.source]
+            holder = self.controllers[job.destination if step == "purge_return" else job.source]
             for block in holder.destageable(job.lu):
                 yield Event(_DESTAGE_EVENT[step], (*names, block))
             if holder.can_purge(job.lu):
@@ -259,9 +281,9 @@ class DiskArray:
     def mirror_write(self, i: int) -> None:
         """The secondary's controller performs the mirror write it was handed; the host's
         reply, which waited for it, goes."""
-        pair = self.pairs[i]
+        pair = self._pair(i)
         pending = pair.pending
-        if pending is None or Event("mirror_write", (i,)) not in set(self.offers()):
+        if pending is None or not self._may_mirror(pair):
             raise NotOffered(f"no mirror write of pair{i} can be performed now")
         self.controllers[pending.controller].store(pair.secondary, pending.block, pending.data)
         pair.pending = None
@@ -277,7 +299,7 @@ class DiskArray:
         self.controllers[c].finish_destage(lu, block)
 
     def background_destage(self, c: int, lu: int, block: int) -> None:
-        if Event("background_destage", (c, lu, block)) not in set(self.offers()):
+        if not 0 <= c < len(self.controllers) or not self._may_destage_alone(self.controllers[c], lu, block):
             raise NotOffered(
                 f"controller {c} cannot start a de-stage of block {block} of LU{lu} on its own now"
             )
@@ -314,7 +336,7 @@ class DiskArray:
 
     def resync_block(self, i: int, block: int) -> None:
         """906: a block the difference information names is copied to the secondary."""
-        if Event("resync_block", (i, block)) not in set(self.offers()):
+        if not self._may_resync(self._pair(i), block):
             raise NotOffered(f"pair{i} cannot copy block {block} now")
         pair = self.pairs[i]
         self.copy_to_mirror(pair, block)
@@ -322,7 +344,7 @@ class DiskArray:
         self.save_journal()
 
     def resync_done(self, i: int) -> None:
-        if Event("resync_done", (i,)) not in set(self.offers()):
+        if not self._may_finish_resync(self._pair(i)):
             raise NotOffered(f"pair{i} is not re-synchronized")
         self.pairs[i].status, self.pairs[i].diff = PairStatus.PAIRED, set()
         self.save_journal()
@@ -424,9 +446,7 @@ class DiskArray:
             return "management utility"
         if name in ("destage_done", "background_destage"):
             return f"controller {args[0]}"
-        if name in ("read_row", "start_destination", "migrate_back", "begin_return_destage", "purge_return"):
-            return f"controller {args[2]}"
-        if name in ("destage_return_line", "return_control"):
+        if name in _AT_DESTINATION_CONTROLLER:
             return f"controller {args[2]}"
         if name in ("send_write", "send_read", "complete", "retry"):
             return f"host{args[0]}"

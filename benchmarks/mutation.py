@@ -47,6 +47,8 @@ PINNED_SCENARIOS = (
     "chain",
     "backup-twice",
     "primary-moves",
+    "crash-takeover",  # a crash and its recovery (crash_recover), during a take-over
+    "crash-backup",  # and during a backup cycle
 )
 # A run that keeps going past this many states is pinned stopping at its first violation
 # instead (ping-pong's concurrent-same-lu: 190,000 states kept going, 12,000 not).

@@ -109,6 +109,7 @@ def abstract(sim: Simulation, model: World) -> World:
         ghost=model.ghost,
         pairs=tuple(_pair(sim, i, ghost) for i, ghost in enumerate(model.pairs)),
         backups=sim.operator.backups,
+        crashes=sim.crashes,
     )
 
 

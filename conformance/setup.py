@@ -45,5 +45,6 @@ def array_of(scenario: Scenario, block_size: int = 512) -> tuple[ArrayConfig, Wo
         budget=scenario.budget,
         takeover_port=scenario.takeover_port,
         backups=scenario.backups,
+        crashes=scenario.crashes,
     )
     return config, workload

@@ -31,7 +31,10 @@ class Witness:
 
 
 def _takeover_completes(m: Model, before: World, label: Label, after: World) -> bool:
-    return sum(not j.backup for j in after.jobs) < sum(not j.backup for j in before.jobs)
+    # Recovery after a crash completes take-overs too, but not through Step 809.
+    return label.action != "crash_recover" and sum(not j.backup for j in after.jobs) < sum(
+        not j.backup for j in before.jobs
+    )
 
 
 def _backup_completes(m: Model, before: World, label: Label, after: World) -> bool:
@@ -114,6 +117,29 @@ def _may_move_two(m: Model) -> bool:
     return one_at_a_time or any(len(b.lus) >= 2 for b in s.batches)
 
 
+def _crashes_moving(m: Model) -> bool:
+    return m.scenario.crashes > 0 and bool(m.scenario.batches or m.scenario.mode == "any")
+
+
+def _crashes_backing_up(m: Model) -> bool:
+    return m.scenario.crashes > 0 and bool(m.scenario.backups)
+
+
+def _recovery_completes_takeover(m: Model, before: World, label: Label, after: World) -> bool:
+    # The case recovery's de-stage is for: the source still holds a dirty line of the LU.
+    if label.action != "crash_recover":
+        return False
+    return any(
+        not job.backup
+        and any(line.lu == job.lu and line.dirty for line in before.controllers[job.source].cache)
+        for job in before.jobs
+    )
+
+
+def _recovery_abandons_backup(m: Model, before: World, label: Label, after: World) -> bool:
+    return label.action == "crash_recover" and any(job.backup for job in before.jobs)
+
+
 def _may_take_back(m: Model) -> bool:
     # Scripts only. In "any" mode controllers are interchangeable and the checker may judge
     # witnesses on renamed representatives (symmetry reduction), where "the controller the LU
@@ -144,6 +170,18 @@ WITNESSES: tuple[Witness, ...] = (
         _takeback,
     ),
     Witness("backup_completes", "a backup cycle runs through Step 909", _backs_up, _backup_completes),
+    Witness(
+        "recovery_completes_takeover",
+        "the array crashes during a take-over while the source holds a dirty line of the LU",
+        _crashes_moving,
+        _recovery_completes_takeover,
+    ),
+    Witness(
+        "recovery_abandons_backup",
+        "the array crashes during a backup cycle",
+        _crashes_backing_up,
+        _recovery_abandons_backup,
+    ),
     Witness(
         "primary_moved_during_backup",
         "a primary is taken over while its pair is split for a backup",

@@ -17,7 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 
-from model.labels import BACKUP_HOST, MIRRORING, PATH_CONTROLLER, UTILITY, Component, Label, controller, host
+from model.labels import (
+    ARRAY,
+    BACKUP_HOST,
+    MIRRORING,
+    PATH_CONTROLLER,
+    UTILITY,
+    Component,
+    Label,
+    controller,
+    host,
+)
 from model.protocol import CORRECT, Protocol, Step
 from model.scenario import Scenario, designation_refused, initial_world
 from model.state import (
@@ -33,6 +43,7 @@ from model.state import (
     MirrorWrite,
     Op,
     PairState,
+    Path,
     Request,
     Row,
     Where,
@@ -919,6 +930,75 @@ def resync_done(m: Model, w: World, i: int) -> World | None:
     return w._replace(pairs=replace_at(w.pairs, i, pair._replace(state=PairState.PAIRED, diff=())))
 
 
+# --- a crash of the whole array, and recovery -------------------------------------------------
+
+
+def _destage_all(m: Model, w: World, c: int, lu: int) -> World:
+    """Recovery: controller ``c`` writes every dirty line of ``lu`` to disk, then drops every
+    line of ``lu`` from its cache (the seeded bug drops them unwritten)."""
+    ctl = w.controllers[c]
+    blocks = w.disk.blocks
+    if not m.protocol.recover_without_destage:
+        for line in ctl.cache:
+            if line.lu == lu and line.dirty:
+                blocks = _set_block(blocks, lu, line.block, line.value)
+    w = w._replace(disk=w.disk._replace(blocks=blocks))
+    return _set_controller(w, c, ctl._replace(cache=tuple(line for line in ctl.cache if line.lu != lu)))
+
+
+def crash_recover(m: Model, w: World) -> World | None:
+    """The whole array crashes (every controller at once) and recovers from what survives:
+    the disk, each controller's battery-backed cache, the utility's journal of jobs and
+    pairs. Frames in flight are lost, so every host sends its request again; de-stages under
+    way are lost, their lines still dirty. Then, as the reference array's recovery does:
+
+    1. an interrupted take-over is *completed*: the source de-stages and drops the LU's lines
+       (Step 804 again), and the row naming the destination is stored (Step 803 again);
+    2. an interrupted backup cycle is *abandoned*: the backup controller de-stages and drops
+       the secondary's lines, its row names its home controller again, the tape (and the
+       image it was to hold) is discarded and the pair re-synchronizes from its
+       difference information;
+    3. every controller's table is the disk's, each is in charge of exactly the LUs whose row
+       names it, and de-stages and drops the lines of every other LU; routes follow the
+       table, nothing is suspended or write-through;
+    4. a mirror write handed over and not known to be performed marks its block as different
+       and the pair re-synchronizes (the re-synchronization copies the primary's block as it
+       is then), as arrays do with a region whose mirror write may be lost."""
+    if w.crashes <= 0:
+        return refuse("the scenario allows no more crashes")
+    hosts = tuple(
+        None if r is None else r._replace(at=Where.PATH, value=r.value if r.op is Op.WRITE else UNREAD)
+        for r in w.hosts
+    )
+    controllers = tuple(ctl._replace(write_through=(), destaging=()) for ctl in w.controllers)
+    w = w._replace(hosts=hosts, controllers=controllers, crashes=w.crashes - 1)
+    for job in w.jobs:
+        if job.backup:
+            w = _destage_all(m, w, job.destination, job.lu)
+            row = Row(job.ext_lun, job.port, default=job.destination, current=job.source)
+            i = _pair_of_job(m, job)
+            # The tape is discarded, and with it the image it was to hold (the ghost).
+            pair = w.pairs[i]._replace(state=PairState.RESYNCING, tape=(), snapshot=())
+            w = w._replace(pairs=replace_at(w.pairs, i, pair))
+        else:
+            w = _destage_all(m, w, job.source, job.lu)
+            row = Row(job.ext_lun, job.port, default=job.destination, current=job.destination)
+        w = w._replace(disk=w.disk._replace(table=replace_at(w.disk.table, job.lu, row)))
+    table = w.disk.table
+    for c in range(len(w.controllers)):
+        active = tuple(lu for lu, row in enumerate(table) if row.current == c)
+        w = _set_controller(w, c, w.controllers[c]._replace(active=active, table=table))
+        for lu in sorted({line.lu for line in w.controllers[c].cache} - set(active)):
+            w = _destage_all(m, w, c, lu)
+    for i, pair in enumerate(w.pairs):
+        if pair.mirror is not None:
+            diff = tuple(sorted({*pair.diff, pair.mirror.block}))
+            pair = pair._replace(state=PairState.RESYNCING, diff=diff, mirror=None)
+            w = w._replace(pairs=replace_at(w.pairs, i, pair))
+    paths = tuple(Path(route=row.current, suspended=False) for row in table)
+    return w._replace(paths=paths, jobs=())
+
+
 # --- the list of actions ----------------------------------------------------------------------
 
 
@@ -1034,6 +1114,11 @@ def _mirror_writes(m: Model, w: World) -> Iterator[tuple[int, ...]]:
             yield (i,)
 
 
+def _crashes_left(m: Model, w: World) -> Iterator[tuple[int, ...]]:
+    if w.crashes > 0:
+        yield ()
+
+
 def _mirroring_controller(w: World, args: tuple[int, ...]) -> Component:
     mirror = w.pairs[args[0]].mirror
     return controller(mirror.controller if mirror is not None else None)
@@ -1054,6 +1139,10 @@ def _step(
                 yield from per_job(m, w, k)
 
     return Action(name, step, component, arguments, apply, per_job)
+
+
+def _array(w: World, args: tuple[int, ...]) -> Component:
+    return ARRAY
 
 
 def _host(w: World, args: tuple[int, ...]) -> Component:
@@ -1137,6 +1226,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("mirror_write", None, _mirroring_controller, _mirror_writes, mirror_write),
     Action("resync_block", Step.RESYNC_DONE, _storage, _resync_blocks, resync_block),
     Action("resync_done", Step.RESYNC_DONE, _storage, _pairs, resync_done),
+    Action("crash_recover", None, _array, _crashes_left, crash_recover),
 )
 
 ACTIONS_BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}

@@ -126,6 +126,7 @@ PATH_CONTROLLER = Component("path controller")
 UTILITY = Component("management utility")
 BACKUP_HOST = Component("backup host")
 MIRRORING = Component("mirroring")
+ARRAY = Component("array")  # the whole array at once: a crash and its recovery
 DISK = Component("disk")  # never performs an action; sequence diagrams give it a lane
 
 

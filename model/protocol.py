@@ -96,6 +96,7 @@ class Protocol:
     destage_clean_unconditionally: bool = False
     literal_write_through: bool = False
     stale_diff_copy: bool = False
+    recover_without_destage: bool = False
     # Steps left out altogether: what each step protects is shown by leaving it out.
     omitted: tuple[Step, ...] = ()
 
@@ -174,7 +175,14 @@ BACKUP_BUGS: dict[str, str] = {
     "re-synchronization skips them",
 }
 
-ALL_BUGS: dict[str, str] = {**SEEDED_BUGS, **BACKUP_BUGS}
+#: The seeded bugs of recovery after a crash of the whole array (``crash_recover``).
+RECOVERY_BUGS: dict[str, str] = {
+    "recover-without-destage": "recovery after a crash completes an interrupted take-over "
+    "without de-staging the source's dirty lines of the LU: it drops them, and with them "
+    "writes the source had acknowledged from its battery-backed cache",
+}
+
+ALL_BUGS: dict[str, str] = {**SEEDED_BUGS, **BACKUP_BUGS, **RECOVERY_BUGS}
 
 
 def variant(name: str) -> Protocol:

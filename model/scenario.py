@@ -100,6 +100,9 @@ class Scenario:
     # Controllers de-stage dirty lines of write-back LUs on their own at any time, as real
     # write-back caches do; otherwise only Steps 804, 903 and 908 de-stage.
     background_destage: bool = False
+    # Crashes of the whole array (power lost, every controller at once) that a run may
+    # suffer, each followed by recovery from what survives (``crash_recover``).
+    crashes: int = 0
 
     def __post_init__(self) -> None:
         validate(self)
@@ -186,6 +189,7 @@ def validate(s: Scenario) -> None:
             writers[lu] = host.name
     _within(s.writes_per_block, 0, MAX_NUMBER, "workload.writes_per_block")
     _within(s.reads_per_block, 0, MAX_NUMBER, "workload.reads_per_block")
+    _within(s.crashes, 0, MAX_NUMBER, "faults.crashes")
     if s.mode not in ("scripted", "any"):
         raise ScenarioError(f"takeovers.mode: {s.mode!r} is neither 'scripted' nor 'any'")
     if s.mode == "any":
@@ -361,7 +365,18 @@ def lun_map_problem(addresses: dict[int, tuple[int, int, int]]) -> str | None:
 
 # --- TOML -------------------------------------------------------------------------------
 
-_TOP_KEYS = {"name", "description", "array", "lu", "host", "workload", "takeovers", "pair", "backup"}
+_TOP_KEYS = {
+    "name",
+    "description",
+    "array",
+    "lu",
+    "host",
+    "workload",
+    "takeovers",
+    "pair",
+    "backup",
+    "faults",
+}
 
 
 def load(path: str | Path) -> Scenario:
@@ -453,6 +468,8 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         backups.append(_int(row, "pair", where))
     workload = _table(data, "workload", required=False)
     _keys(workload, {"writes_per_block", "reads_per_block"}, "workload.")
+    faults = _table(data, "faults", required=False)
+    _keys(faults, {"crashes"}, "faults.")
     takeovers = _table(data, "takeovers", required=False)
     _keys(takeovers, {"mode", "budget", "port", "batch"}, "takeovers.")
     scripted = "batch" in takeovers or "backup" in data
@@ -489,6 +506,7 @@ def from_dict(data: dict[str, Any]) -> Scenario:
         background_destage=_bool(array, "background_destage", "array.", False),
         pairs=tuple(pairs),
         backups=tuple(backups),
+        crashes=_int(faults, "crashes", "faults.", 0),
     )
 
 
@@ -607,4 +625,5 @@ def initial_world(s: Scenario) -> World:
             designated=tuple(DesignatedAddress(spec.controller, spec.port, spec.ext_lun) for spec in s.lus),
         ),
         pairs=tuple(Pair(PairState.PAIRED, diff=(), tape=(), snapshot=(), home=None) for _ in s.pairs),
+        crashes=s.crashes,
     )

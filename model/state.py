@@ -100,6 +100,9 @@ class Path(NamedTuple):
 
 # The value of a read request until a controller has processed it (values written are >= 1).
 UNREAD = -1
+# What a request at the path controller hashes its place as (see ``Request.__hash__``):
+# a number no place is.
+_PATH_HASH = -1_000_003
 
 
 class Request(NamedTuple):
@@ -112,6 +115,14 @@ class Request(NamedTuple):
     # A controller number (>= 0: in its inbox; see ``in_inbox``) or a (negative) ``Where``
     # value. One plain int rather than a small type: host actions test it millions of times.
     at: int
+
+    def __hash__(self) -> int:
+        # CPython hashes -1 as -2 (-1 is its C error code), so a request at the path
+        # controller (-1) and the same request replied (-2) would hash alike, and the explicit
+        # checker, which keeps states as hashes, would take two states for one.
+        return hash(
+            (self.op, self.lu, self.block, self.value, self.at if self.at != Where.PATH else _PATH_HASH)
+        )
 
 
 class Job(NamedTuple):
@@ -210,6 +221,7 @@ class World(NamedTuple):
     ghost: Ghost
     pairs: tuple[Pair, ...] = ()  # embodiment 2: mirrored pairs, indexed as the scenario's
     backups: int = 0  # embodiment 2: backup cycles started so far (scripted, in order)
+    crashes: int = 0  # crashes of the whole array the scenario still allows (``crash_recover``)
 
 
 def active_controllers(w: World, lu: int) -> list[int]:

@@ -131,6 +131,7 @@ def permute(w: World, cm: tuple[int, ...], lm: tuple[int, ...]) -> World:
         ghost,
         w.pairs,
         w.backups,
+        w.crashes,
     )
     return _new(World, world)
 

@@ -96,6 +96,7 @@ def number_bounds(m: Model) -> list[tuple[str, int]]:
         ("workload.reads_per_block", s.reads_per_block),  # read counters
         ("takeovers.batch", len(s.batches)),  # the batch counter
         ("backup", len(s.backups)),  # the backup counter
+        ("faults.crashes", s.crashes),  # the crashes left
         # A job's progress counts the steps of the longer of the two step orders.
         ("protocol step order", max(len(m.protocol.order()), len(m.protocol.backup_order()))),
         # Location codes are negative, and so is a read's value until it is done (UNREAD).
@@ -186,7 +187,8 @@ class Layout:
         for i, pair in enumerate(s.pairs):
             self._add(f"pair{i}.state", "i")
             self._add(f"pair{i}.tape_len", "i")
-            self._add(f"pair{i}.split", "b")  # a split happened: snapshot and home are recorded
+            self._add(f"pair{i}.split", "b")  # a split happened: home is recorded
+            self._add(f"pair{i}.imaged", "b")  # the snapshot is recorded (a crash discards it)
             for f in Home._fields:  # pair{i}.home.default, pair{i}.home.current
                 self._add(f"pair{i}.home.{f}", "i")
             self._add(f"pair{i}.mirror", "b")  # a mirror write under way: the MirrorWrite fields say which
@@ -197,6 +199,7 @@ class Layout:
                 self._add(f"pair{i}.tape.{b}", "i")
                 self._add(f"pair{i}.snapshot.{b}", "i")
         self._add("backups", "i")
+        self._add("crashes", "i")
         self._add("budget", "i")
         self._add("batches", "i")
         self._add("bad_read", "b")  # some read went wrong: the BadRead fields say which
@@ -268,7 +271,7 @@ class Layout:
                 v[f"host{h}"], v[f"host{h}.write"] = True, r.op is Op.WRITE
                 for f in ("lu", "block", "value", "at"):
                     v[f"host{h}.{f}"] = int(getattr(r, f))
-        v["budget"], v["batches"], v["backups"] = w.budget, w.batches, w.backups
+        v["budget"], v["batches"], v["backups"], v["crashes"] = w.budget, w.batches, w.backups, w.crashes
         for i, pair in enumerate(w.pairs):
             v[f"pair{i}.state"], v[f"pair{i}.tape_len"] = int(pair.state), len(pair.tape)
             for b in pair.diff:
@@ -283,6 +286,8 @@ class Layout:
                 v[f"pair{i}.split"] = True
                 for f, x in pair.home._asdict().items():
                     v[f"pair{i}.home.{f}"] = x
+            if pair.snapshot:
+                v[f"pair{i}.imaged"] = True
                 for b, x in enumerate(pair.snapshot):
                     v[f"pair{i}.snapshot.{b}"] = x
         if w.ghost.bad_read is not None:
@@ -347,7 +352,7 @@ class Layout:
                     PairState(int(v[f"pair{i}.state"])),
                     tuple(b for b in blocks if v[f"pair{i}.diff.{b}"]),
                     tuple(int(v[f"pair{i}.tape.{b}"]) for b in range(int(v[f"pair{i}.tape_len"]))),
-                    tuple(int(v[f"pair{i}.snapshot.{b}"]) for b in blocks) if split else (),
+                    tuple(int(v[f"pair{i}.snapshot.{b}"]) for b in blocks) if v[f"pair{i}.imaged"] else (),
                     Home(*(int(v[f"pair{i}.home.{f}"]) for f in Home._fields)) if split else None,
                     mirror if v[f"pair{i}.mirror"] else None,
                 )
@@ -382,6 +387,7 @@ class Layout:
             ),
             pairs=tuple(pairs),
             backups=int(v["backups"]),
+            crashes=int(v["crashes"]),
         )
 
     def equals(self, s: Sym, w: World) -> z3.BoolRef:
@@ -577,7 +583,8 @@ class Encoding:
                 paired = state == int(PairState.PAIRED)
                 tracked.append(z3.Or(paired, same, s[f"pair{i}.diff.{b}"]))
                 mirror.append(z3.Implies(paired, same))
-            point.append(z3.Not(z3.And(split, state != int(PairState.SPLIT), tape_len < len(blocks))))
+            imaged = s[f"pair{i}.imaged"]
+            point.append(z3.Not(z3.And(imaged, state != int(PairState.SPLIT), tape_len < len(blocks))))
             row = f"disk.row.{spec.secondary}"
             back = z3.And(
                 s[f"{row}.default"] == s[f"pair{i}.home.default"],
@@ -780,6 +787,88 @@ class Encoding:
                     for dst in controllers:
                         if src != dst:
                             yield from self._job_steps(s, lu, i, src, dst)
+        if sc.crashes > 0:
+            yield self._crash_recover(s)
+
+    # --- a crash of the whole array, and recovery --------------------------------------------
+
+    def _crash_recover(self, s: Sym) -> Instance:
+        """``crash_recover``: the model's sequence of updates, run over symbolic values.
+        ``v`` holds each variable's value so far; a job's ends are symbolic, so every
+        controller it might name is tried under the condition that it does."""
+        m, sc, n = self.m, self.m.scenario, self._n
+        v: dict[str, z3.ExprRef] = dict(s)
+        controllers = range(sc.controllers)
+        for h in range(len(sc.hosts)):
+            p = f"host{h}"
+            v[p + ".at"] = z3.If(s[p], n(Where.PATH), s[p + ".at"])
+            v[p + ".value"] = z3.If(z3.And(s[p], z3.Not(s[p + ".write"])), n(UNREAD), s[p + ".value"])
+        for c in controllers:
+            for lu in range(m.lus):
+                v[f"c{c}.wt.{lu}"] = z3.BoolVal(False)
+                for b in range(m.blocks[lu]):
+                    v[f"c{c}.destage.{lu}.{b}"] = z3.BoolVal(False)
+                    v[f"c{c}.destage.{lu}.{b}.value"] = n(0)
+        v["crashes"] = s["crashes"] - 1
+
+        def destage_all(c: int, lu: int, when: z3.BoolRef) -> None:
+            for b in range(m.blocks[lu]):
+                key, disk = f"c{c}.line.{lu}.{b}", f"disk.{lu}.{b}"
+                if not m.protocol.recover_without_destage:
+                    dirty = z3.And(when, v[key], v[key + ".dirty"])
+                    v[disk] = z3.If(dirty, v[key + ".value"], v[disk])
+                v[key] = z3.If(when, z3.BoolVal(False), v[key])
+                v[key + ".value"] = z3.If(when, n(0), v[key + ".value"])
+                v[key + ".dirty"] = z3.If(when, z3.BoolVal(False), v[key + ".dirty"])
+
+        for lu in range(m.lus):
+            backup = lu in self.layout.secondaries
+            for i in range(self.layout.slots):
+                j = f"job.{lu}.{i}"
+                live, src, dst = s[j], s[f"{j}.source"], s[f"{j}.destination"]
+                holder = dst if backup else src
+                for c in controllers:
+                    destage_all(c, lu, z3.And(live, holder == c))
+                row = {"ext_lun": s[f"{j}.ext_lun"], "port": s[f"{j}.port"], "default": dst}
+                row["current"] = src if backup else dst
+                for f, e in row.items():
+                    v[f"disk.row.{lu}.{f}"] = z3.If(live, e, v[f"disk.row.{lu}.{f}"])
+                if backup:
+                    k = self._pair(lu)
+                    v[f"pair{k}.state"] = z3.If(live, n(int(PairState.RESYNCING)), v[f"pair{k}.state"])
+                    v[f"pair{k}.tape_len"] = z3.If(live, n(0), v[f"pair{k}.tape_len"])
+                    v[f"pair{k}.imaged"] = z3.If(live, z3.BoolVal(False), v[f"pair{k}.imaged"])
+                    for b in range(m.blocks[lu]):
+                        for g in ("tape", "snapshot"):
+                            v[f"pair{k}.{g}.{b}"] = z3.If(live, n(0), v[f"pair{k}.{g}.{b}"])
+        for c in controllers:
+            for lu in range(m.lus):
+                current = v[f"disk.row.{lu}.current"]
+                v[f"c{c}.active.{lu}"] = current == c
+                for f in _ROW_FIELDS:
+                    v[f"c{c}.row.{lu}.{f}"] = v[f"disk.row.{lu}.{f}"]
+            for lu in range(m.lus):
+                destage_all(c, lu, z3.Not(v[f"c{c}.active.{lu}"]))
+        for k, spec in enumerate(sc.pairs):
+            mirror = f"pair{k}.mirror"
+            on = s[mirror]
+            v[f"pair{k}.state"] = z3.If(on, n(int(PairState.RESYNCING)), v[f"pair{k}.state"])
+            for b in range(m.blocks[spec.primary]):
+                diff = f"pair{k}.diff.{b}"
+                v[diff] = z3.Or(v[diff], z3.And(on, s[mirror + ".block"] == b))
+            v[mirror] = z3.BoolVal(False)
+            for f in MirrorWrite._fields:
+                v[f"{mirror}.{f}"] = n(0)
+        for lu in range(m.lus):
+            v[f"path.{lu}.route"] = v[f"disk.row.{lu}.current"]
+            v[f"path.{lu}.suspended"] = z3.BoolVal(False)
+            for i in range(self.layout.slots):
+                j = f"job.{lu}.{i}"
+                v[j] = z3.BoolVal(False)
+                for f in _JOB_FIELDS:
+                    v[f"{j}.{f}"] = n(0)
+        updates = {name: e for name, e in v.items() if e is not s[name]}
+        return Instance("crash_recover", (), s["crashes"] > 0, updates)
 
     def _send(self, s: Sym, h: int, lu: int, b: int, write: bool) -> Instance:
         """``send_write`` / ``send_read``: an idle host sends the next request to a block."""
@@ -1162,6 +1251,7 @@ class Encoding:
             f"pair{i}.state": self._n(int(PairState.SPLIT)),
             f"pair{i}.tape_len": self._n(0),
             f"pair{i}.split": z3.BoolVal(True),
+            f"pair{i}.imaged": z3.BoolVal(True),
             f"pair{i}.home.default": s[f"{row}.default"],
             f"pair{i}.home.current": s[f"{row}.current"],
             "backups": self._n(index + 1),

@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict
+from typing import Any
 
 from reference_impl.cache import Cache, CacheFile
 from reference_impl.config import ArrayConfig
@@ -91,7 +92,14 @@ class DiskArray:
         path = self._file("journal.json")
         if path is None:
             return
-        record = {
+        with open(path + ".new", "w", encoding="utf-8") as f:
+            json.dump(self.journal(), f)
+        os.replace(path + ".new", path)
+
+    def journal(self) -> dict[str, Any]:
+        """The utility's record of what is under way: the jobs, and each pair's status,
+        difference information and mirror write handed over."""
+        return {
             "jobs": [
                 {
                     "lu": j.lu,
@@ -113,9 +121,23 @@ class DiskArray:
                 for p in self.pairs
             ],
         }
-        with open(path + ".new", "w", encoding="utf-8") as f:
-            json.dump(record, f)
-        os.replace(path + ".new", path)
+
+    def crash(self) -> None:
+        """The whole array crashes and recovers, in process (the simulator's crash; the
+        runtime's is a real one, SIGKILL and restart). What lives in memory only is lost:
+        frames at the path controller and in inboxes, de-stages under way, suspensions,
+        write-through, the utility's jobs and the pairs' state. What survives is recovered
+        from: the disk, the battery-backed caches and the journal (saved at every change)."""
+        journal = self.journal()
+        self.path = PathController(
+            {lu: row.current for lu, row in self.rows().items()}, self.bugs, self.config.cables
+        )
+        self.utility = ManagementUtility(self.config.controllers, self.config.ports, self.bugs)
+        self.pairs = [PairRecord(p.primary, p.secondary) for p in self.config.pairs]
+        for ctl in self.controllers:
+            ctl.power_off()
+        recover(self, journal)
+        self.save_journal()
 
     def close(self) -> None:
         self.disk.close()
@@ -458,4 +480,6 @@ class DiskArray:
             return "mirroring"
         if name == "process":
             return "controller"
+        if name == "crash_recover":
+            return "array"
         return f"controller {args[1]}"

@@ -30,9 +30,12 @@ IMPL_BUGS: dict[str, str] = {
     "secondary's controller has performed its mirror write",
 }
 
-#: Bugs of recovery after a crash, caught by the crash test (``conformance.crash``).
+#: Bugs of recovery after a crash, caught by the crash test (``conformance.crash``) and, on
+#: scenarios whose array may crash, by the differential test.
 RECOVERY_BUGS: dict[str, str] = {
     "recover-without-destage": "recovery completes an interrupted take-over without de-staging "
     "the source's dirty lines: they are dropped",
     "cache-not-reloaded": "on restart the controllers' battery-backed caches are not reloaded",
 }
+
+ALL_IMPL_BUGS: dict[str, str] = {**IMPL_BUGS, **RECOVERY_BUGS}

@@ -74,6 +74,10 @@ class Cache:
         if self._backing is not None:
             self._lines = self._backing.load()
 
+    def forget(self) -> None:
+        """The lines in memory are lost (its battery-backed file, if any, keeps them)."""
+        self._lines = {}
+
     def clear(self) -> None:
         """A new array: an empty cache, in memory and in its file."""
         self._lines = {}

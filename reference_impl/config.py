@@ -125,3 +125,4 @@ class Workload:
     budget: int = 0  # "any": how many take-overs the operator designates at most
     takeover_port: int = 0  # "any": the port a moved LU gets on its destination
     backups: tuple[int, ...] = ()  # embodiment 2: the pairs backed up, one cycle each, in order
+    crashes: int = 0  # crashes of the whole array a simulated run may suffer

@@ -23,6 +23,15 @@ class Controller:
         self.inbox: list[Frame] = []  # frames accepted, not yet performed
         self.destaging: dict[tuple[int, int], bytes] = {}  # disk writes issued, not yet done
 
+    def power_off(self) -> None:
+        """A crash: everything but the battery-backed cache is lost (a cache never
+        reloaded, a seeded bug, comes back empty)."""
+        self.table, self.active, self.write_through = {}, set(), set()
+        self.inbox.clear()
+        self.destaging.clear()
+        if "cache-not-reloaded" in self.bugs:
+            self.cache.forget()
+
     def load_table(self) -> None:
         """At power-on: read the table from the disk and take charge of the LUs whose row
         names this controller as current."""

@@ -19,10 +19,10 @@ The rule, and why it is safe:
    holds, the secondary's row names its home controller again (as before Step 902), and the
    pair is re-synchronized from its difference information. The tape is incomplete; the
    backup must be run again.
-3. **A mirror write handed over and not known to be done is done again**: the primary's
-   block as it is now is copied to the secondary, or, if the pair has been split since,
-   recorded as different for the re-synchronization to copy (the mirror write is journaled
-   before the primary is written, so none is lost).
+3. **A mirror write handed over and not known to be done marks its block out of sync**: the
+   block is recorded as different and the pair re-synchronizes, which copies the primary's
+   block as it is then (the mirror write is journaled before the primary is written, so
+   none is lost), as arrays do with a region whose mirror write may be lost.
 4. Then every controller gives up what the table does not give it: it de-stages and drops
    the lines of every LU whose row names another controller, and it is in charge of exactly
    the LUs whose row names it. Routes follow the table; nothing is suspended.
@@ -62,11 +62,12 @@ def _destage_all(array: DiskArray, ctl: Controller, lu: int) -> None:
     ctl.cache.drop_lu(lu)
 
 
-def recover(array: DiskArray) -> None:
+def recover(array: DiskArray, journal: dict[str, Any] | None = None) -> None:
+    """Recover ``array`` from its files, or from ``journal`` (a crash in process)."""
     if "cache-not-reloaded" not in array.bugs:
         for ctl in array.controllers:
             ctl.cache.reload()
-    journal = _journal(array)
+    journal = journal if journal is not None else _journal(array)
     for record, pair in zip(journal["pairs"], array.pairs, strict=False):
         pair.status, pair.diff = PairStatus(record["status"]), set(record["diff"])
     rows = array.rows()
@@ -92,9 +93,8 @@ def recover(array: DiskArray) -> None:
             _destage_all(array, ctl, lu)
     for record, pair in zip(journal["pairs"], array.pairs, strict=False):
         block = record["pending"]
-        if isinstance(block, int) and pair.status is not PairStatus.PAIRED:
-            pair.diff.add(block)  # the split came first: the re-synchronization copies it
-        elif isinstance(block, int):
-            array.copy_to_mirror(pair, block)
+        if isinstance(block, int):
+            pair.diff.add(block)
+            pair.status = PairStatus.RESYNCING
     for lu, row in rows.items():
         array.path.routes[lu] = row.current

@@ -38,6 +38,7 @@ class Simulation:
         self.event_log: EventLog | None = None  # the JSON-lines log, if one is kept
         self._last_completed: tuple[int, int, int] | None = None  # (lu, block, n) just acknowledged
         self._records: list[Any] = []
+        self.crashes = workload.crashes  # crashes the run may still suffer
 
     def offers(self) -> list[Event]:
         """Every step that could be taken next, sorted (a choice by index is replayable)."""
@@ -57,6 +58,8 @@ class Simulation:
         index = self.operator.next_backup()
         if index is not None and self.array.split_refusal(self.operator.workload.backups[index]) is None:
             offers.add(Event("split_pair", (index,)))
+        if self.crashes > 0:
+            offers.add(Event("crash_recover", ()))
         return sorted(offers)
 
     def _frame(self, h: int) -> Frame:
@@ -114,6 +117,8 @@ class Simulation:
             self.array.resync_block(*args)
         elif name == "resync_done":
             self.array.resync_done(*args)
+        elif name == "crash_recover":
+            self._crash()
         else:
             self.array.job_step(event)
         self.log.append(event)
@@ -121,6 +126,20 @@ class Simulation:
             self.event_log.record(event, self.component_of(event), self._value_read(event))
         for listener in self.listeners:
             listener(event)
+
+    def _crash(self) -> None:
+        """The array crashes and recovers; every host that had no reply sends its request
+        again (a read's data, if any came, is forgotten with the lost reply)."""
+        if self.crashes <= 0:
+            raise NotOffered("the run may suffer no more crashes")
+        self.crashes -= 1
+        self.array.crash()
+        for host in self.hosts:
+            frame = host.outstanding
+            if frame is not None:
+                if not frame.write:
+                    frame.data = None
+                self.array.path.receive(frame)
 
     def record_writes(self, path: str) -> None:
         """Append to ``path`` each write the hosts send and each one acknowledged to them

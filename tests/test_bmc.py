@@ -42,7 +42,7 @@ def sample(states: list[World], n: int) -> list[World]:
 
 
 def test_every_reachable_state_has_one_assignment_and_back() -> None:
-    for scenario in ("fig5", "ping-pong", "fig9", "background-destage"):
+    for scenario in ("fig5", "ping-pong", "fig9", "background-destage", "crash-takeover", "crash-backup"):
         layout = Encoding(Model(builtin(scenario))).layout
         for w in reachable(scenario, "correct"):
             assert layout.unflatten(layout.flatten(w)) == w
@@ -62,6 +62,10 @@ EXACT = [
     ("background-destage", "literal-write-through", 20),
     ("fig9", "literal-write-through", 15),  # Step 905's reads fill lines under write-through
     *[("fig5", bug, 8) for bug in SEEDED_BUGS if bug != "concurrent-same-lu"],
+    # A crash of the whole array and its recovery: take-overs completed, backups abandoned.
+    ("crash-takeover", "correct", 30),
+    ("crash-backup", "correct", 30),
+    ("crash-takeover", "recover-without-destage", 10),
 ]
 
 
@@ -310,6 +314,7 @@ def test_bmc_finds_concurrent_same_lu_where_breadth_first_search_does() -> None:
 NEW_BUGS = [
     ("background-destage", "destage-clean-unconditionally", "no_acknowledged_write_lost", 16),
     ("one-lu", "literal-write-through", "no_stale_cache", 13),
+    ("crash-takeover", "recover-without-destage", "no_acknowledged_write_lost", 6),
 ]
 
 

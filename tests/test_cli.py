@@ -99,7 +99,8 @@ def test_max_states_is_incomplete() -> None:
         (
             ["check", "--builtin", "fig6"],
             "no built-in scenario 'fig6'; built-ins: background-destage, backup-and-takeover, backup-twice, "
-            "chain, fig5, fig9, multi-block, one-lu, ping-pong, primary-moves, swap, three-hosts, three-way",
+            "chain, crash-backup, crash-takeover, fig5, fig9, multi-block, one-lu, ping-pong, primary-moves, "
+            "swap, three-hosts, three-way",
         ),
         (["check", "--variant", "skip_destage"], "unknown variant 'skip_destage'"),
         (["check", "x.toml", "--builtin", "fig5"], "give a scenario file or --builtin, not both"),

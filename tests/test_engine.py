@@ -107,7 +107,9 @@ def test_terminal_state_without_obligation_is_fine() -> None:
     assert result.liveness_checked and not result.violations
 
 
-@pytest.mark.parametrize("scenario", ["fig5", "ping-pong"])
+# crash-backup: a crash sends a replied request (at -2) back to the path controller (-1), and
+# CPython hashes -1 as -2; before ``Request.__hash__`` two of its states collided.
+@pytest.mark.parametrize("scenario", ["fig5", "ping-pong", "crash-backup", "crash-takeover"])
 def test_fingerprints_lose_no_state_of_the_builtins(scenario: str) -> None:
     """States are stored as 64-bit hashes: on the built-ins no two states collide."""
     from model.actions import Model

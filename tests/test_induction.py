@@ -16,7 +16,7 @@ from invariants import SAFETY
 from model.actions import ACTIONS as MODEL_ACTIONS
 from model.actions import Model, Transition
 from model.generate import array_scenario
-from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, Step, variant
+from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, RECOVERY_BUGS, SEEDED_BUGS, Protocol, Step, variant
 from model.scenario import builtin
 from model.state import Op, PairState, Request, World, in_inbox, replace_at
 from proofs.check import run_check
@@ -162,9 +162,16 @@ def test_the_invariant_has_the_pinned_parts() -> None:
     assert {p for p in PARTS if p not in LEMMA_NAMES} <= safety
 
 
+# The proof covers arrays that never crash: it has no crash_recover action yet. A crash
+# makes states its lemmas exclude (a write performed before the crash and sent again), so
+# those lemmas must be weakened first. The crash built-ins are checked by `check` and `bmc`.
+NOT_PROVED = {"designate_batch", "crash_recover"}
+PROVED_BUGS = [name for name in ALL_BUGS if name not in RECOVERY_BUGS]
+
+
 def test_the_abstract_actions_are_the_models() -> None:
     # designate_batch is a sequence of designate steps here.
-    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name != "designate_batch"]
+    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name not in NOT_PROVED]
 
 
 def test_correct_protocol_proves_every_obligation() -> None:
@@ -183,7 +190,7 @@ def test_initial_condition_implies_every_part() -> None:
     assert INITIAL not in proof().vacuous  # and some state satisfies it
 
 
-@pytest.mark.parametrize("name", one_by_default(ALL_BUGS, "skip-destage"))
+@pytest.mark.parametrize("name", one_by_default(PROVED_BUGS, "skip-destage"))
 def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
     result = proof(name)
     assert failing(result) == FAILS[name]
@@ -194,7 +201,7 @@ def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
 def test_every_bug_but_no_resume_fails_something() -> None:
     # no-resume leaves the LU suspended for good: a liveness bug, safe by construction.
     assert {name for name, fails in FAILS.items() if not fails} == {"no-resume"}
-    assert set(FAILS) == set(ALL_BUGS)
+    assert set(FAILS) == set(PROVED_BUGS)
 
 
 @AGREEMENT

@@ -16,10 +16,11 @@ import pytest
 
 import test_backup
 import test_bmc
+import test_crash_recover
 import test_induction
 import test_pins
 from lutakeover.cli import main
-from model.protocol import ALL_BUGS, BACKUP_BUGS
+from model.protocol import ALL_BUGS, BACKUP_BUGS, RECOVERY_BUGS
 
 WALKTHROUGH = Path(__file__).parent.parent / "docs" / "walkthrough.md"
 
@@ -40,6 +41,8 @@ def _first(bug: str) -> tuple[str, dict[str, int]]:
     """The built-in the matrix names for ``bug`` and what `check` finds there (pinned)."""
     if bug in BACKUP_BUGS:
         return "fig9", test_backup.FIRST[bug]
+    if bug in RECOVERY_BUGS:
+        return "crash-takeover", test_crash_recover.FIRST[bug]
     for scenario in ("fig5", "ping-pong", "background-destage"):
         if test_pins.FIRST[scenario][bug]:
             return scenario, test_pins.FIRST[scenario][bug]
@@ -84,6 +87,10 @@ def test_the_bmc_column_is_what_the_bmc_tests_assert(bug: str) -> None:
 
 @pytest.mark.parametrize("bug", list(ALL_BUGS))
 def test_the_prove_column_is_the_pinned_obligations(bug: str) -> None:
+    if bug in RECOVERY_BUGS:
+        assert bug not in test_induction.PROVED_BUGS
+        assert ROWS[bug][4] == "not covered: the proof has no crash action yet"
+        return
     fails = test_induction.FAILS[bug]
     expected = "; ".join(f"`{action}`: {', '.join(parts)}" for action, parts in fails.items())
     assert ROWS[bug][4] == (expected or "nothing (proved: liveness only)")
@@ -92,6 +99,8 @@ def test_the_prove_column_is_the_pinned_obligations(bug: str) -> None:
 def _simulate_args(bug: str) -> list[str]:
     if bug in BACKUP_BUGS:
         return ["--builtin", "fig9"]
+    if bug in RECOVERY_BUGS:
+        return ["--builtin", "crash-takeover"]
     shape = ["--controllers", "3", "--lus", "6"]
     return [*shape, "--background-destage"] if bug == "destage-clean-unconditionally" else shape
 

@@ -40,6 +40,8 @@ def test_builtins() -> None:
         "backup-and-takeover",
         "backup-twice",
         "chain",
+        "crash-backup",
+        "crash-takeover",
         "fig5",
         "fig9",
         "multi-block",

@@ -162,6 +162,7 @@ MODELS: dict[str, tuple[Scenario, str]] = {
     "2c-1lu/concurrent-same-lu": (array_scenario(2, 1, 1, hosts=1, budget=2), "concurrent-same-lu"),
     "2c-2lu": (array_scenario(2, 2, 1, hosts=1, budget=1), "correct"),
     "2c-1lu-2b": (array_scenario(2, 1, 2, hosts=1, budget=1), "correct"),
+    "crash-takeover": (builtin("crash-takeover"), "correct"),  # the crashes left, 1 then 0
 }
 STRIDE = 7  # every 7th reachable world, in breadth-first order
 
@@ -301,6 +302,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "budget": "the proof covers any number of take-overs",
         "batches": "scripted designations are one of the runs of free designation",
         "backups": "scripted backups are one of the runs of free backup cycles",
+        "crashes": "the proof covers arrays that do not crash (no crash_recover action yet)",
         "ghost.writes": "values are an uninterpreted sort: no write counter, only the values",
         "ghost.reads": "reads are not counted: a read is one element of the sort Read",
         "ghost.designated": "no designation in the proof: owner_at_rest ties row and controller",

@@ -23,6 +23,7 @@ from lutakeover.diagrams.tables import TABLE_HEADER, changed_cells, rows_of
 from lutakeover.formats.report import request_op_text
 from model.actions import Model, Transition, routed_controller
 from model.labels import (
+    ARRAY,
     BACKUP_HOST,
     DISK,
     MIRRORING,
@@ -51,6 +52,8 @@ def lanes(m: Model) -> list[Lane]:
         out.append(PATH_CONTROLLER)
     out.append(UTILITY)
     out += [controller(c) for c in range(s.controllers)]
+    if s.crashes:
+        out.append(ARRAY)  # a crash of the whole array and its recovery
     out.append(DISK)
     return out
 
@@ -166,6 +169,7 @@ TARGETS: dict[str, Target] = {
     "mirror_write": _secondary_owner,  # the secondary's controller performs it: its cache or the disk
     "resync_block": _secondary_owner,
     "resync_done": _self,
+    "crash_recover": _disk,  # recovery starts from what the disk holds, and writes to it
 }
 
 

@@ -60,6 +60,8 @@ def fields(m: Model, w: World) -> dict[str, str]:
             out[f"tape.pair{i}"] = f"{_blocks(pair.tape)} of split image {_blocks(pair.snapshot)}"
     if m.scenario.backups:
         out["backups"] = f"{w.backups} of {len(m.scenario.backups)} started"
+    if m.scenario.crashes:
+        out["crashes"] = f"{w.crashes} of {m.scenario.crashes} left"
     for lu in range(m.lus):
         out[f"acked.LU{lu}"] = _blocks(w.ghost.acked[lu])
     for lu, address in enumerate(w.ghost.designated):

@@ -38,7 +38,7 @@ from lutakeover.reports.html_report import check_report, simulation_report
 from model.actions import Model
 from model.generate import array_scenario
 from model.labels import Label, LabelError
-from model.protocol import RECOVERY_BUGS, VARIANTS, Protocol, variant
+from model.protocol import VARIANTS, Protocol, variant
 from model.scenario import (
     MAX_BLOCKS,
     MAX_CONTROLLERS,
@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     prove = verbs.add_parser(
         "prove",
         help="inductive proof with z3: the safety properties hold for every number of "
-        "controllers, LUs and blocks (of an array that does not crash)",
+        "controllers, LUs and blocks, crashes included",
         description="One z3 query per (action, part of the invariant), printed as `ACTION "
         "preserves PART ... ok`; unknown or a timeout fails. A counterexample to induction is "
         "printed as a state table and, with --classify, checked by explicit search on a small "
@@ -580,12 +580,6 @@ def cmd_bmc(args: argparse.Namespace) -> int:
 
 def cmd_prove(args: argparse.Namespace) -> int:
     protocol = _protocol(args.variant)
-    if args.variant in RECOVERY_BUGS:
-        raise BadInput(
-            f"--variant {args.variant}: a bug of recovery after a crash, and the proof covers arrays "
-            "that do not crash (it has no crash_recover action); check it with `check` or `bmc` "
-            "on a scenario whose array may crash, e.g. --builtin crash-takeover"
-        )
     # Without --json each obligation's line is the output itself, printed as it is decided.
     live = None if args.json or args.quiet else (lambda line: _print(line))
     result = prove(protocol, classify=args.classify, timeout_ms=args.timeout * 1000, progress=live)

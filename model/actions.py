@@ -946,11 +946,24 @@ def _destage_all(m: Model, w: World, c: int, lu: int) -> World:
     return _set_controller(w, c, ctl._replace(cache=tuple(line for line in ctl.cache if line.lu != lu)))
 
 
+def _after_crash(request: Request | None) -> Request | None:
+    """A host's request after a crash: a frame the array held (at the path controller, in an
+    inbox) is lost and the host sends it again; a reply already sent still arrives (a
+    refusal too); a write waiting for its mirror write is answered, its block tracked for
+    re-synchronization (step 4 of the rule)."""
+    if request is None or request.at in (Where.REPLIED, Where.NOT_READY):
+        return request
+    if request.at == Where.MIRRORING:
+        return request._replace(at=Where.REPLIED)
+    return request._replace(at=Where.PATH)
+
+
 def crash_recover(m: Model, w: World) -> World | None:
     """The whole array crashes (every controller at once) and recovers from what survives:
     the disk, each controller's battery-backed cache, the utility's journal of jobs and
-    pairs. Frames in flight are lost, so every host sends its request again; de-stages under
-    way are lost, their lines still dirty. Then, as the reference array's recovery does:
+    pairs. Frames the array held are lost, so their hosts send them again (``_after_crash``);
+    de-stages under way are lost, their lines still dirty. Then, as the reference array's
+    recovery does:
 
     1. an interrupted take-over is *completed*: the source de-stages and drops the LU's lines
        (Step 804 again), and the row naming the destination is stored (Step 803 again);
@@ -966,10 +979,7 @@ def crash_recover(m: Model, w: World) -> World | None:
        is then), as arrays do with a region whose mirror write may be lost."""
     if w.crashes <= 0:
         return refuse("the scenario allows no more crashes")
-    hosts = tuple(
-        None if r is None else r._replace(at=Where.PATH, value=r.value if r.op is Op.WRITE else UNREAD)
-        for r in w.hosts
-    )
+    hosts = tuple(_after_crash(r) for r in w.hosts)
     controllers = tuple(ctl._replace(write_through=(), destaging=()) for ctl in w.controllers)
     w = w._replace(hosts=hosts, controllers=controllers, crashes=w.crashes - 1)
     for job in w.jobs:

@@ -799,10 +799,12 @@ class Encoding:
         m, sc, n = self.m, self.m.scenario, self._n
         v: dict[str, z3.ExprRef] = dict(s)
         controllers = range(sc.controllers)
-        for h in range(len(sc.hosts)):
-            p = f"host{h}"
-            v[p + ".at"] = z3.If(s[p], n(Where.PATH), s[p + ".at"])
-            v[p + ".value"] = z3.If(z3.And(s[p], z3.Not(s[p + ".write"])), n(UNREAD), s[p + ".value"])
+        for h in range(len(sc.hosts)):  # _after_crash
+            p, at = f"host{h}", s[f"host{h}.at"]
+            kept = z3.Or(at == Where.REPLIED, at == Where.NOT_READY)
+            v[p + ".at"] = z3.If(
+                z3.Or(z3.Not(s[p]), kept), at, z3.If(at == Where.MIRRORING, n(Where.REPLIED), n(Where.PATH))
+            )
         for c in controllers:
             for lu in range(m.lus):
                 v[f"c{c}.wt.{lu}"] = z3.BoolVal(False)

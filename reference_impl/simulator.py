@@ -128,17 +128,20 @@ class Simulation:
             listener(event)
 
     def _crash(self) -> None:
-        """The array crashes and recovers; every host that had no reply sends its request
-        again (a read's data, if any came, is forgotten with the lost reply)."""
+        """The array crashes and recovers. A frame it held (at the path controller, in an
+        inbox) is lost and its host sends it again; a reply already sent still arrives; a
+        write waiting for its mirror write is answered once recovery has tracked its block."""
         if self.crashes <= 0:
             raise NotOffered("the run may suffer no more crashes")
         self.crashes -= 1
         self.array.crash()
         for host in self.hosts:
             frame = host.outstanding
-            if frame is not None:
-                if not frame.write:
-                    frame.data = None
+            if frame is None or frame.status in (Status.REPLIED, Status.NOT_READY):
+                continue
+            if frame.status is Status.MIRRORING:
+                frame.status = Status.REPLIED
+            else:
                 self.array.path.receive(frame)
 
     def record_writes(self, path: str) -> None:

@@ -107,8 +107,9 @@ def test_terminal_state_without_obligation_is_fine() -> None:
     assert result.liveness_checked and not result.violations
 
 
-# crash-backup: a crash sends a replied request (at -2) back to the path controller (-1), and
-# CPython hashes -1 as -2; before ``Request.__hash__`` two of its states collided.
+# CPython hashes -1 as -2, and a request's place uses both: an early crash_recover, which sent
+# replied requests (-2) back to the path controller (-1), made states of crash-backup collide
+# until ``Request.__hash__`` (tests/test_crash_recover.py pins the hashes apart).
 @pytest.mark.parametrize("scenario", ["fig5", "ping-pong", "crash-backup", "crash-takeover"])
 def test_fingerprints_lose_no_state_of_the_builtins(scenario: str) -> None:
     """States are stored as 64-bit hashes: on the built-ins no two states collide."""

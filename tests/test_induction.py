@@ -16,7 +16,7 @@ from invariants import SAFETY
 from model.actions import ACTIONS as MODEL_ACTIONS
 from model.actions import Model, Transition
 from model.generate import array_scenario
-from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, RECOVERY_BUGS, SEEDED_BUGS, Protocol, Step, variant
+from model.protocol import ALL_BUGS, BACKUP_BUGS, CORRECT, SEEDED_BUGS, Protocol, Step, variant
 from model.scenario import builtin
 from model.state import Op, PairState, Request, World, in_inbox, replace_at
 from proofs.check import run_check
@@ -85,6 +85,7 @@ PARTS = [
     "write_through_until_hand_over",
     "secondary_default_elsewhere",
     "paired_is_idle",
+    "split_has_job",
 ]
 
 # The embodiment-2 actions (Steps 901-909, the mirror write and the re-synchronization),
@@ -147,6 +148,15 @@ FAILS: dict[str, dict[str, list[str]]] = {
     },
     "resync-before-backup-done": {"backup_done": ["tape_complete_after_backup"]},
     "stale-diff-copy": {"migrate_back": ["mirror_differs_only_where_tracked", "mirror_is_expected"]},
+    # recovery after a crash
+    "recover-without-destage": {
+        "crash_recover": [
+            "no_acknowledged_write_lost",
+            "visible_is_expected",
+            "mirror_differs_only_where_tracked",
+            "mirror_is_expected",
+        ]
+    },
 }
 
 
@@ -162,23 +172,16 @@ def test_the_invariant_has_the_pinned_parts() -> None:
     assert {p for p in PARTS if p not in LEMMA_NAMES} <= safety
 
 
-# The proof covers arrays that never crash: it has no crash_recover action yet. A crash
-# makes states its lemmas exclude (a write performed before the crash and sent again), so
-# those lemmas must be weakened first. The crash built-ins are checked by `check` and `bmc`.
-NOT_PROVED = {"designate_batch", "crash_recover"}
-PROVED_BUGS = [name for name in ALL_BUGS if name not in RECOVERY_BUGS]
-
-
 def test_the_abstract_actions_are_the_models() -> None:
     # designate_batch is a sequence of designate steps here.
-    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name not in NOT_PROVED]
+    assert list(ACTION_NAMES) == [a.name for a in MODEL_ACTIONS if a.name != "designate_batch"]
 
 
 def test_correct_protocol_proves_every_obligation() -> None:
     result = proof()
     assert result.proved
-    # 38 actions and the initial condition, 42 parts (23 of embodiment 1, 19 of embodiment 2).
-    assert len(result.obligations) == len(OBLIGATIONS) == 39 * 42 == 1638
+    # 39 actions and the initial condition, 43 parts (23 of embodiment 1, 20 of embodiment 2).
+    assert len(result.obligations) == len(OBLIGATIONS) == 40 * 43 == 1720
     assert [(o.action, o.part) for o in result.obligations] == list(OBLIGATIONS)
     assert all(o.status == "ok" and o.cti is None for o in result.obligations)
     assert result.vacuous == ()  # every action is enabled in some state of the invariant
@@ -190,7 +193,7 @@ def test_initial_condition_implies_every_part() -> None:
     assert INITIAL not in proof().vacuous  # and some state satisfies it
 
 
-@pytest.mark.parametrize("name", one_by_default(PROVED_BUGS, "skip-destage"))
+@pytest.mark.parametrize("name", one_by_default(ALL_BUGS, "skip-destage"))
 def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
     result = proof(name)
     assert failing(result) == FAILS[name]
@@ -201,7 +204,7 @@ def test_each_seeded_bug_fails_the_pinned_obligations(name: str) -> None:
 def test_every_bug_but_no_resume_fails_something() -> None:
     # no-resume leaves the LU suspended for good: a liveness bug, safe by construction.
     assert {name for name, fails in FAILS.items() if not fails} == {"no-resume"}
-    assert set(FAILS) == set(PROVED_BUGS)
+    assert set(FAILS) == set(ALL_BUGS)
 
 
 @AGREEMENT
@@ -384,8 +387,8 @@ def test_a_timeout_is_unknown_not_ok() -> None:
 def test_progress_reports_each_obligation_and_json_is_plain() -> None:
     lines: list[str] = []
     result = prove(variant("stale-config-row"), progress=lines.append)
-    assert len(lines) == 1638
-    assert lines[42] == "send_write preserves single_active_controller ... ok"
+    assert len(lines) == 1720
+    assert lines[43] == "send_write preserves single_active_controller ... ok"
     assert "read_row preserves tables_follow_job ... failed" in lines
     data: dict[str, Any] = json.loads(json.dumps(result.to_json()))
     assert data["protocol"] == "stale-config-row" and data["proved"] is False
@@ -399,7 +402,7 @@ def test_format_proof_ends_with_the_verdict() -> None:
     assert text.splitlines()[0] == "initial implies single_active_controller ... ok"
     assert "resume preserves visible_is_expected ... ok" in text
     assert "resync_done preserves paired_is_idle ... ok" in text
-    assert text.splitlines()[-1].startswith("correct: 1638/1638 obligations ok in ")
+    assert text.splitlines()[-1].startswith("correct: 1720/1720 obligations ok in ")
     assert text.endswith(": proved")
 
 
@@ -435,8 +438,9 @@ def test_every_step_of_the_model_is_a_step_of_the_abstract_protocol() -> None:
     steps = [(w, t) for w in worlds[::9] for t in m.transitions(w)]
     # Every action but retry: the correct protocol never routes a frame to a controller not
     # in charge, so no request is refused NOT READY. The array has no pair, so no step of
-    # embodiment 2 either, and no background de-stage (the built-in background-destage has).
-    taken = set(ACTION_NAMES) - {"retry", "background_destage", *BACKUP_ACTIONS}
+    # embodiment 2 either, and no background de-stage (the built-in background-destage has),
+    # and it never crashes (the crash built-ins are tested below).
+    taken = set(ACTION_NAMES) - {"retry", "background_destage", "crash_recover", *BACKUP_ACTIONS}
     assert {t.action.name for _, t in steps} == taken
     assert [(t.action.name, w) for w, t in steps if not simulates(image, w, t.action.name, t.after)] == []
 
@@ -711,3 +715,34 @@ def test_the_mirror_write_agrees_with_the_models_in_backup_twice() -> None:
     assert len(waits) == 36 and all(w.pairs[0].state is PairState.SPLIT for w in waits)
     assert sum(map(functools.partial(_at_hand_over, m), sample)) == 24
     assert done_while_split > 0
+
+
+# --- a crash of the whole array: the same agreement checks on the crash built-ins
+
+
+@pytest.mark.parametrize("scenario", ["crash-takeover", "crash-backup"])
+def test_every_crash_of_the_model_is_a_crash_of_the_abstract_protocol(scenario: str) -> None:
+    """Every reachable state of the crash built-ins satisfies the invariant, and every crash
+    the model takes from them (and a sample of its other steps) is a step here."""
+    m = Model(builtin(scenario))
+    worlds = reachable_worlds(m)
+    image = Image(m)
+    assert [w for w in worlds[::7] if broken_in(image, w)] == []
+    crashes = [(w, t) for w in worlds[::3] for t in m.transitions(w, ("crash_recover",))]
+    assert len(crashes) > 50
+    others = [(w, t) for w in worlds[::40] for t in m.transitions(w) if t.action.name != "crash_recover"]
+    steps = [*crashes, *others]
+    assert [
+        (t.action.name, w)
+        for w, t in steps
+        if not simulates(image, w, _abstract_action(t.action.name), t.after)
+    ] == []
+
+
+def test_recovery_without_destage_fails_the_crash_and_its_run_is_abstract() -> None:
+    m = Model(builtin("crash-takeover"), variant("recover-without-destage"))
+    check = run_check(m, liveness=False)
+    [trace] = [v.trace for v in check.counterexamples]
+    image = Image(m)
+    for before, after in itertools.pairwise(trace):
+        assert simulates(image, before.state, _abstract_action(after.label.action), after.state), after.label

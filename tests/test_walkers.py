@@ -302,7 +302,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "budget": "the proof covers any number of take-overs",
         "batches": "scripted designations are one of the runs of free designation",
         "backups": "scripted backups are one of the runs of free backup cycles",
-        "crashes": "the proof covers arrays that do not crash (no crash_recover action yet)",
+        "crashes": "the proof lets the array crash any number of times",
         "ghost.writes": "values are an uninterpreted sort: no write counter, only the values",
         "ghost.reads": "reads are not counted: a read is one element of the sort Read",
         "ghost.designated": "no designation in the proof: owner_at_rest ties row and controller",

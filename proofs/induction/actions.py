@@ -13,7 +13,7 @@ import z3
 
 from model.protocol import BACKUP_ORDER, CORRECT, Step
 from model.state import PairState
-from proofs.induction.formulas import Steps, admissible, at, exists, forall, visible
+from proofs.induction.formulas import Steps, admissible, at, exists, forall, mirror_write_of, visible
 from proofs.induction.invariant import _is, _pairs_well_formed, _real
 from proofs.induction.signature import Fn, State, Term, sorts
 
@@ -843,6 +843,93 @@ def resync_done(p: Steps, s: State) -> Transition:
     return Transition(guard, after, {"q": q})
 
 
+# --- a crash of the whole array, and recovery -----------------------------------------------
+
+
+def crash_recover(p: Steps, s: State) -> Transition:
+    """The whole array crashes and recovers (model.actions.crash_recover): a frame in an
+    inbox goes back to its host to be sent again, a write waiting for its mirror write is
+    answered; every LU a job moves goes where the job takes it (a
+    take-over's destination) or returns (a backup cycle's source); each controller is in
+    charge of exactly the LUs whose row names it and keeps only their lines, the others'
+    dirty lines de-staged (``recover_without_destage``: dropped); a mirror write under way,
+    and an abandoned backup, put the pair to re-synchronize. Two choice functions stand for
+    the model's loops: ``jobof`` names a live job of each busy LU, ``destager`` the
+    controller whose dirty line of a block recovery writes (any, where several could)."""
+    k = sorts()
+    jobof = z3.Function("crash_jobof", k.lu, k.job)
+    destager = z3.Function("crash_destager", k.lu, k.block, k.controller)
+    off = z3.BoolVal(False)
+
+    def moving(lu: Term) -> Term:
+        return s.busy(lu)
+
+    def new_current(lu: Term) -> Term:
+        j = jobof(lu)
+        return z3.If(moving(lu), z3.If(s.backup(j), s.source(j), s.destination(j)), s.disk_current(lu))
+
+    def new_default(lu: Term) -> Term:
+        return z3.If(moving(lu), s.destination(jobof(lu)), s.disk_default(lu))
+
+    def written(lu: Term, b: Term) -> Term:
+        c = destager(lu, b)
+        if p.protocol.recover_without_destage:
+            return off
+        return z3.And(c != new_current(lu), s.line(c, lu, b), s.dirty(c, lu, b))
+
+    guard = [
+        forall(
+            [k.lu], lambda lu: z3.Implies(moving(lu), z3.And(s.live(jobof(lu)), s.job_lu(jobof(lu)) == lu))
+        ),
+        forall(
+            [k.controller, k.lu, k.block],
+            lambda c, lu, b: z3.Implies(
+                z3.And(c != new_current(lu), s.line(c, lu, b), s.dirty(c, lu, b)),
+                z3.And(
+                    destager(lu, b) != new_current(lu),
+                    s.line(destager(lu, b), lu, b),
+                    s.dirty(destager(lu, b), lu, b),
+                ),
+            ),
+        ),
+    ]
+
+    def abandoned(pr: Term) -> Term:
+        lu = s.secondary(pr)
+        return z3.And(_real(s, pr), moving(lu), s.backup(jobof(lu)))
+
+    def resyncs(pr: Term) -> Term:
+        return z3.Or(abandoned(pr), z3.And(_real(s, pr), s.mw_on(pr)))
+
+    path, inbox, mirroring, replied = (k.where[x] for x in ("PATH", "INBOX", "MIRRORING", "REPLIED"))
+    after = replace(
+        s,
+        active=lambda c, lu: c == new_current(lu),
+        write_through=lambda c, lu: off,
+        line=lambda c, lu, b: z3.And(s.line(c, lu, b), c == new_current(lu)),
+        dirty=lambda c, lu, b: z3.And(s.dirty(c, lu, b), c == new_current(lu)),
+        destaging=lambda c, lu, b: off,
+        disk=lambda lu, b: z3.If(written(lu, b), s.line_value(destager(lu, b), lu, b), s.disk(lu, b)),
+        route=new_current,
+        suspended=lambda lu: off,
+        disk_current=new_current,
+        disk_default=new_default,
+        table_current=lambda c, lu, x: x == new_current(lu),
+        w_loc=lambda lu: z3.If(
+            s.w_loc(lu) == mirroring, replied, z3.If(s.w_loc(lu) == inbox, path, s.w_loc(lu))
+        ),
+        r_loc=lambda r: z3.If(s.r_loc(r) == inbox, path, s.r_loc(r)),
+        live=lambda j: off,
+        busy=lambda lu: off,
+        pstate=lambda pr: z3.If(resyncs(pr), k.pair_state[PairState.RESYNCING], s.pstate(pr)),
+        diff=lambda pr, b: z3.Or(s.diff(pr, b), z3.And(_real(s, pr), mirror_write_of(s, pr, b))),
+        tape_has=lambda pr, b: z3.And(s.tape_has(pr, b), z3.Not(abandoned(pr))),
+        cycled=lambda pr: z3.And(s.cycled(pr), z3.Not(abandoned(pr))),
+        mw_on=lambda pr: off,
+    )
+    return Transition(guard, after, {})
+
+
 @dataclass(frozen=True)
 class AbstractAction:
     name: str
@@ -899,6 +986,7 @@ ACTIONS: tuple[AbstractAction, ...] = (
     AbstractAction("mirror_write", None, mirror_write),
     AbstractAction("resync_block", Step.RESYNC_DONE, resync_block),
     AbstractAction("resync_done", Step.RESYNC_DONE, resync_done),
+    AbstractAction("crash_recover", None, crash_recover),
 )
 
 ACTION_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIONS)

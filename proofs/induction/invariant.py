@@ -558,6 +558,13 @@ def _secondary_default_elsewhere(p: Steps, s: State) -> Term:
     return forall([sorts().pair], body)
 
 
+def _split_has_job(p: Steps, s: State) -> Term:
+    return forall(
+        [sorts().pair],
+        lambda pr: z3.Implies(z3.And(_real(s, pr), _is(s, pr, PairState.SPLIT)), s.busy(s.secondary(pr))),
+    )
+
+
 def _paired_is_idle(p: Steps, s: State) -> Term:
     k = sorts()
     return forall(
@@ -921,6 +928,14 @@ PARTS: tuple[Part, ...] = (
         "A cycle splits the pair at 901, and re-synchronization pairs it again only after the cycle's end.",
         _PAIR_PROPERTIES,
         _paired_is_idle,
+    ),
+    _lemma(
+        "split_has_job",
+        "A split pair's secondary is being moved by its backup cycle.",
+        "Step 901 splits the pair and starts the cycle at once; the cycle asks for the "
+        "re-synchronization (906) before it ends, and a crash abandons both together.",
+        _PAIR_PROPERTIES,
+        _split_has_job,
     ),
 )
 

@@ -229,7 +229,7 @@ def classify(cti: Cti, protocol: Protocol, max_states: int = CLASSIFY_MAX_STATES
     ``array_scenario`` makes no pairs. When it involves a de-stage (one under way, or
     ``background_destage`` starting one) the instance's controllers also de-stage in the
     background, as the abstract ones always may: only then can a host write overtake a
-    de-stage."""
+    de-stage. For a counterexample of ``crash_recover`` the instance may crash once."""
     wanted = next(p.protects for p in PARTS if p.name == cti.part)
     # The mirror write belongs to no step, but only an array with pairs takes it.
     backup_actions = {a.name for a in ACTIONS if a.step in BACKUP_ORDER or a.step is Step.RESYNC_DONE}
@@ -251,6 +251,8 @@ def classify(cti: Cti, protocol: Protocol, max_states: int = CLASSIFY_MAX_STATES
         scenario = dataclasses.replace(
             scenario, name=f"{scenario.name}+background-destage", background_destage=True
         )
+    if cti.action == "crash_recover":  # the instance's array may crash, as the abstract one may
+        scenario = dataclasses.replace(scenario, name=f"{scenario.name}+crash", crashes=1)
     m = Model(scenario, protocol)
     search = explore(
         [m.initial()],

@@ -173,3 +173,23 @@ def test_what_each_part_of_the_recovery_rule_protects(part: str) -> None:
     found = {name: _first_broken(part, name) for name in CRASH_BUILTINS}
     expected = CAUGHT.get(part, {})
     assert {name: hit for name, hit in found.items() if hit is not None} == expected
+
+
+def test_the_walkthrough_shows_these_pins() -> None:
+    """docs/walkthrough.md's table of what each part of the rule protects is these pins."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "walkthrough.md").read_text(encoding="utf-8")
+    section = text.split("### Recovery after a crash\n")[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("| part taken out"))
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    assert list(rows) == list(PARTS)
+    for part, cells in rows.items():
+        if part in NOT_CAUGHT:
+            assert cells[0].startswith("none: "), part
+            continue
+        shown = {name: f"`{prop}` {steps}" for name, (prop, steps) in CAUGHT[part].items()}
+        assert cells == [shown.get(name, "") for name in CRASH_BUILTINS], part

@@ -15,11 +15,14 @@ import textwrap
 import pytest
 
 import model.actions as actions
+from conftest import reachable_worlds
 from model.actions import Model
+from model.labels import Label
 from model.protocol import variant
 from model.scenario import ScenarioError, builtin, parse
-from model.state import Op, Request, Where
+from model.state import Op, Request, Row, Where, World
 from proofs.check import run_check
+from proofs.replay import replay
 
 CRASH_BUILTINS = ("crash-takeover", "crash-backup")
 
@@ -193,3 +196,141 @@ def test_the_walkthrough_shows_these_pins() -> None:
             continue
         shown = {name: f"`{prop}` {steps}" for name, (prop, steps) in CAUGHT[part].items()}
         assert cells == [shown.get(name, "") for name in CRASH_BUILTINS], part
+
+
+# --- the rule's effects, state by state (kills for mutants the built-in outcomes miss) --------
+
+WITNESSES = {
+    "crash-takeover": {
+        "takeover_completes": 12,
+        "write_acked_during_destage": 9,
+        "recovery_completes_takeover": 5,
+    },
+    "crash-backup": {"backup_completes": 12, "write_tracked_during_split": 4, "recovery_abandons_backup": 2},
+}
+
+
+@pytest.mark.parametrize("name", CRASH_BUILTINS)
+def test_the_crash_witnesses_are_reached_at_their_pinned_depths(name: str) -> None:
+    assert run_check(Model(builtin(name))).witnesses == WITNESSES[name]
+
+
+def _run(scenario: str, labels: list[str]) -> list[World]:
+    m = Model(builtin(scenario))
+    return [step.state for step in replay(m, labels)]
+
+
+def test_the_witnesses_name_only_the_crashes_they_are_for() -> None:
+    """A crash while the source holds only a clean line (a read filled it) is not the case
+    recovery's de-stage is for; a step other than the crash during a backup abandons nothing."""
+    from invariants.witnesses import _recovery_abandons_backup, _recovery_completes_takeover
+
+    m = Model(builtin("crash-takeover"))
+    read = ["send_read host0 LU0 block 0", "deliver host0", "process host0", "designate_batch 0"]
+    *_, before, after = _run("crash-takeover", [*read, "crash_recover"])
+    assert before.controllers[0].cache and not before.controllers[0].cache[0].dirty
+    assert not _recovery_completes_takeover(m, before, Label("crash_recover"), after)
+    write = ["send_write host0 LU0 block 0", "deliver host0", "process host0", "designate_batch 0"]
+    *_, dirty, instructed = _run("crash-takeover", [*write, "instruct LU0 c0->c1"])
+    assert dirty.controllers[0].cache[0].dirty
+    assert not _recovery_completes_takeover(m, dirty, Label("instruct", (0, 0, 1)), instructed)
+    assert _recovery_completes_takeover(
+        m, dirty, Label("crash_recover"), _run("crash-takeover", [*write, "crash_recover"])[-1]
+    )
+    backup = Model(builtin("crash-backup"))
+    split, written = _run("crash-backup", ["split_pair backup 0", "send_write host0 LU0 block 0"])[1:]
+    assert split.jobs and not _recovery_abandons_backup(
+        backup, split, Label("send_write", (0, 0, 0)), written
+    )
+
+
+def test_every_crash_leaves_nothing_in_flight() -> None:
+    """From every reachable state of the crash built-ins where a crash is possible: no
+    write-through, de-stage, suspension or job is left, no request waits in an inbox or for a
+    mirror write, the budget falls by one, every table is the disk's and every LU has the one
+    controller its row names; an abandoned backup keeps no tape and no image (``()``)."""
+    for name in CRASH_BUILTINS:
+        m = Model(builtin(name))
+        for w in reachable_worlds(m):
+            for t in m.transitions(w, ("crash_recover",)):
+                after = t.after
+                assert after.crashes == w.crashes - 1
+                assert all(c.write_through == () and c.destaging == () for c in after.controllers)
+                assert all(p.suspended is False for p in after.paths) and after.jobs == ()
+                held = [r for r in after.hosts if r is not None and r.at in (*range(8), Where.MIRRORING)]
+                assert held == []
+                assert all(c.table == after.disk.table for c in after.controllers)
+                for lu, row in enumerate(after.disk.table):
+                    assert [c for c, ctl in enumerate(after.controllers) if lu in ctl.active] == [row.current]
+                for job in w.jobs:
+                    if job.backup:
+                        (i,) = [i for i, p in enumerate(m.scenario.pairs) if p.secondary == job.lu]
+                        assert (after.pairs[i].tape, after.pairs[i].snapshot) == ((), ())
+
+
+def test_a_completed_takeovers_row_is_the_one_step_803_writes() -> None:
+    """Recovery stores the row Step 803 would have: the destination as default and current."""
+    designated = _run("crash-takeover", ["designate_batch 0"])[-1]
+    (job,) = designated.jobs
+    after = _run("crash-takeover", ["designate_batch 0", "crash_recover"])[-1]
+    assert after.disk.table[0] == Row(job.ext_lun, job.port, default=job.destination, current=job.destination)
+    finished = [
+        step.state
+        for step in replay(
+            Model(builtin("one-lu")), ["designate_batch 0", "instruct LU0 c0->c1", "write_row LU0 c0->c1"]
+        )
+    ][-1]
+    assert finished.disk.table[0] == after.disk.table[0]
+
+
+def test_a_spent_budget_says_why_no_crash_comes() -> None:
+    m = Model(builtin("crash-takeover"))
+    crashed = _run("crash-takeover", ["crash_recover"])[-1]
+    assert m.why_not(crashed, Label("crash_recover")) == "the scenario allows no more crashes"
+
+
+# LU0 moves from controller 0 to 1 while LU1 stays on controller 0; one host writes both.
+TWO_LUS = """
+name = "crash-two-lus"
+[array]
+controllers = 2
+[[lu]]
+controller = 0
+ext_lun = 1
+[[lu]]
+controller = 0
+ext_lun = 0
+[[host]]
+writes = [0, 1]
+[faults]
+crashes = 1
+[takeovers]
+mode = "scripted"
+[[takeovers.batch]]
+lus = [0]
+destination = 1
+ext_luns = [0]
+"""
+
+
+def test_recovery_writes_each_dirty_line_to_its_own_lu() -> None:
+    """The source of an interrupted take-over also holds a dirty line of an LU that stays:
+    recovery de-stages the moving LU's lines only, each to its own block."""
+    m = Model(parse(TWO_LUS))
+    check = run_check(m)
+    assert check.verdict == "ok", [c.property for c in check.counterexamples]
+    assert check.witnesses["recovery_completes_takeover"] == 5
+
+
+def test_a_crash_in_any_mode_has_its_witness_too() -> None:
+    """The crash witnesses apply wherever the array may crash and LUs move: scripted or, as
+    here, designated by the operator ("any" mode)."""
+    import dataclasses
+
+    from model.generate import array_scenario
+
+    scenario = dataclasses.replace(array_scenario(2, 1, 1, hosts=1, budget=1), crashes=1)
+    check = run_check(Model(scenario))
+    assert check.verdict == "ok"
+    assert check.witnesses["recovery_completes_takeover"] == 5
+    assert "recovery_abandons_backup" not in check.witnesses  # no pair to back up

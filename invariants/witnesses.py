@@ -118,11 +118,11 @@ def _may_move_two(m: Model) -> bool:
 
 
 def _crashes_moving(m: Model) -> bool:
-    return m.scenario.crashes > 0 and bool(m.scenario.batches or m.scenario.mode == "any")
+    return m.scenario.crashes > 0 and _moves_lus(m)
 
 
 def _crashes_backing_up(m: Model) -> bool:
-    return m.scenario.crashes > 0 and bool(m.scenario.backups)
+    return m.scenario.crashes > 0 and _backs_up(m)
 
 
 def _recovery_completes_takeover(m: Model, before: World, label: Label, after: World) -> bool:

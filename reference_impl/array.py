@@ -71,9 +71,7 @@ class DiskArray:
                 ctl.cache.clear()
         for ctl in self.controllers:
             ctl.load_table()
-        self.path = PathController({lu: row.current for lu, row in self.rows().items()}, bugs, config.cables)
-        self.utility = ManagementUtility(config.controllers, config.ports, bugs)
-        self.pairs = [PairRecord(p.primary, p.secondary) for p in config.pairs]
+        self._power_on()
         self.tapes = [Tape(self._file(f"tape{i}.img"), config.block_size) for i in range(len(config.pairs))]
         if restart:
             recover(self)
@@ -129,15 +127,21 @@ class DiskArray:
         write-through, the utility's jobs and the pairs' state. What survives is recovered
         from: the disk, the battery-backed caches and the journal (saved at every change)."""
         journal = self.journal()
-        self.path = PathController(
-            {lu: row.current for lu, row in self.rows().items()}, self.bugs, self.config.cables
-        )
-        self.utility = ManagementUtility(self.config.controllers, self.config.ports, self.bugs)
-        self.pairs = [PairRecord(p.primary, p.secondary) for p in self.config.pairs]
         for ctl in self.controllers:
             ctl.power_off()
+        self._power_on()
         recover(self, journal)
         self.save_journal()
+
+    def _power_on(self) -> None:
+        """What lives in memory only, as at power-on: the path controller routing by the
+        disk's table, the utility with no job, every pair paired (recovery corrects them)."""
+        config = self.config
+        self.path = PathController(
+            {lu: row.current for lu, row in self.rows().items()}, self.bugs, config.cables
+        )
+        self.utility = ManagementUtility(config.controllers, config.ports, self.bugs)
+        self.pairs = [PairRecord(p.primary, p.secondary) for p in config.pairs]
 
     def close(self) -> None:
         self.disk.close()

@@ -725,7 +725,7 @@ def test_the_mirror_write_agrees_with_the_models_in_backup_twice() -> None:
 # --- a crash of the whole array: the same agreement checks on the crash built-ins
 
 
-@pytest.mark.parametrize("scenario", ["crash-takeover", "crash-backup"])
+@pytest.mark.parametrize("scenario", [pytest.param("crash-takeover", marks=AGREEMENT), "crash-backup"])
 def test_every_crash_of_the_model_is_a_crash_of_the_abstract_protocol(scenario: str) -> None:
     """Every reachable state of the crash built-ins satisfies the invariant, and every crash
     the model takes from them (and a sample of its other steps) is a step here."""
@@ -753,6 +753,7 @@ def test_recovery_without_destage_fails_the_crash_and_its_run_is_abstract() -> N
         assert simulates(image, before.state, _abstract_action(after.label.action), after.state), after.label
 
 
+@AGREEMENT  # about 11 s: a proof and an explicit search
 def test_recovery_without_destage_is_classified_reachable_on_an_array_that_may_crash() -> None:
     """A counterexample of crash_recover is searched for on an instance that may crash once
     (without it, the crash never happens there and everything looks unreachable)."""

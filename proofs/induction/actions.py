@@ -861,15 +861,12 @@ def crash_recover(p: Steps, s: State) -> Transition:
     destager = z3.Function("crash_destager", k.lu, k.block, k.controller)
     off = z3.BoolVal(False)
 
-    def moving(lu: Term) -> Term:
-        return s.busy(lu)
-
     def new_current(lu: Term) -> Term:
         j = jobof(lu)
-        return z3.If(moving(lu), z3.If(s.backup(j), s.source(j), s.destination(j)), s.disk_current(lu))
+        return z3.If(s.busy(lu), z3.If(s.backup(j), s.source(j), s.destination(j)), s.disk_current(lu))
 
     def new_default(lu: Term) -> Term:
-        return z3.If(moving(lu), s.destination(jobof(lu)), s.disk_default(lu))
+        return z3.If(s.busy(lu), s.destination(jobof(lu)), s.disk_default(lu))
 
     def written(lu: Term, b: Term) -> Term:
         c = destager(lu, b)
@@ -879,7 +876,7 @@ def crash_recover(p: Steps, s: State) -> Transition:
 
     guard = [
         forall(
-            [k.lu], lambda lu: z3.Implies(moving(lu), z3.And(s.live(jobof(lu)), s.job_lu(jobof(lu)) == lu))
+            [k.lu], lambda lu: z3.Implies(s.busy(lu), z3.And(s.live(jobof(lu)), s.job_lu(jobof(lu)) == lu))
         ),
         forall(
             [k.controller, k.lu, k.block],
@@ -896,7 +893,7 @@ def crash_recover(p: Steps, s: State) -> Transition:
 
     def abandoned(pr: Term) -> Term:
         lu = s.secondary(pr)
-        return z3.And(_real(s, pr), moving(lu), s.backup(jobof(lu)))
+        return z3.And(_real(s, pr), s.busy(lu), s.backup(jobof(lu)))
 
     def resyncs(pr: Term) -> Term:
         return z3.Or(abandoned(pr), z3.And(_real(s, pr), s.mw_on(pr)))

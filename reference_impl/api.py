@@ -60,9 +60,8 @@ class ManagementApi:
         if op not in handlers:
             return {"ok": False, "error": f"unknown op {op!r}; known: {', '.join(handlers)}"}
         try:
-            with self.runtime.lock:
+            with self.runtime.changing():
                 answer = handlers[op](request)
-                self.runtime.lock.notify_all()
         except (RequestError, NotOffered) as e:
             return {"ok": False, "error": str(e)}
         return {"ok": True, **answer}

@@ -59,6 +59,8 @@ class DiskArray:
         self.config = config
         self.bugs = bugs
         self.directory = directory
+        if directory is not None:
+            os.makedirs(directory, exist_ok=True)
         self.disk = DiskApparatus(self._file("disk.img"), config.block_size, config.data_blocks)
         slots = {(lu.lu, b): lu.physical_address + b for lu in config.lus for b in range(lu.blocks)}
         self.controllers = [

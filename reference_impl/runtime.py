@@ -6,7 +6,15 @@ whenever the array offers one. A step is atomic: it runs under the array's lock,
 controller's step runs under its own locks in a real array, and it is logged as it is
 taken, so the log's order is the order the steps took effect. Which thread gets the lock
 next is up to the operating system: runs are not reproducible, which is what their logs are
-validated for. The disk and the tapes are files in the run's directory; a table copy, a
+validated for.
+
+Threads never poll. Each has a queue of its own and sleeps on it. The thread that takes a
+step works out, once, what every component could do next, and puts a wake-up in the queue
+of each one that has something to do and is not already woken; a woken thread takes one of
+its steps and hands on the wake-ups in turn. Frames themselves wait where a real array keeps
+them: in the path controller's list of held frames and in each controller's inbox.
+
+The disk and the tapes are files in the run's directory; a table copy, a
 de-stage done and a write-through write are flushed to the file before the step ends.
 
 ``run`` drives a workload for some seconds, then lets hosts and the operator stop starting
@@ -16,9 +24,12 @@ controller in charge of it."""
 from __future__ import annotations
 
 import os
+import queue
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,13 +75,17 @@ class Runtime:
             self.log_path, {**(meta or {}), **({"restarted": True} if restart else {})}
         )
         self.sim.record_writes(os.path.join(directory, "writes.jsonl"))
-        self.lock = threading.Condition()
+        self.lock = threading.Lock()
         self.stopping = False  # hosts and the operator start nothing new
         self.done = False
         self.operator_pause = operator_pause  # the operator's think time between designations
         # False: designations and backups come from the management API only
         self.operator_designates = True
         self._threads: list[threading.Thread] = []
+        self._queues: dict[str, queue.SimpleQueue[None]] = {n: queue.SimpleQueue() for n in self.actors()}
+        self._woken: set[str] = set()  # threads with a wake-up in their queue, not yet taken
+        self._ready: dict[str, list[Event]] = {}  # each thread's steps now: valid until the next step
+        self._idle = threading.Event()  # set once stopping and nothing is left to do
         self._started = time.monotonic()
         self.stats = RunStats()
 
@@ -86,34 +101,66 @@ class Runtime:
         names |= {f"host{h}" for h in range(len(self.sim.hosts))}
         return sorted(names)
 
+    def _survey(self) -> None:
+        """Under the lock, after any change: what each thread could do now, and a wake-up
+        for each one with something to do that has none waiting."""
+        ready: dict[str, list[Event]] = {}
+        for event in self.sim.offers():
+            if (self.stopping and event.name in _STARTS) or (
+                not self.operator_designates and event.name in _DESIGNATIONS
+            ):
+                continue
+            ready.setdefault(self.actor_of(event), []).append(event)
+        self._ready = ready
+        for name in ready:
+            if name not in self._woken:
+                self._woken.add(name)
+                self._queues[name].put(None)
+        if self.stopping and not ready:
+            self._idle.set()
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the array to change it from outside the components' threads (the management
+        API); the threads that then have something to do are woken."""
+        with self.lock:
+            try:
+                yield
+            finally:
+                self._survey()
+
     def _loop(self, name: str, seed: int) -> None:
         rng = random.Random(seed)
+        mine = self._queues[name]
         try:
             while True:
+                mine.get()
                 with self.lock:
+                    self._woken.discard(name)
                     if self.done:
                         return
-                    mine = [e for e in self.sim.offers() if self.actor_of(e) == name]
-                    if self.stopping:
-                        mine = [e for e in mine if e.name not in _STARTS]
-                    elif not self.operator_designates:
-                        mine = [e for e in mine if e.name not in _DESIGNATIONS]
-                    if not mine:
-                        self.lock.wait(0.01)
+                    steps = self._ready.get(name)
+                    if not steps:  # another thread's step took away what this one had to do
                         continue
-                    event = rng.choice(mine)
+                    event = rng.choice(steps)
                     self.sim.perform(event)
                     self.stats.steps += 1
                     self.stats.by_component[name] = self.stats.by_component.get(name, 0) + 1
                     self.stats.by_event[event.name] = self.stats.by_event.get(event.name, 0) + 1
-                    self.lock.notify_all()
+                    self._survey()
                 if name == "operator" and not self.stopping:
                     time.sleep(self.operator_pause)
         except Exception as e:  # a component's failure must stop the run, not hang it
             with self.lock:
                 self.stats.errors.append(f"{name}: {e!r}")
-                self.done = True
-                self.lock.notify_all()
+                self._finish()
+
+    def _finish(self) -> None:
+        """Under the lock: every thread wakes and returns."""
+        self.done = True
+        self._idle.set()
+        for q in self._queues.values():
+            q.put(None)
 
     def start(self, seed: int = 0) -> None:
         """Start a thread per component."""
@@ -124,25 +171,19 @@ class Runtime:
         ]
         for t in self._threads:
             t.start()
+        with self.lock:
+            self._survey()
 
     def stop(self, settle: float = 30.0) -> RunStats:
         """Start no new work, wait until the array is idle (at most ``settle`` seconds),
         and stop every thread."""
         with self.lock:
             self.stopping = True
-            self.lock.notify_all()
-        deadline = time.monotonic() + settle
-        while time.monotonic() < deadline:
-            with self.lock:
-                idle = not [e for e in self.sim.offers() if e.name not in _STARTS]
-                if idle or self.done:
-                    break
-            time.sleep(0.01)
-        else:
+            self._survey()
+        if not self._idle.wait(settle):
             self.stats.errors.append(f"the array was not idle {settle} s after the workload stopped")
         with self.lock:
-            self.done = True
-            self.lock.notify_all()
+            self._finish()
         for t in self._threads:
             t.join()
         self.stats.seconds = time.monotonic() - self._started

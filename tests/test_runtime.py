@@ -7,6 +7,7 @@ fail: on logs of seeded implementation bugs, on a log edited by hand, and on bad
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,10 @@ from conformance.soak import soak, soak_scenario
 from conformance.validate import LogError, read_log, validate
 from lutakeover.cli import main
 from model.scenario import builtin
+from reference_impl.api import ManagementApi
 from reference_impl.eventlog import EventLog
+from reference_impl.events import Event
+from reference_impl.runtime import Runtime
 from reference_impl.simulator import Simulation
 
 
@@ -147,3 +151,44 @@ def test_the_write_through_race_shows_in_a_longer_soak(tmp_path: Path) -> None:
     v = r.validation
     assert v.failed is not None and v.failed.label.action == "process"
     assert v.reason is not None and "still de-staging" in v.reason
+
+
+def _counting_offers(runtime: Runtime) -> list[int]:
+    """Count the surveys of what the array offers (one per step taken, none while idle)."""
+    calls = [0]
+    offers = runtime.sim.offers
+
+    def counted() -> list[Event]:
+        calls[0] += 1
+        return offers()
+
+    runtime.sim.offers = counted  # type: ignore[method-assign]
+    return calls
+
+
+def test_idle_threads_sleep_on_their_queues_and_the_api_wakes_them(tmp_path: Path) -> None:
+    # fig5 with the operator's designations left to the API: the hosts' bounded workload
+    # runs out, then nothing is offered. A polling thread would survey the array again and
+    # again; a thread asleep on its queue does not, until a change wakes it.
+    config, workload = array_of(builtin("fig5"), 512)
+    runtime = Runtime(config, workload, str(tmp_path))
+    runtime.operator_designates = False
+    calls = _counting_offers(runtime)
+    try:
+        runtime.start()
+        deadline = time.monotonic() + 30
+        while runtime.stats.steps < 12 and time.monotonic() < deadline:  # 3 requests of 4 steps
+            time.sleep(0.01)
+        time.sleep(0.2)
+        with runtime.lock:
+            steps, surveys = runtime.stats.steps, calls[0]
+        assert steps == 12 and surveys == steps + 1  # one survey at the start, one after each step
+        time.sleep(0.3)
+        assert (runtime.stats.steps, calls[0]) == (steps, surveys)  # asleep: nothing surveyed
+        api = ManagementApi(runtime)
+        assert api.handle({"op": "takeover", "lus": [2, 3], "to": 1, "port": 0})["ok"]  # Fig. 5's batch
+        stats = runtime.stop()
+    finally:
+        runtime.close()
+    assert stats.errors == []
+    assert stats.by_event["resume"] == 2  # the woken threads carried both take-overs through 809

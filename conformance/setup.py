@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from model.scenario import Scenario
+from dataclasses import fields, replace
+
+from model.scenario import MAX_NUMBER, Scenario, ServedScenario
 from reference_impl.config import ArrayConfig, BatchConfig, HostConfig, LuConfig, PairConfig, Workload
 
 
@@ -48,3 +50,15 @@ def array_of(scenario: Scenario, block_size: int = 512) -> tuple[ArrayConfig, Wo
         crashes=scenario.crashes,
     )
     return config, workload
+
+
+def for_real_clients(scenario: Scenario) -> ServedScenario:
+    """The scenario as the array serves it to real clients (NBD): LUs of any served size,
+    each host reading every LU it writes (a block device is read as well as written), and
+    no bound on how often a block is written or read. ``lutakeover validate`` reads a log
+    of such a run (its header says ``"hosts": "nbd"``) against this same scenario."""
+    hosts = tuple(replace(h, reads=tuple(sorted(set(h.reads) | set(h.writes)))) for h in scenario.hosts)
+    kept = {f.name: getattr(scenario, f.name) for f in fields(scenario)}
+    return ServedScenario(
+        **{**kept, "hosts": hosts, "writes_per_block": MAX_NUMBER, "reads_per_block": MAX_NUMBER}
+    )

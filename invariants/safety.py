@@ -47,15 +47,22 @@ def no_acknowledged_write_lost(m: Model, w: World) -> str | None:
         if _is_secondary(m, lu):
             continue  # a mirror holds the primary's writes, not its own: see the pair properties
         owners: list[int | None] = list(active_controllers(w, lu)) or [None]
+        # Each owner's lines of the LU, looked up by block: a block reads its line, else the
+        # disk. (One pass over each cache, not one per block: served arrays have big LUs.)
+        cached = [
+            {} if c is None else {line.block: line.value for line in w.controllers[c].cache if line.lu == lu}
+            for c in owners
+        ]
+        disk, acked = w.disk.blocks[lu], w.ghost.acked[lu]
         for block in range(m.blocks[lu]):
             allowed = admissible_values(w, m.writer[lu], lu, block)
-            for c in owners:
-                value = visible_value(w, c, lu, block)
+            for c, lines in zip(owners, cached, strict=True):
+                value = lines.get(block, disk[block])
                 if value not in allowed:
                     through = f"controller {c}" if c is not None else "the disk (no controller in charge)"
                     return (
                         f"LU{lu} block {block} reads {value} through {through}, but the last "
-                        f"acknowledged write there was {w.ghost.acked[lu][block]}"
+                        f"acknowledged write there was {acked[block]}"
                     )
     return None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -19,10 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conformance.setup import array_of
+from conformance.setup import array_of, for_real_clients
 from model.scenario import Scenario
 from reference_impl.api import ManagementApi, request, serve
 from reference_impl.config import ConfigError
+from reference_impl.nbd.array_backend import ArrayBackend
+from reference_impl.nbd.server import Server
 from reference_impl.runtime import Runtime
 
 SOCKET = "api.sock"
@@ -43,6 +46,17 @@ def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser],
     start.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: when told)")
     start.add_argument(
         "--fresh", action="store_true", help="build a new array even if DIR holds one (default: recover it)"
+    )
+    start.add_argument(
+        "--nbd-port",
+        type=int,
+        metavar="P",
+        help="serve NBD on 127.0.0.1 TCP ports, host h on P+h (default: a unix socket per host in DIR)",
+    )
+    start.add_argument(
+        "--simulated-hosts",
+        action="store_true",
+        help="no NBD: the scenario's hosts run its workload inside the array (as `difftest` does)",
     )
     status = actions.add_parser("status", help="the tables (Figs. 5, 9), take-overs under way, pairs")
     takeover = actions.add_parser("takeover", help="designate a take-over (Step 801)")
@@ -67,9 +81,27 @@ class ArrayError(Exception):
         self.code = code
 
 
+def nbd_socket(directory: str, host: str) -> str:
+    """Where ``host`` reaches the array over NBD (a unix socket of its own)."""
+    return os.path.join(directory, f"nbd-{host}.sock")
+
+
 def start(
-    scenario: Scenario, source: dict[str, str], directory: str, seconds: float | None, fresh: bool
+    scenario: Scenario,
+    source: dict[str, str],
+    directory: str,
+    seconds: float | None,
+    fresh: bool,
+    simulated_hosts: bool = False,
+    nbd_port: int | None = None,
 ) -> int:
+    if not simulated_hosts:
+        scenario = for_real_clients(scenario)
+        unsafe = [h.name for h in scenario.hosts if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", h.name)]
+        if unsafe:
+            raise ArrayError(f"host name {unsafe[0]!r} cannot name a socket: use letters, digits, _ . -", 2)
+        if nbd_port is not None and not 1 <= nbd_port <= 65535 - len(scenario.hosts):
+            raise ArrayError(f"--nbd-port {nbd_port}: a TCP port from 1 to {65535 - len(scenario.hosts)}", 2)
     try:
         config, workload = array_of(scenario, 4096)
         config.check()
@@ -77,7 +109,10 @@ def start(
         raise ArrayError(str(e), 2) from None
     restart = not fresh and os.path.exists(os.path.join(directory, "journal.json"))
     try:
-        runtime = Runtime(config, workload, directory, meta={"scenario": source}, restart=restart)
+        meta = {"scenario": source, "hosts": "simulated" if simulated_hosts else "nbd"}
+        runtime = Runtime(
+            config, workload, directory, meta=meta, restart=restart, external_hosts=not simulated_hosts
+        )
     except (OSError, ValueError) as e:
         raise ArrayError(
             f"cannot {'recover' if restart else 'build'} the array in {directory}: {e}", 2
@@ -92,7 +127,11 @@ def start(
         signal.signal(sig, lambda *_: api.stop_requested.set())
     runtime.start()
     print(f"lutakeover: array {scenario.name} serving; API {socket_path}; log {runtime.log_path}", flush=True)
+    nbd = None if simulated_hosts else _serve_nbd(runtime, directory, nbd_port)
     api.stop_requested.wait(seconds)
+    if nbd is not None:
+        nbd[0].close()  # requests in flight finish first
+        nbd[1].close()
     server.shutdown()
     server.server_close()
     stats = runtime.stop()
@@ -102,6 +141,32 @@ def start(
     for error in stats.errors:
         print(f"lutakeover: error: {error}", file=sys.stderr)
     return 1 if stats.errors else 0
+
+
+def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Server, ArrayBackend]:
+    """An NBD listener per host; each host's address and exports printed."""
+    backend = ArrayBackend(runtime)
+    server = Server(backend)
+    for host in runtime.sim.hosts:
+        name = host.config.name
+        try:
+            if port is None:
+                server.listen_unix(name, nbd_socket(directory, name))
+            else:
+                server.listen_tcp(name, port + host.number)
+        except OSError as e:
+            server.close()
+            backend.close()
+            raise ArrayError(f"cannot serve NBD for {name}: {e}", 2) from None
+        address = server.addresses[name]
+        exports = ", ".join(backend.exports(name)) or "none"
+        where = (
+            f"nbd+unix:///EXPORT?socket={address}"
+            if isinstance(address, str)
+            else (f"nbd://127.0.0.1:{address[1]}/EXPORT")
+        )
+        print(f"lutakeover: {name} over NBD at {where}; exports {exports}", flush=True)
+    return server, backend
 
 
 def ask(directory: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +228,9 @@ def run(
     try:
         if args.array_verb == "start":
             chosen, source = scenario()
-            return start(chosen, source, args.dir, args.seconds, args.fresh)
+            return start(
+                chosen, source, args.dir, args.seconds, args.fresh, args.simulated_hosts, args.nbd_port
+            )
         if args.array_verb == "status":
             answer = ask(args.dir, {"op": "status"})
             out(json.dumps(answer) if args.json else format_status(answer))

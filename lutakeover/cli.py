@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from conformance.difftest import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS, DifftestResult, difftest, replay
-from conformance.setup import array_of
+from conformance.setup import array_of, for_real_clients
 from conformance.validate import LogError, read_log, validate
 from lutakeover import array_cmd
 from lutakeover.diagrams import kinds as diagram
@@ -410,12 +410,14 @@ def _write_report(write: Callable[[], Path], quiet: bool) -> None:
         print(f"lutakeover: report written to {page}", file=sys.stderr)
 
 
-def _scenario(args: argparse.Namespace) -> Scenario:
+def _scenario(args: argparse.Namespace, served: bool = False) -> Scenario:
+    """The scenario named on the command line; ``served``: for the reference array and
+    trace validation, which take LUs of real sizes."""
     if args.scenario and args.builtin:
         raise BadInput("give a scenario file or --builtin, not both")
     try:
         if args.scenario:
-            return load(args.scenario)
+            return load(args.scenario, served)
         return builtin(args.builtin or "fig5")
     except ScenarioError as e:
         raise BadInput(str(e)) from None
@@ -774,7 +776,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             args.builtin = named["builtin"]
         else:
             raise BadInput(f"{args.log} names no scenario: give SCENARIO.toml or --builtin")
-    scenario = _scenario(args)
+    scenario = _scenario(args, served=True)
+    if header.get("hosts") == "nbd":  # real clients were the hosts: the scenario as it served them
+        scenario = for_real_clients(scenario)
     result = validate(scenario, events)
     if args.json:
         failed = result.failed
@@ -810,7 +814,7 @@ def _array_scenario_options(verb: argparse.ArgumentParser) -> None:
 
 def cmd_array(args: argparse.Namespace) -> int:
     def scenario() -> tuple[Scenario, dict[str, str]]:
-        chosen = _scenario(args)
+        chosen = _scenario(args, served=True)
         source = {"file": str(Path(args.scenario).resolve())} if args.scenario else {"builtin": chosen.name}
         return chosen, source
 

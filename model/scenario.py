@@ -33,6 +33,10 @@ MAX_LUS = 1024
 MAX_BLOCKS = 64  # per LU
 MAX_TOTAL_BLOCKS = 4096  # over all LUs
 MAX_HOSTS = 64
+# An array served to real clients (``lutakeover array start``), and the logs validated
+# against it, hold LUs of real sizes; the engines never explore such a scenario.
+MAX_SERVED_BLOCKS = 1 << 16  # per LU: 256 MiB of 4 KiB blocks
+MAX_SERVED_TOTAL_BLOCKS = 1 << 18
 MAX_NUMBER = 2**31 - 1
 MAX_FILE_BYTES = 1 << 20  # a scenario file; the largest array above is well under 1 MiB of TOML
 
@@ -107,6 +111,11 @@ class Scenario:
     def __post_init__(self) -> None:
         validate(self)
 
+    # What validate allows: the engines' limits (every state holds every block).
+    max_blocks = MAX_BLOCKS
+    max_total_blocks = MAX_TOTAL_BLOCKS
+    limits_of = "the engines handle"
+
     def pair_of(self, lu: int) -> int | None:
         """The pair ``lu`` belongs to (as primary or secondary), or None."""
         for i, pair in enumerate(self.pairs):
@@ -139,6 +148,16 @@ class Scenario:
         return list(classes.values())
 
 
+@dataclass(frozen=True)
+class ServedScenario(Scenario):
+    """A scenario of an array served to real clients, and of the logs validated against it:
+    LUs of real sizes, which the exhaustive engines are never given."""
+
+    max_blocks = MAX_SERVED_BLOCKS
+    max_total_blocks = MAX_SERVED_TOTAL_BLOCKS
+    limits_of = "an array served to real clients may have"
+
+
 def validate(s: Scenario) -> None:
     """Raise ScenarioError naming the first field that does not describe a valid array."""
     _within(s.controllers, 1, MAX_CONTROLLERS, "array.controllers")
@@ -159,16 +178,23 @@ def validate(s: Scenario) -> None:
         _controller(s, spec.default, f"{where}.default")
         _port(s, spec.port, f"{where}.port")
         _within(spec.ext_lun, 0, MAX_NUMBER, f"{where}.ext_lun")
-        _within(spec.blocks, 1, MAX_BLOCKS, f"{where}.blocks")
+        if spec.blocks > s.max_blocks:
+            raise ScenarioError(
+                f"{where}.blocks: {spec.blocks} is more than {s.max_blocks:,}, the most {s.limits_of}"
+                + (
+                    f" (an array served by `lutakeover array start` may have {MAX_SERVED_BLOCKS:,})"
+                    if s.max_blocks < MAX_SERVED_BLOCKS
+                    else ""
+                )
+            )
+        _within(spec.blocks, 1, s.max_blocks, f"{where}.blocks")
         _within(spec.raid_group, 0, MAX_NUMBER, f"{where}.raid_group")
         _within(spec.raid_level, 0, MAX_NUMBER, f"{where}.raid_level")
         _within(spec.physical_address, 0, MAX_NUMBER, f"{where}.physical_address")
     total = sum(spec.blocks for spec in s.lus)
-    if total > MAX_TOTAL_BLOCKS:
-        raise ScenarioError(
-            f"lu: {total} blocks in all; the engines handle at most {MAX_TOTAL_BLOCKS} "
-            "(every state holds each one)"
-        )
+    if total > s.max_total_blocks:
+        why = " (every state holds each one)" if s.max_total_blocks == MAX_TOTAL_BLOCKS else ""
+        raise ScenarioError(f"lu: {total} blocks in all; {s.limits_of} at most {s.max_total_blocks}{why}")
     problem = lun_map_problem({spec.lu: (spec.controller, spec.port, spec.ext_lun) for spec in s.lus})
     if problem:
         raise ScenarioError(f"lu: {problem}")
@@ -379,8 +405,9 @@ _TOP_KEYS = {
 }
 
 
-def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; errors name the file, the field and the problem."""
+def load(path: str | Path, served: bool = False) -> Scenario:
+    """Read and validate a scenario file; errors name the file, the field and the problem.
+    ``served``: for the reference array and trace validation (``ServedScenario``)."""
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -393,21 +420,21 @@ def load(path: str | Path) -> Scenario:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{path}: not UTF-8 text (byte {e.start}); a scenario is a TOML file") from None
-    return parse(text, str(path))
+    return parse(text, str(path), served)
 
 
-def parse(text: str, origin: str = "<scenario>") -> Scenario:
+def parse(text: str, origin: str = "<scenario>", served: bool = False) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{origin}: not valid TOML: {e}") from None
     try:
-        return from_dict(data)
+        return from_dict(data, served)
     except ScenarioError as e:
         raise ScenarioError(f"{origin}: {e}") from None
 
 
-def from_dict(data: dict[str, Any]) -> Scenario:
+def from_dict(data: dict[str, Any], served: bool = False) -> Scenario:
     _keys(data, _TOP_KEYS, "")
     array = _table(data, "array")
     _keys(array, {"controllers", "ports", "topology", "background_destage"}, "array.")
@@ -489,7 +516,8 @@ def from_dict(data: dict[str, Any]) -> Scenario:
                 ext_luns=_ints(row, "ext_luns", where) if "ext_luns" in row else None,
             )
         )
-    return Scenario(
+    kind = ServedScenario if served else Scenario
+    return kind(
         name=_str(data, "name", ""),
         description=_str(data, "description", "", ""),
         controllers=controllers,

@@ -5,7 +5,7 @@ path controller holding frames, a management utility driving Steps 801-809, a di
 apparatus kept in a file with its configuration table at a predetermined position),
 exchanging frames and commands. Each component is sans-I/O: it changes its own state when
 told an event and says what it would do next; a driver decides what happens when
-(``simulator`` here; a threaded runtime later).
+(``simulator``, one thread and a seeded choice; ``runtime``, a thread per component).
 
 Every step the array takes is an ``Event`` named like the step of the patent it performs,
 so a run can be compared with the model step by step (``conformance``). This package

@@ -145,6 +145,13 @@ class DiskArray:
         self.utility = ManagementUtility(config.controllers, config.ports, self.bugs)
         self.pairs = [PairRecord(p.primary, p.secondary) for p in config.pairs]
 
+    def persist(self) -> None:
+        """Everything written so far made persistent: the disk and every controller's
+        battery-backed cache file (a host's flush, or a write it asked to be durable)."""
+        self.disk.flush()
+        for ctl in self.controllers:
+            ctl.cache.sync()
+
     def close(self) -> None:
         self.disk.close()
         for ctl in self.controllers:

@@ -60,6 +60,9 @@ class CacheFile:
         os.ftruncate(self._fd, 0)
         os.ftruncate(self._fd, len(self.slots) * self._record)
 
+    def sync(self) -> None:
+        os.fsync(self._fd)
+
     def close(self) -> None:
         os.close(self._fd)
 
@@ -68,25 +71,37 @@ class Cache:
     def __init__(self, backing: CacheFile | None = None) -> None:
         self._backing = backing
         self._lines: dict[tuple[int, int], CacheLine] = {}
+        # Each LU's dirty blocks, kept as lines change: a take-over asks for them at every
+        # step of its de-stage, and an LU of real size has thousands of lines.
+        self._dirty: dict[int, set[int]] = {}
 
     def reload(self) -> None:
         """After a restart: the lines the battery-backed file kept."""
         if self._backing is not None:
             self._lines = self._backing.load()
+            self._dirty = {}
+            for (lu, block), line in self._lines.items():
+                if line.dirty:
+                    self._dirty.setdefault(lu, set()).add(block)
 
     def forget(self) -> None:
         """The lines in memory are lost (its battery-backed file, if any, keeps them)."""
-        self._lines = {}
+        self._lines, self._dirty = {}, {}
 
     def clear(self) -> None:
         """A new array: an empty cache, in memory and in its file."""
-        self._lines = {}
+        self._lines, self._dirty = {}, {}
         if self._backing is not None:
             self._backing.clear()
 
     def _kept(self, key: tuple[int, int]) -> None:
+        line = self._lines.get(key)
+        if line is not None and line.dirty:
+            self._dirty.setdefault(key[0], set()).add(key[1])
+        else:
+            self._dirty.get(key[0], set()).discard(key[1])
         if self._backing is not None:
-            self._backing.write(key, self._lines.get(key))
+            self._backing.write(key, line)
 
     def get(self, lu: int, block: int) -> CacheLine | None:
         return self._lines.get((lu, block))
@@ -109,11 +124,16 @@ class Cache:
             self._kept(key)
 
     def dirty_blocks(self, lu: int) -> list[int]:
-        return sorted(b for (u, b), line in self._lines.items() if u == lu and line.dirty)
+        return sorted(self._dirty.get(lu, ()))
 
     def lines(self) -> list[tuple[int, int, CacheLine]]:
         """Every line, sorted by (LU, block)."""
         return [(lu, b, line) for (lu, b), line in sorted(self._lines.items())]
+
+    def sync(self) -> None:
+        """Every line written so far persistent in the battery-backed file."""
+        if self._backing is not None:
+            self._backing.sync()
 
     def close(self) -> None:
         if self._backing is not None:

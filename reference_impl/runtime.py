@@ -36,11 +36,16 @@ from typing import Any
 from reference_impl.config import ArrayConfig, Workload
 from reference_impl.eventlog import EventLog
 from reference_impl.events import Event
+from reference_impl.external_host import BlockOp, ExternalHost
 from reference_impl.simulator import Simulation
 
 _STARTS = {"send_write", "send_read", "designate", "designate_batch", "split_pair"}  # new work
 _OPERATOR = {"designate", "designate_batch", "instruct", "split_pair"}
 _DESIGNATIONS = {"designate", "designate_batch", "split_pair"}
+# A host's frame on its way: a thread with one of these and other work (a de-stage of each
+# of a thousand dirty lines) picks between the two kinds first, so a frame never waits
+# behind the whole of the other work, as a real controller serves host I/O during 804.
+_HOST_IO = {"send_write", "send_read", "deliver", "process", "complete", "retry", "mirror_write"}
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Runtime:
         meta: dict[str, Any] | None = None,
         operator_pause: float = 0.005,
         restart: bool = False,
+        external_hosts: bool = False,
     ) -> None:
         os.makedirs(directory, exist_ok=True)
         self.log_path = os.path.join(directory, "events.jsonl")
@@ -70,7 +76,7 @@ class Runtime:
             while os.path.exists(os.path.join(directory, f"events.{n}.jsonl")):
                 n += 1
             os.replace(self.log_path, os.path.join(directory, f"events.{n}.jsonl"))
-        self.sim = Simulation(config, workload, bugs, directory, restart)
+        self.sim = Simulation(config, workload, bugs, directory, restart, external_hosts)
         self.sim.event_log = EventLog(
             self.log_path, {**(meta or {}), **({"restarted": True} if restart else {})}
         )
@@ -105,7 +111,7 @@ class Runtime:
         """Under the lock, after any change: what each thread could do now, and a wake-up
         for each one with something to do that has none waiting."""
         ready: dict[str, list[Event]] = {}
-        for event in self.sim.offers():
+        for event in self.sim.offers(ordered=False):
             if (self.stopping and event.name in _STARTS) or (
                 not self.operator_designates and event.name in _DESIGNATIONS
             ):
@@ -129,6 +135,14 @@ class Runtime:
             finally:
                 self._survey()
 
+    def submit(self, host: int, ops: list[BlockOp]) -> None:
+        """Queue block operations of a real client at external host ``host``: its thread
+        sends them in order, one at a time."""
+        target = self.sim.hosts[host]
+        assert isinstance(target, ExternalHost), "this runtime's hosts are simulated"
+        with self.changing():
+            target.queue.extend(ops)
+
     def _loop(self, name: str, seed: int) -> None:
         rng = random.Random(seed)
         mine = self._queues[name]
@@ -142,7 +156,12 @@ class Runtime:
                     steps = self._ready.get(name)
                     if not steps:  # another thread's step took away what this one had to do
                         continue
-                    event = rng.choice(steps)
+                    host_io = [e for e in steps if e.name in _HOST_IO]
+                    other = [e for e in steps if e.name not in _HOST_IO]
+                    # A disk write done before another issued: de-stages in flight stay few,
+                    # and a frame waiting for its block's de-stage is not left behind.
+                    other = [e for e in other if e.name == "destage_done"] or other
+                    event = rng.choice(rng.choice([kind for kind in (host_io, other) if kind]))
                     self.sim.perform(event)
                     self.stats.steps += 1
                     self.stats.by_component[name] = self.stats.by_component.get(name, 0) + 1
@@ -150,6 +169,8 @@ class Runtime:
                     self._survey()
                 if name == "operator" and not self.stopping:
                     time.sleep(self.operator_pause)
+                else:  # let a thread waiting for the lock take it: a lock is not fair by itself
+                    time.sleep(0)
         except Exception as e:  # a component's failure must stop the run, not hang it
             with self.lock:
                 self.stats.errors.append(f"{name}: {e!r}")

@@ -15,9 +15,10 @@ from reference_impl.array import DiskArray, NotOffered
 from reference_impl.config import ArrayConfig, Workload
 from reference_impl.eventlog import EventLog
 from reference_impl.events import Event
+from reference_impl.external_host import ExternalHost, WriteLedger
 from reference_impl.frames import Frame, Status
 from reference_impl.utility import DesignationRefused
-from reference_impl.workload import Host, Operator, pattern_number
+from reference_impl.workload import Host, Operator
 
 
 class Simulation:
@@ -28,10 +29,17 @@ class Simulation:
         bugs: frozenset[str] = frozenset(),
         directory: str | None = None,
         restart: bool = False,
+        external_hosts: bool = False,
     ) -> None:
         self.array = DiskArray(config, bugs, directory, restart)
         blocks = {lu.lu: lu.blocks for lu in config.lus}
-        self.hosts = [Host(h, hc, workload, blocks) for h, hc in enumerate(workload.hosts)]
+        self.ledger = WriteLedger()  # what external hosts wrote, to tell which write a read returned
+        self.hosts: list[Host] = [
+            ExternalHost(h, hc, workload, blocks, self.ledger)
+            if external_hosts
+            else Host(h, hc, workload, blocks)
+            for h, hc in enumerate(workload.hosts)
+        ]
         self.operator = Operator(workload, config)
         self.log: list[Event] = []
         self.listeners: list[Callable[[Event], None]] = []
@@ -40,8 +48,9 @@ class Simulation:
         self._records: list[Any] = []
         self.crashes = workload.crashes  # crashes the run may still suffer
 
-    def offers(self) -> list[Event]:
-        """Every step that could be taken next, sorted (a choice by index is replayable)."""
+    def offers(self, ordered: bool = True) -> list[Event]:
+        """Every step that could be taken next, sorted (a choice by index is replayable);
+        ``ordered=False`` spares the sort where no choice is replayed (the runtime)."""
         offers = set(self.array.offers())
         for host in self.hosts:
             for write, lu, block in host.sends():
@@ -60,7 +69,7 @@ class Simulation:
             offers.add(Event("split_pair", (index,)))
         if self.crashes > 0:
             offers.add(Event("crash_recover", ()))
-        return sorted(offers)
+        return sorted(offers) if ordered else list(offers)
 
     def _frame(self, h: int) -> Frame:
         if not 0 <= h < len(self.hosts):
@@ -183,8 +192,7 @@ class Simulation:
         frame = self.hosts[event.args[0]].outstanding
         if frame is None or frame.write or frame.data is None:
             return None
-        n = pattern_number(frame.data)
-        return -1 if n is None else n
+        return self.hosts[event.args[0]].value_read(frame.data)
 
     def _designate(self, event: Event) -> None:
         rows, op = self.array.rows(), self.operator

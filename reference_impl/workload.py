@@ -65,6 +65,11 @@ class Host:
         self.outstanding = Frame(self.number, write, lu, block, pattern(n, block_size) if write else None)
         return self.outstanding
 
+    def value_read(self, data: bytes) -> int:
+        """Which write ``data`` (a block just read) is: -1 if it is none of this host's."""
+        n = pattern_number(data)
+        return -1 if n is None else n
+
     def complete(self) -> Frame:
         frame = self.outstanding
         assert frame is not None and frame.status is Status.REPLIED and frame.data is not None

@@ -92,6 +92,7 @@ def serve_fig5(directory: Path) -> subprocess.Popen[str]:
             "fig5",
             "--dir",
             str(directory),
+            "--simulated-hosts",  # the scenario's host writes, so there are dirty lines to de-stage
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

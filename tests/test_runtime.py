@@ -158,9 +158,9 @@ def _counting_offers(runtime: Runtime) -> list[int]:
     calls = [0]
     offers = runtime.sim.offers
 
-    def counted() -> list[Event]:
+    def counted(ordered: bool = True) -> list[Event]:
         calls[0] += 1
-        return offers()
+        return offers(ordered)
 
     runtime.sim.offers = counted  # type: ignore[method-assign]
     return calls

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from model.actions import Model
-from model.scenario import ScenarioError, builtin, builtin_names, load, parse
+from model.scenario import (
+    MAX_SERVED_BLOCKS,
+    ScenarioError,
+    ServedScenario,
+    builtin,
+    builtin_names,
+    from_dict,
+    load,
+    parse,
+)
 
 GOOD = """
 name = "tiny"
@@ -179,3 +188,22 @@ def test_script_completes_catches_a_step_801_that_refuses_a_valid_batch(
 def test_missing_file() -> None:
     with pytest.raises(ScenarioError, match=r"nowhere\.toml: cannot read"):
         load("/nowhere.toml")
+
+
+def _one_lu(blocks: int) -> dict[str, object]:
+    return {
+        "name": "big",
+        "array": {"controllers": 2},
+        "lu": [{"id": 0, "controller": 0, "ext_lun": 0, "blocks": blocks}],
+        "host": [{"name": "host0", "writes": [0]}],
+        "takeovers": {"mode": "any", "budget": 1},
+    }
+
+
+def test_a_served_scenario_takes_lus_of_real_sizes_and_the_engines_do_not() -> None:
+    assert isinstance(from_dict(_one_lu(4096), served=True), ServedScenario)
+    with pytest.raises(ScenarioError, match=r"4096 is more than 64, the most the engines handle \(an array"):
+        from_dict(_one_lu(4096))
+    too_big = MAX_SERVED_BLOCKS + 1
+    with pytest.raises(ScenarioError, match=f"{too_big} is more than 65,536, the most an array served"):
+        from_dict(_one_lu(too_big), served=True)

@@ -169,7 +169,9 @@ class Runtime:
                     self._survey()
                 if name == "operator" and not self.stopping:
                     time.sleep(self.operator_pause)
-                else:  # let a thread waiting for the lock take it: a lock is not fair by itself
+                elif event.name not in _HOST_IO:
+                    # Background work (a de-stage of a thousand lines) lets a thread waiting
+                    # for the lock take it: the lock is not fair, and host frames would wait.
                     time.sleep(0)
         except Exception as e:  # a component's failure must stop the run, not hang it
             with self.lock:

@@ -310,3 +310,47 @@ def test_bmc_states_every_safety_property(scenario: str) -> None:
     missing there would go unchecked by bmc without a word."""
     enc = Encoding(Model(builtin(scenario)))
     assert set(enc.properties(enc.layout.variables("s."))) == {p.name for p in safety.SAFETY}
+
+
+def _large_lu_world_after_a_write(block: int) -> tuple[Model, actions.World]:
+    """An array served to real clients (an LU of 200 blocks, beyond the engines' 64): host0
+    has written ``block`` once, acknowledged, and the line is dirty in controller 0."""
+    from conformance.served import nbd_scenario
+
+    m = Model(nbd_scenario(200))
+    w = m.initial()
+    for label in (
+        Label("send_write", (0, 0, block)),
+        Label("deliver", (0,)),
+        Label("process", (0,)),
+        Label("complete", (0,)),
+    ):
+        t = m.transition_labelled(w, label)
+        assert t is not None, label
+        w = t.after
+    return m, w
+
+
+def test_no_acknowledged_write_lost_on_an_lu_larger_than_the_engines_take() -> None:
+    # Such LUs are compared whole first (_reads_acked); the block-by-block loop names the
+    # block only when that fails. Both must agree: holds, then a lost write found and named.
+    m, w = _large_lu_world_after_a_write(150)
+    assert safety.no_acknowledged_write_lost(m, w) is None
+    (line,) = w.controllers[0].cache
+    lost = w._replace(controllers=(w.controllers[0]._replace(cache=()), *w.controllers[1:]))
+    assert safety.no_acknowledged_write_lost(m, lost) == (
+        "LU0 block 150 reads 0 through controller 0, but the last acknowledged write there was 1"
+    )
+    stale = w._replace(
+        controllers=(w.controllers[0]._replace(cache=(line._replace(value=7),)), *w.controllers[1:])
+    )
+    assert "LU0 block 150 reads 7 through controller 0" in (safety.no_acknowledged_write_lost(m, stale) or "")
+
+
+def test_a_write_in_flight_to_a_large_lu_may_already_show() -> None:
+    m, w = _large_lu_world_after_a_write(3)
+    for label in (Label("send_write", (0, 0, 199)), Label("deliver", (0,)), Label("process", (0,))):
+        t = m.transition_labelled(w, label)
+        assert t is not None, label
+        w = t.after
+    assert w.ghost.acked[0][199] == 0 and safety.no_acknowledged_write_lost(m, w) is None  # 1 in flight

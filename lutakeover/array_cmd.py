@@ -120,6 +120,11 @@ def start(
     if restart:
         print(f"lutakeover: recovered the array in {directory} from its files", flush=True)
     runtime.operator_designates = False
+    try:  # the NBD sockets first: a port in use refuses the start with nothing left running
+        nbd = None if simulated_hosts else _serve_nbd(runtime, directory, nbd_port)
+    except ArrayError:
+        runtime.close()
+        raise
     api = ManagementApi(runtime)
     socket_path = os.path.join(directory, SOCKET)
     server = serve(api, socket_path)
@@ -127,7 +132,8 @@ def start(
         signal.signal(sig, lambda *_: api.stop_requested.set())
     runtime.start()
     print(f"lutakeover: array {scenario.name} serving; API {socket_path}; log {runtime.log_path}", flush=True)
-    nbd = None if simulated_hosts else _serve_nbd(runtime, directory, nbd_port)
+    for line in nbd[2] if nbd is not None else []:
+        print(line, flush=True)
     api.stop_requested.wait(seconds)
     if nbd is not None:
         nbd[0].close()  # requests in flight finish first
@@ -143,10 +149,11 @@ def start(
     return 1 if stats.errors else 0
 
 
-def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Server, ArrayBackend]:
-    """An NBD listener per host; each host's address and exports printed."""
+def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Server, ArrayBackend, list[str]]:
+    """An NBD listener per host, and a line for each saying where it is and what it exports."""
     backend = ArrayBackend(runtime)
     server = Server(backend)
+    lines = []
     for host in runtime.sim.hosts:
         name = host.config.name
         try:
@@ -165,8 +172,8 @@ def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Serv
             if isinstance(address, str)
             else (f"nbd://127.0.0.1:{address[1]}/EXPORT")
         )
-        print(f"lutakeover: {name} over NBD at {where}; exports {exports}", flush=True)
-    return server, backend
+        lines.append(f"lutakeover: {name} over NBD at {where}; exports {exports}")
+    return server, backend, lines
 
 
 def ask(directory: str, message: dict[str, Any]) -> dict[str, Any]:

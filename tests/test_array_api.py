@@ -137,3 +137,21 @@ def test_array_commands_drive_a_take_over_that_validates(tmp_path: Path) -> None
     assert valid.returncode == 0 and "OK" in valid.stdout
     gone = lutakeover("array", "status", "--dir", directory)
     assert gone.returncode == 2 and "no array is serving" in gone.stderr
+
+
+def test_array_start_on_an_nbd_port_in_use_is_refused_with_nothing_left_running(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        directory = tmp_path / "run"
+        r = lutakeover(
+            "array", "start", "--builtin", "fig5", "--dir", str(directory), "--nbd-port", str(port)
+        )
+    finally:
+        taken.close()
+    assert r.returncode == 2 and "cannot serve NBD for host0" in r.stderr, r.stderr
+    assert not (directory / "api.sock").exists()
+    bad = lutakeover("array", "start", "--builtin", "fig5", "--dir", str(directory), "--nbd-port", "70000")
+    assert bad.returncode == 2 and "--nbd-port 70000: a TCP port from 1 to 65534" in bad.stderr

@@ -330,3 +330,19 @@ def test_array_start_serves_each_host_over_nbd_and_its_log_validates(tmp_path: P
     assert stopped.returncode == 0
     validated = run(*lutakeover, "validate", str(directory / "events.jsonl"))
     assert validated.returncode == 0 and "OK" in validated.stdout, validated.stdout + validated.stderr
+
+
+def test_disconnect_finishes_the_requests_in_flight_first(tmp_path: Path) -> None:
+    with served(tmp_path / "run") as s:
+        sock = connect(s, "host0", "lu0")
+        blocks = [bytes([b + 1]) * 4096 for b in range(8)]
+        writes = b"".join(request(CMD_WRITE, b * 4096, 4096, 100 + b, d) for b, d in enumerate(blocks))
+        sock.sendall(writes + request(CMD_DISC, 0, 0))  # eight writes in flight, then goodbye
+        answered = sorted(simple_reply(sock)[:2] for _ in range(8))
+        assert sock.recv(16) == b""  # then the close
+        check = connect(s, "host0", "lu0")
+        check.sendall(request(CMD_READ, 0, 8 * 4096, 9))
+        _, _, data = simple_reply(check, 8 * 4096)
+    assert answered == [(0, 100 + b) for b in range(8)]
+    assert data == b"".join(blocks)
+    assert_valid(s)

@@ -92,3 +92,17 @@ def test_a_wrong_import_is_caught(package: str, source: str, wrong: str) -> None
 
 def test_the_standard_library_and_relative_imports_are_allowed() -> None:
     assert violations("reference_impl", "import os, json\nfrom . import disk\nfrom .cache import Cache") == []
+
+
+def test_every_package_is_installed() -> None:
+    # `pip install .` (the quick start, CI) installs only the packages pyproject.toml lists:
+    # a new subpackage left out works in the checkout and is missing when installed.
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for package in OURS - {"benchmarks"}
+        for init in (ROOT / package).rglob("__init__.py")
+    }
+    assert found <= listed, f"not in pyproject.toml's packages: {sorted(found - listed)}"

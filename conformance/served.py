@@ -16,7 +16,7 @@ from conformance.setup import array_of, for_real_clients
 from conformance.validate import Validation, read_log, validate
 from model.scenario import Scenario, from_dict
 from reference_impl.api import ManagementApi
-from reference_impl.nbd.array_backend import ArrayBackend
+from reference_impl.nbd.array_backend import ArrayBackend, serve_array
 from reference_impl.nbd.server import Server
 from reference_impl.runtime import RunStats, Runtime
 
@@ -39,9 +39,25 @@ def nbd_scenario(blocks: int = 256, background_destage: bool = False) -> Scenari
     return for_real_clients(from_dict(data, served=True))
 
 
+def owner(api: ManagementApi, lu: int) -> int:
+    """The controller in charge of ``lu``, by the disk's table."""
+    table = api.handle({"op": "status"})["table"]
+    return int(next(r["current"] for r in table if r["lu"] == lu))
+
+
+def move(api: ManagementApi, lu: int, to: int) -> str | None:
+    """One take-over of ``lu`` to ``to``, waited for to its end; why it was refused, if it was."""
+    answer = api.handle({"op": "takeover", "lus": [lu], "to": to})
+    if not answer["ok"]:
+        return str(answer["error"])
+    while any(j["lu"] == lu for j in api.handle({"op": "status"})["jobs"]):
+        time.sleep(0.002)
+    return None
+
+
 @dataclass
 class Mover:
-    """Moves an LU to the other controller, waits for Step 809, and again, until stopped."""
+    """Moves an LU to the next controller, waits for Step 809, and again, until stopped."""
 
     api: ManagementApi
     lu: int
@@ -59,19 +75,10 @@ class Mover:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            status = self.api.handle({"op": "status"})
-            if any(j["lu"] == self.lu for j in status["jobs"]):
-                time.sleep(0.002)
-                continue
-            current = next(r["current"] for r in status["table"] if r["lu"] == self.lu)
-            answer = self.api.handle(
-                {"op": "takeover", "lus": [self.lu], "to": (current + 1) % self.controllers}
-            )
-            if not answer["ok"]:
-                self.errors.append(answer["error"])
+            refused = move(self.api, self.lu, (owner(self.api, self.lu) + 1) % self.controllers)
+            if refused is not None:
+                self.errors.append(refused)
                 return
-            while any(j["lu"] == self.lu for j in self.api.handle({"op": "status"})["jobs"]):
-                time.sleep(0.002)
             self.moves += 1
             self._stop.wait(self.pause)
 
@@ -93,24 +100,18 @@ class Served:
     stats: RunStats | None = None
 
     def uri(self, host: str, export: str) -> str:
-        address = self.server.addresses[host]
-        if isinstance(address, str):
-            return f"nbd+unix:///{export}?socket={address}"
-        return f"nbd://127.0.0.1:{address[1]}/{export}"
+        return self.server.uri(host, export)
 
     def mover(self, lu: int, pause: float = 0.02) -> Mover:
         return Mover(self.api, lu, self.scenario.controllers, pause).start()
 
     def owner(self, lu: int) -> int:
-        table = self.api.handle({"op": "status"})["table"]
-        return int(next(r["current"] for r in table if r["lu"] == lu))
+        return owner(self.api, lu)
 
     def move(self, lu: int, to: int) -> None:
         """One take-over, to its end."""
-        answer = self.api.handle({"op": "takeover", "lus": [lu], "to": to})
-        assert answer["ok"], answer
-        while any(j["lu"] == lu for j in self.api.handle({"op": "status"})["jobs"]):
-            time.sleep(0.01)
+        refused = move(self.api, lu, to)
+        assert refused is None, refused
 
     def validation(self) -> Validation:
         with open(self.runtime.log_path, encoding="utf-8") as log:
@@ -132,16 +133,14 @@ def served(
     config, workload = array_of(scenario, 4096)
     runtime = Runtime(config, workload, str(directory), bugs, {"hosts": "nbd"}, external_hosts=True)
     runtime.operator_designates = False
-    backend = ArrayBackend(runtime)
-    server = Server(backend)
+    try:
+        server, backend = serve_array(runtime, str(directory), tcp_port)
+    except OSError:
+        runtime.close()
+        raise
     runtime.start()
     run = Served(runtime, ManagementApi(runtime), server, backend, directory, scenario)
     try:
-        for host in runtime.sim.hosts:
-            if tcp_port is None:
-                server.listen_unix(host.config.name, str(directory / f"nbd-{host.config.name}.sock"))
-            else:
-                server.listen_tcp(host.config.name, tcp_port + host.number)
         yield run
     finally:
         server.close()

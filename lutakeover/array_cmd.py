@@ -24,7 +24,7 @@ from conformance.setup import array_of, for_real_clients
 from model.scenario import Scenario
 from reference_impl.api import ManagementApi, request, serve
 from reference_impl.config import ConfigError
-from reference_impl.nbd.array_backend import ArrayBackend
+from reference_impl.nbd.array_backend import ArrayBackend, ServeError, serve_array
 from reference_impl.nbd.server import Server
 from reference_impl.runtime import Runtime
 
@@ -79,11 +79,6 @@ class ArrayError(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-
-
-def nbd_socket(directory: str, host: str) -> str:
-    """Where ``host`` reaches the array over NBD (a unix socket of its own)."""
-    return os.path.join(directory, f"nbd-{host}.sock")
 
 
 def start(
@@ -151,28 +146,15 @@ def start(
 
 def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Server, ArrayBackend, list[str]]:
     """An NBD listener per host, and a line for each saying where it is and what it exports."""
-    backend = ArrayBackend(runtime)
-    server = Server(backend)
-    lines = []
-    for host in runtime.sim.hosts:
-        name = host.config.name
-        try:
-            if port is None:
-                server.listen_unix(name, nbd_socket(directory, name))
-            else:
-                server.listen_tcp(name, port + host.number)
-        except OSError as e:
-            server.close()
-            backend.close()
-            raise ArrayError(f"cannot serve NBD for {name}: {e}", 2) from None
-        address = server.addresses[name]
-        exports = ", ".join(backend.exports(name)) or "none"
-        where = (
-            f"nbd+unix:///EXPORT?socket={address}"
-            if isinstance(address, str)
-            else (f"nbd://127.0.0.1:{address[1]}/EXPORT")
-        )
-        lines.append(f"lutakeover: {name} over NBD at {where}; exports {exports}")
+    try:
+        server, backend = serve_array(runtime, directory, port)
+    except ServeError as e:
+        raise ArrayError(str(e), 2) from None
+    lines = [
+        f"lutakeover: {name} over NBD at {server.uri(name, 'EXPORT')}; "
+        f"exports {', '.join(backend.exports(name)) or 'none'}"
+        for name in server.addresses
+    ]
     return server, backend, lines
 
 

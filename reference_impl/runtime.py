@@ -42,10 +42,19 @@ from reference_impl.simulator import Simulation
 _STARTS = {"send_write", "send_read", "designate", "designate_batch", "split_pair"}  # new work
 _OPERATOR = {"designate", "designate_batch", "instruct", "split_pair"}
 _DESIGNATIONS = {"designate", "designate_batch", "split_pair"}
-# A host's frame on its way: a thread with one of these and other work (a de-stage of each
-# of a thousand dirty lines) picks between the two kinds first, so a frame never waits
-# behind the whole of the other work, as a real controller serves host I/O during 804.
+# A host's frame on its way: served during 804's de-stage, as a real controller serves it.
 _HOST_IO = {"send_write", "send_read", "deliver", "process", "complete", "retry", "mirror_write"}
+
+
+def _choose(rng: random.Random, steps: list[Event]) -> Event:
+    """Which of a thread's steps it takes: host I/O or other work first, even odds, so a
+    frame never waits behind a thousand de-stages; of other work a disk write done before
+    another is issued, so de-stages in flight stay few and a frame waiting for its block's
+    de-stage is not left behind."""
+    host_io = [e for e in steps if e.name in _HOST_IO]
+    other = [e for e in steps if e.name not in _HOST_IO]
+    other = [e for e in other if e.name == "destage_done"] or other
+    return rng.choice(rng.choice([kind for kind in (host_io, other) if kind]))
 
 
 @dataclass
@@ -156,12 +165,7 @@ class Runtime:
                     steps = self._ready.get(name)
                     if not steps:  # another thread's step took away what this one had to do
                         continue
-                    host_io = [e for e in steps if e.name in _HOST_IO]
-                    other = [e for e in steps if e.name not in _HOST_IO]
-                    # A disk write done before another issued: de-stages in flight stay few,
-                    # and a frame waiting for its block's de-stage is not left behind.
-                    other = [e for e in other if e.name == "destage_done"] or other
-                    event = rng.choice(rng.choice([kind for kind in (host_io, other) if kind]))
+                    event = _choose(rng, steps)
                     self.sim.perform(event)
                     self.stats.steps += 1
                     self.stats.by_component[name] = self.stats.by_component.get(name, 0) + 1

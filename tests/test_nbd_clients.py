@@ -100,7 +100,15 @@ def test_nbdcopy_round_trip_through_the_other_controller(tmp_path: Path) -> None
 
 
 def fio(uri: str, *options: str) -> subprocess.CompletedProcess[str]:
-    common = ("--name=lutakeover", "--ioengine=nbd", f"--uri={uri}", "--size=1M", "--bs=4k")
+    # No verify state file: fio would leave one in the working directory (the checkout).
+    common = (
+        "--name=lutakeover",
+        "--ioengine=nbd",
+        f"--uri={uri}",
+        "--size=1M",
+        "--bs=4k",
+        "--verify_state_save=0",
+    )
     return run("fio", *common, *options, timeout=300)
 
 

@@ -11,6 +11,7 @@ with FUA, are answered once the disk and every cache file are persistent."""
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from reference_impl.nbd.codec import (
     Export,
     Request,
 )
-from reference_impl.nbd.server import Done
+from reference_impl.nbd.server import Done, Server
 from reference_impl.runtime import Runtime
 
 # Every connection's flush makes every completed write persistent, whichever connection
@@ -127,3 +128,27 @@ class ArrayBackend:
     def close(self) -> None:
         self._syncs.put(None)
         self._syncer.join()
+
+
+class ServeError(OSError):
+    """A host's NBD listener could not be opened: the message names the host and why."""
+
+
+def serve_array(runtime: Runtime, directory: str, tcp_port: int | None = None) -> tuple[Server, ArrayBackend]:
+    """The runtime's array over NBD: a listener per host, the unix socket
+    ``DIR/nbd-<host>.sock`` (owner only) or, with ``tcp_port``, 127.0.0.1 port
+    ``tcp_port + h`` for host ``h``. If one cannot be opened, none is left open."""
+    backend = ArrayBackend(runtime)
+    server = Server(backend)
+    for host in runtime.sim.hosts:
+        name = host.config.name
+        try:
+            if tcp_port is None:
+                server.listen_unix(name, os.path.join(directory, f"nbd-{name}.sock"))
+            else:
+                server.listen_tcp(name, tcp_port + host.number)
+        except OSError as e:
+            server.close()
+            backend.close()
+            raise ServeError(f"cannot serve NBD for {name}: {e}") from None
+    return server, backend

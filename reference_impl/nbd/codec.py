@@ -65,6 +65,13 @@ CMD_FLUSH = 3
 CMD_FLAG_FUA = 1 << 0
 CMD_FLAG_DF = 1 << 2
 COMMAND_NAMES = {CMD_READ: "READ", CMD_WRITE: "WRITE", CMD_DISC: "DISC", CMD_FLUSH: "FLUSH"}
+# The flags each command may carry (FUA is harmless on a read or a flush)
+_ALLOWED_FLAGS = {
+    CMD_READ: CMD_FLAG_FUA | CMD_FLAG_DF,
+    CMD_WRITE: CMD_FLAG_FUA,
+    CMD_FLUSH: CMD_FLAG_FUA,
+    CMD_DISC: 0,
+}
 
 # structured reply types
 REPLY_FLAG_DONE = 1 << 0
@@ -300,11 +307,11 @@ class RequestParser:
         return len(self._buffer)
 
     def _check(self, command: int, flags: int, offset: int, length: int) -> tuple[int, str]:
-        known = {CMD_READ: CMD_FLAG_DF, CMD_WRITE: CMD_FLAG_FUA, CMD_FLUSH: 0, CMD_DISC: 0}
-        if command not in known:
+        allowed = _ALLOWED_FLAGS.get(command)
+        if allowed is None:
             return EINVAL, f"unknown command {command}"
         name = COMMAND_NAMES[command]
-        if flags & ~(known[command] | (CMD_FLAG_FUA if command != CMD_DISC else 0)):
+        if flags & ~allowed:
             return EINVAL, f"{name} with flags this server does not know ({flags:#x})"
         if command == CMD_READ and length > self.max_payload:
             return EINVAL, f"a read of {length} bytes, more than {self.max_payload}"

@@ -203,6 +203,13 @@ class Server:
                 self.connections.append(connection)
             threading.Thread(target=connection.serve, name=f"nbd {host} client", daemon=True).start()
 
+    def uri(self, host: str, export: str) -> str:
+        """The NBD URI of ``export`` as ``host`` reaches it."""
+        address = self.addresses[host]
+        if isinstance(address, str):
+            return f"nbd+unix:///{export}?socket={address}"
+        return f"nbd://127.0.0.1:{address[1]}/{export}"
+
     def _forget(self, connection: Connection) -> None:
         with self._lock:
             if connection in self.connections:

@@ -233,12 +233,14 @@ def test_simulate_refuses_a_generated_array_too_large_in_all(capsys: pytest.Capt
     assert "blocks in all; the engines handle at most 4096" in one_error_line(capsys.readouterr().err)
 
 
+@pytest.mark.slow  # the whole proof again; CI runs -m slow
 def test_prove_quiet_prints_the_verdict_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prove", "--quiet"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("correct: ") and lines[0].endswith(": proved")
 
 
+@pytest.mark.slow  # long; CI runs -m slow
 def test_prove_quiet_still_names_what_failed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prove", "--quiet", "--variant", "skip-destage"]) == 1
     out = capsys.readouterr().out

@@ -55,9 +55,9 @@ def test_the_crash_points_are_the_steps_of_take_overs_and_backups() -> None:
     ("bug", "name", "first"),
     [
         ("recover-without-destage", "fig5", "write_row"),
-        ("cache-not-reloaded", "fig5", "write_row"),
-        ("clean-before-disk-write", "fig5", "destage_line"),
-        ("cache-not-reloaded", "fig9", "begin_backup_destage"),
+        pytest.param("cache-not-reloaded", "fig5", "write_row", marks=pytest.mark.slow),
+        pytest.param("clean-before-disk-write", "fig5", "destage_line", marks=pytest.mark.slow),
+        pytest.param("cache-not-reloaded", "fig9", "begin_backup_destage", marks=pytest.mark.slow),
     ],
 )
 def test_a_recovery_bug_loses_an_acknowledged_write(bug: str, name: str, first: str, tmp_path: Path) -> None:

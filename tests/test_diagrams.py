@@ -302,6 +302,7 @@ def test_docs_diagrams_are_current() -> None:
     assert {p.stem for p in FOLDER.glob("*.svg")} == set(DIAGRAMS)
 
 
+@pytest.mark.slow  # long; CI runs -m slow
 def test_a_stale_docs_diagram_is_found(tmp_path: Path) -> None:
     shutil.copytree(FOLDER, tmp_path / "d")
     (tmp_path / "d" / "tables-fig5.dot").write_text("digraph {}\n")

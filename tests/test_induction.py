@@ -389,6 +389,7 @@ def test_a_timeout_is_unknown_not_ok() -> None:
     assert result.failures or result.vacuous
 
 
+@pytest.mark.slow  # the whole proof again; CI runs -m slow
 def test_progress_reports_each_obligation_and_json_is_plain() -> None:
     lines: list[str] = []
     result = prove(variant("stale-config-row"), progress=lines.append)
@@ -402,6 +403,7 @@ def test_progress_reports_each_obligation_and_json_is_plain() -> None:
     assert bad["cti"]["args"]["j"] == "j0" and bad["cti"]["part"] == "tables_follow_job"
 
 
+@pytest.mark.slow  # the whole proof again; CI runs -m slow
 def test_format_proof_ends_with_the_verdict() -> None:
     text = format_proof(proof())
     assert text.splitlines()[0] == "initial implies single_active_controller ... ok"
@@ -411,6 +413,7 @@ def test_format_proof_ends_with_the_verdict() -> None:
     assert text.endswith(": proved")
 
 
+@pytest.mark.slow  # long; CI runs -m slow
 def test_a_variant_without_a_step_leaves_its_actions_out_without_vacuity() -> None:
     # skip-destage has no purge step: purge and destage_line are never enabled, by design.
     assert proof("skip-destage").vacuous == ()
@@ -529,6 +532,7 @@ def test_every_step_with_pairs_is_a_step_of_the_abstract_protocol() -> None:
     assert [(t.action.name, w) for w, t in steps if not simulates(image, w, t.action.name, t.after)] == []
 
 
+@pytest.mark.slow  # long; CI runs -m slow
 def test_a_backup_bugs_counterexamples_are_reachable_on_fig9() -> None:
     # Counterexamples of embodiment 2 are searched for on the built-in fig9 (array_scenario
     # makes no pairs).

@@ -84,7 +84,7 @@ class ManagementApi:
                     "number": c.number,
                     "active": sorted(c.active),
                     "write_through": sorted(c.write_through),
-                    "dirty_lines": sum(1 for _, _, line in c.cache.lines() if line.dirty),
+                    "dirty_lines": c.cache.dirty_count(),
                     "table": [row(r) for _, r in sorted(c.table.items())],
                 }
                 for c in array.controllers

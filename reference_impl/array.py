@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict
+from itertools import islice
 from typing import Any
 
 from reference_impl.cache import Cache, CacheFile
@@ -185,7 +186,11 @@ class DiskArray:
 
     # --- what the array could do next ------------------------------------------------------
 
-    def offers(self) -> Iterator[Event]:
+    def offers(self, destage_sample: int | None = None) -> Iterator[Event]:
+        """Every step the array could take next; with ``destage_sample``, of the de-stages
+        a controller could start (of a purge, or in the background) at most that many,
+        which are offers all the same: a runtime choosing among a few takes a step of the
+        model at every step, and surveys in time that does not grow with the dirty lines."""
         for frame in self.path.frames:
             if self.path.can_deliver(frame):
                 yield Event("deliver", (frame.host,))
@@ -196,11 +201,16 @@ class DiskArray:
             for lu, block in sorted(ctl.destaging):
                 yield Event("destage_done", (ctl.number, lu, block))
             if self.config.background_destage:
-                for lu, block, _ in ctl.cache.lines():
-                    if self._may_destage_alone(ctl, lu, block):
-                        yield Event("background_destage", (ctl.number, lu, block))
+                keys = (
+                    ctl.cache.dirty_lines()
+                    if destage_sample is not None
+                    else ((lu, block) for lu, block, _ in ctl.cache.lines())
+                )
+                alone = ((lu, b) for lu, b in keys if self._may_destage_alone(ctl, lu, b))
+                for lu, block in islice(alone, destage_sample):
+                    yield Event("background_destage", (ctl.number, lu, block))
         for job in self.utility.jobs:
-            yield from self._job_offers(job)
+            yield from self._job_offers(job, destage_sample)
         for i, pair in enumerate(self.pairs):
             if self._may_mirror(pair):
                 yield Event("mirror_write", (i,))
@@ -242,12 +252,12 @@ class DiskArray:
             j.lu == pair.secondary for j in self.utility.jobs
         )
 
-    def _job_offers(self, job: Takeover) -> Iterator[Event]:
+    def _job_offers(self, job: Takeover, destage_sample: int | None = None) -> Iterator[Event]:
         step, names = job.next_step, (job.lu, job.source, job.destination)
         source = self.controllers[job.source]
         if step in _DESTAGE_EVENT:
-            holder = self.controllers[job.destination if step == "purge_return" else job.source]
-            for block in holder.destageable(job.lu):
+            holder = self._purging(job)
+            for block in holder.destageable(job.lu, destage_sample):
                 yield Event(_DESTAGE_EVENT[step], (*names, block))
             if holder.can_purge(job.lu):
                 yield Event(step, names)
@@ -269,6 +279,17 @@ class DiskArray:
                 yield Event("backup_done", names)
         else:
             yield Event(step, names)
+
+    def _purging(self, job: Takeover) -> Controller:
+        """The controller whose cache the job's purge step empties."""
+        return self.controllers[job.destination if job.next_step == "purge_return" else job.source]
+
+    def _offered(self, job: Takeover, event: Event) -> bool:
+        """``event`` is among the job's offers (a de-stage line asked directly, as the job
+        may offer thousands)."""
+        if _DESTAGE_EVENT.get(job.next_step) == event.name and len(event.args) == 4:
+            return self._purging(job).may_destage(job.lu, event.args[3])
+        return event in set(self._job_offers(job))
 
     def _mirror_pending(self, c: int, lu: int) -> bool:
         pair = self.pair_of(lu, "secondary")
@@ -393,7 +414,7 @@ class DiskArray:
         )
         if job is None:
             raise NotOffered(f"no take-over of LU{lu} from controller {source} to {destination} is under way")
-        if event not in set(self._job_offers(job)):
+        if not self._offered(job, event):
             raise NotOffered(f"the take-over of LU{lu} is at {job.next_step}, which cannot be {event} now")
         src, dst = self.controllers[source], self.controllers[destination]
         name = event.name

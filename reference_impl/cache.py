@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _EMPTY, _CLEAN, _DIRTY = 0, 1, 2
@@ -125,6 +126,22 @@ class Cache:
 
     def dirty_blocks(self, lu: int) -> list[int]:
         return sorted(self._dirty.get(lu, ()))
+
+    def has_dirty(self, lu: int) -> bool:
+        return bool(self._dirty.get(lu))
+
+    def dirty_of(self, lu: int) -> Iterator[int]:
+        """The blocks of ``lu`` with a dirty line, in no particular order (none sorted)."""
+        yield from self._dirty.get(lu, ())
+
+    def dirty_count(self) -> int:
+        return sum(len(blocks) for blocks in self._dirty.values())
+
+    def dirty_lines(self) -> Iterator[tuple[int, int]]:
+        """Every dirty line's (LU, block), in no particular order."""
+        for lu, blocks in self._dirty.items():
+            for block in blocks:
+                yield lu, block
 
     def lines(self) -> list[tuple[int, int, CacheLine]]:
         """Every line, sorted by (LU, block)."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 from reference_impl.cache import Cache
 from reference_impl.disk import DiskApparatus
 from reference_impl.frames import Frame, Status
@@ -103,9 +105,20 @@ class Controller:
 
     # --- de-stage and purge --------------------------------------------------------------
 
-    def destageable(self, lu: int) -> list[int]:
-        """Blocks of ``lu`` whose dirty line can start its disk write now."""
-        return [b for b in self.cache.dirty_blocks(lu) if (lu, b) not in self.destaging]
+    def destageable(self, lu: int, limit: int | None = None) -> list[int]:
+        """Blocks of ``lu`` whose dirty line can start its disk write now, in order; with
+        ``limit``, at most that many of them, in no particular order (found without
+        looking at every dirty line: a runtime de-staging thousands of lines needs only a
+        few to choose from)."""
+        if limit is None:
+            return [b for b in self.cache.dirty_blocks(lu) if (lu, b) not in self.destaging]
+        some = (b for b in self.cache.dirty_of(lu) if (lu, b) not in self.destaging)
+        return list(islice(some, limit))
+
+    def may_destage(self, lu: int, block: int) -> bool:
+        """The dirty line of ``block`` can start its disk write now."""
+        line = self.cache.get(lu, block)
+        return line is not None and line.dirty and (lu, block) not in self.destaging
 
     def start_destage(self, lu: int, block: int) -> None:
         """Issue the disk write of a dirty line; the line stays dirty until it is done."""
@@ -124,7 +137,7 @@ class Controller:
             self.cache.mark_clean(lu, block)
 
     def can_purge(self, lu: int) -> bool:
-        nothing_dirty = not self.cache.dirty_blocks(lu)
+        nothing_dirty = not self.cache.has_dirty(lu)
         return nothing_dirty and not any(key[0] == lu for key in self.destaging)
 
     def purge(self, lu: int) -> None:

@@ -41,7 +41,9 @@ from reference_impl.simulator import Simulation
 
 _STARTS = {"send_write", "send_read", "designate", "designate_batch", "split_pair"}  # new work
 _OPERATOR = {"designate", "designate_batch", "instruct", "split_pair"}
-_DESIGNATIONS = {"designate", "designate_batch", "split_pair"}
+# De-stages a controller chooses among at a step: a few, found without looking at every
+# dirty line, so that a step during the purge of thousands of lines costs what any step does.
+_DESTAGE_SAMPLE = 4
 # A host's frame on its way: served during 804's de-stage, as a real controller serves it.
 _HOST_IO = {"send_write", "send_read", "deliver", "process", "complete", "retry", "mirror_write"}
 
@@ -120,10 +122,9 @@ class Runtime:
         """Under the lock, after any change: what each thread could do now, and a wake-up
         for each one with something to do that has none waiting."""
         ready: dict[str, list[Event]] = {}
-        for event in self.sim.offers(ordered=False):
-            if (self.stopping and event.name in _STARTS) or (
-                not self.operator_designates and event.name in _DESIGNATIONS
-            ):
+        operator = self.operator_designates and not self.stopping
+        for event in self.sim.offers(ordered=False, operator=operator, destage_sample=_DESTAGE_SAMPLE):
+            if self.stopping and event.name in _STARTS:
                 continue
             ready.setdefault(self.actor_of(event), []).append(event)
         self._ready = ready

@@ -48,10 +48,15 @@ class Simulation:
         self._records: list[Any] = []
         self.crashes = workload.crashes  # crashes the run may still suffer
 
-    def offers(self, ordered: bool = True) -> list[Event]:
-        """Every step that could be taken next, sorted (a choice by index is replayable);
-        ``ordered=False`` spares the sort where no choice is replayed (the runtime)."""
-        offers = set(self.array.offers())
+    def offers(
+        self, ordered: bool = True, operator: bool = True, destage_sample: int | None = None
+    ) -> list[Event]:
+        """Every step that could be taken next, sorted (a choice by index is replayable).
+        The runtime asks for less: ``ordered=False`` spares the sort where no choice is
+        replayed, ``operator=False`` leaves out the operator's designations and splits
+        (when only the management API starts them), and ``destage_sample`` offers only a
+        few of the de-stages a controller could start (``DiskArray.offers``)."""
+        offers = set(self.array.offers(destage_sample))
         for host in self.hosts:
             for write, lu, block in host.sends():
                 offers.add(Event("send_write" if write else "send_read", (host.number, lu, block)))
@@ -60,13 +65,14 @@ class Simulation:
                 offers.add(Event("complete", (host.number,)))
             if frame is not None and frame.status is Status.NOT_READY:
                 offers.add(Event("retry", (host.number,)))
-        rows = self.array.rows()
-        for name, args, moves in self.operator.designations(rows, self.array.utility):
-            if self.array.utility.refusal(rows, moves) is None:
-                offers.add(Event(name, args))
-        index = self.operator.next_backup()
-        if index is not None and self.array.split_refusal(self.operator.workload.backups[index]) is None:
-            offers.add(Event("split_pair", (index,)))
+        if operator:
+            rows = self.array.rows()
+            for name, args, moves in self.operator.designations(rows, self.array.utility):
+                if self.array.utility.refusal(rows, moves) is None:
+                    offers.add(Event(name, args))
+            index = self.operator.next_backup()
+            if index is not None and self.array.split_refusal(self.operator.workload.backups[index]) is None:
+                offers.add(Event("split_pair", (index,)))
         if self.crashes > 0:
             offers.add(Event("crash_recover", ()))
         return sorted(offers) if ordered else list(offers)

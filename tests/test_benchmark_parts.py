@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks.nbd import MemoryBackend
 from benchmarks.reference_array import takeover_seconds
+from reference_impl.nbd.codec import CMD_FLUSH, CMD_READ, CMD_WRITE, Request
 from reference_impl.config import ArrayConfig, HostConfig, LuConfig, Workload
 from reference_impl.simulator import Simulation
 
@@ -21,3 +23,18 @@ def test_an_array_in_a_directory_not_yet_made_makes_it(tmp_path: Path) -> None:
     sim = Simulation(config, Workload(hosts=(HostConfig("host0"),)), directory=str(tmp_path / "a" / "b"))
     sim.close()
     assert (tmp_path / "a" / "b" / "disk.img").exists()
+
+
+def test_the_no_array_server_reads_back_what_it_was_written() -> None:
+    # benchmarks/nbd.py's ceiling: our NBD server over a bytearray, each request at once.
+    backend = MemoryBackend(8192)
+    answers: list[tuple[int, bytes]] = []
+
+    def done(error: int, data: bytes) -> None:
+        answers.append((error, data))
+
+    assert [e.size for e in backend.exports("host0").values()] == [8192]
+    backend.submit("host0", "lu0", Request(1, CMD_WRITE, 0, 4000, 200, b"x" * 200), done)
+    backend.submit("host0", "lu0", Request(2, CMD_FLUSH, 0, 0, 0), done)
+    backend.submit("host0", "lu0", Request(3, CMD_READ, 0, 3999, 202), done)
+    assert answers == [(0, b""), (0, b""), (0, b"\0" + b"x" * 200 + b"\0")]

@@ -700,6 +700,40 @@ def test_perform_of_a_takeover_step_out_of_order_names_the_step_it_is_at() -> No
     assert sim.log == [Event("designate_batch", (0,))]
 
 
+def test_the_runtimes_survey_offers_a_few_of_a_long_purges_destages_each_one_an_offer() -> None:
+    # LU0 of 64 blocks, every one dirty in controller 0's cache, at the purge (804) of its
+    # take-over: the full survey offers 64 de-stages, the runtime's a sample of them, and
+    # nothing else differs but the operator's designations, left out when asked.
+    lus = (
+        LuConfig(lu=0, ext_lun=1, port=0, default=0, current=0, blocks=64, physical_address=0),
+        LuConfig(lu=1, ext_lun=0, port=0, default=0, current=0, blocks=2, physical_address=64),
+    )
+    sim = Simulation(dataclasses.replace(small_config(), lus=lus), small_workload())
+    designation = Event("designate_batch", (0,))
+    assert designation in sim.offers() and designation not in sim.offers(operator=False)
+    for b in range(64):
+        sim.array.controllers[0].store(0, b, pattern(1, BLOCK))
+    sim.perform(designation)
+    for name in ("instruct", "write_row", "read_row", "begin_destage"):
+        sim.perform(Event(name, (0, 0, 1)))
+    full = set(sim.offers())
+    lines = {e for e in full if e.name == "destage_line"}
+    assert lines == {Event("destage_line", (0, 0, 1, b)) for b in range(64)}
+
+    sampled = set(sim.offers(ordered=False, destage_sample=4))
+    assert len(sampled & lines) == 4 and sampled <= full
+    assert sampled - lines == full - lines
+
+    # A de-stage asked directly (not looked up among the 64) is refused as the full
+    # offers refuse it: once it is under way, and for a block with no dirty line.
+    chosen = min(sampled & lines)
+    sim.perform(chosen)
+    for refused in (chosen, Event("destage_line", (0, 0, 1, 64)), Event("destage_line", (0, 0, 1, -1))):
+        with pytest.raises(NotOffered):
+            sim.perform(refused)
+    assert chosen not in sim.offers() and len(set(sim.offers()) & lines) == 63
+
+
 def test_pattern_round_trips_through_pattern_number() -> None:
     for n in (0, 1, 2, 255, 2**40):
         data = pattern(n, BLOCK)

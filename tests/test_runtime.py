@@ -158,9 +158,11 @@ def _counting_offers(runtime: Runtime) -> list[int]:
     calls = [0]
     offers = runtime.sim.offers
 
-    def counted(ordered: bool = True) -> list[Event]:
+    def counted(
+        ordered: bool = True, operator: bool = True, destage_sample: int | None = None
+    ) -> list[Event]:
         calls[0] += 1
-        return offers(ordered)
+        return offers(ordered, operator, destage_sample)
 
     runtime.sim.offers = counted  # type: ignore[method-assign]
     return calls

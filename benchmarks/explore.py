@@ -3,8 +3,14 @@
 Each measurement runs in a fresh child process, so its peak resident memory belongs to
 that one search; memory per state is (peak - resident before the search) / states.
 
-    python benchmarks/explore.py            # every built-in, then the larger scenario
-    python benchmarks/explore.py --quick    # built-ins only
+The benchmark arrays (``benchmarks/arrays/``: controllers x LUs x blocks, 2 or 3
+take-overs in any order) are the configurations of a Promela model of this protocol that
+Spin explores, for a side-by-side comparison; the larger ones take minutes to hours, so
+they are searched up to ``--max-states`` (the row says when it stopped there).
+
+    python benchmarks/explore.py                  # every built-in, the larger scenario, the arrays
+    python benchmarks/explore.py --quick          # built-ins only
+    python benchmarks/explore.py --arrays-only --max-states 500000
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ import json
 import resource
 import subprocess
 import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from model.actions import Model
 from model.protocol import CORRECT
-from model.scenario import Scenario, builtin, builtin_names
+from model.scenario import Scenario, builtin, builtin_names, load
 from proofs.check import run_check
+from proofs.product import local_space, product_states, why_not_independent
 
 
 def larger() -> Scenario:
@@ -35,11 +44,23 @@ def resident_kib() -> int:
     return 0
 
 
-def measure(name: str, symmetry: bool, liveness: bool) -> dict[str, object]:
+ARRAYS = Path(__file__).parent / "arrays"
+
+
+def scenario_named(name: str) -> Scenario:
+    """A built-in, the larger scenario, or a benchmark array (by its file's name)."""
+    if name == "three-way-budget-3":
+        return larger()
+    if (ARRAYS / f"{name}.toml").exists():
+        return load(ARRAYS / f"{name}.toml")
+    return builtin(name)
+
+
+def measure(name: str, symmetry: bool, liveness: bool, max_states: int | None = None) -> dict[str, object]:
     """Run one search in this process and return its figures (called in a child)."""
-    scenario = larger() if name == "three-way-budget-3" else builtin(name)
+    scenario = scenario_named(name)
     before = resident_kib()
-    check = run_check(Model(scenario, CORRECT), symmetry=symmetry, liveness=liveness)
+    check = run_check(Model(scenario, CORRECT), symmetry=symmetry, liveness=liveness, max_states=max_states)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     s = check.search
     return {
@@ -47,6 +68,7 @@ def measure(name: str, symmetry: bool, liveness: bool) -> dict[str, object]:
         "symmetry": symmetry,
         "liveness": liveness,
         "verdict": check.verdict,
+        "complete": s.complete,
         "states": s.states,
         "transitions": s.transitions,
         "seconds": round(s.seconds, 2),
@@ -55,10 +77,10 @@ def measure(name: str, symmetry: bool, liveness: bool) -> dict[str, object]:
     }
 
 
-def in_child(name: str, symmetry: bool, liveness: bool) -> dict[str, object]:
+def in_child(name: str, symmetry: bool, liveness: bool, max_states: int | None = None) -> dict[str, object]:
     code = (
         "import json, sys; sys.path.insert(0, 'benchmarks'); from explore import measure; "
-        f"print(json.dumps(measure({name!r}, {symmetry}, {liveness})))"
+        f"print(json.dumps(measure({name!r}, {symmetry}, {liveness}, {max_states})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(out.stdout)
@@ -68,22 +90,57 @@ def in_child(name: str, symmetry: bool, liveness: bool) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="built-in scenarios only")
+    parser.add_argument("--arrays-only", action="store_true", help="the benchmark arrays only")
+    parser.add_argument(
+        "--max-states",
+        type=int,
+        default=2_000_000,
+        help="stop a benchmark array's search there (default 2,000,000; 0: no limit)",
+    )
     args = parser.parse_args()
-    runs = [(name, symmetry, True) for name in builtin_names() for symmetry in (True, False)]
-    runs += [(name, False, False) for name in builtin_names()]
+    if args.max_states < 0:
+        parser.error("--max-states must be 0 (no limit) or more")
+    limit = args.max_states or None
+    runs: list[tuple[str, bool, bool, int | None]] = []
+    if not args.arrays_only:
+        runs += [(name, symmetry, True, None) for name in builtin_names() for symmetry in (True, False)]
+        runs += [(name, False, False, None) for name in builtin_names()]
+    if not args.quick and not args.arrays_only:
+        runs += [("three-way-budget-3", False, False, None), ("three-way-budget-3", True, False, None)]
     if not args.quick:
-        runs += [("three-way-budget-3", False, False), ("three-way-budget-3", True, False)]
-    header = f"{'scenario':<20} {'symmetry':>8} {'liveness':>8} {'states':>9} {'transitions':>11} "
+        arrays = sorted(p.stem for p in ARRAYS.glob("*.toml"))
+        runs += [(name, symmetry, False, limit) for name in arrays for symmetry in (False, True)]
+    header = f"{'scenario':<20} {'symmetry':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "
     header += f"{'seconds':>8} {'states/s':>9} {'B/state':>8}"
     print(header)
-    for name, symmetry, liveness in runs:
-        r = in_child(name, symmetry, liveness)
+    for name, symmetry, liveness, max_states in runs:
+        r = in_child(name, symmetry, liveness, max_states)
+        stopped = "" if r["complete"] else f"  stopped at --max-states {max_states:,}"
         print(
             f"{name:<20} {'on' if symmetry else 'off':>8} {'on' if liveness else 'off':>8} "
-            f"{r['states']:>9,} {r['transitions']:>11,} {r['seconds']:>8} "
-            f"{r['states_per_second']:>9,} {r['bytes_per_state']:>8,}",
+            f"{r['states']:>11,} {r['transitions']:>12,} {r['seconds']:>8} "
+            f"{r['states_per_second']:>9,} {r['bytes_per_state']:>8,}{stopped}",
             flush=True,
         )
+    if not args.quick:
+        product_figures(arrays)
+
+
+def product_figures(names: list[str]) -> None:
+    """Each benchmark array's states as the product of its LUs' own spaces (proofs/product.py),
+    where its LUs are independent: each LU's space searched once, the product counted."""
+    print("\nthe per-LU product: each LU's own space searched once, the product counted")
+    for name in names:
+        scenario = scenario_named(name)
+        reason = why_not_independent(scenario)
+        if reason is not None:
+            print(f"  {name:<20} does not apply: {reason}")
+            continue
+        started = time.process_time()
+        spaces = [local_space(scenario, lu).states for lu in range(len(scenario.lus))]
+        states = product_states(scenario)
+        seconds = time.process_time() - started
+        print(f"  {name:<20} {states:>13,} states from LU spaces of {spaces} states, {seconds:.1f} CPU s")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from benchmarks.nbd import MemoryBackend
 from benchmarks.reference_array import takeover_seconds
-from reference_impl.nbd.codec import CMD_FLUSH, CMD_READ, CMD_WRITE, Request
 from reference_impl.config import ArrayConfig, HostConfig, LuConfig, Workload
+from reference_impl.nbd.codec import CMD_FLUSH, CMD_READ, CMD_WRITE, Request
 from reference_impl.simulator import Simulation
 
 

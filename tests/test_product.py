@@ -1,0 +1,130 @@
+"""The per-LU product (``proofs.product``): an array whose LUs share only the take-over
+budget has exactly as many states as the product of each LU's own space allows, which the
+full search confirms; arrays whose LUs are tied together are refused, saying why."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model.actions import Model
+from model.protocol import CORRECT
+from model.scenario import Scenario, builtin, from_dict, load
+from proofs.check import run_check
+from proofs.product import local_scenario, local_space, product_states, why_not_independent
+
+ARRAYS = Path(__file__).parent.parent / "benchmarks" / "arrays"
+
+
+def array(controllers: int, lus: int, blocks: int, budget: int, reads: int = 0) -> Scenario:
+    """LU j on controller j % controllers, a host of its own writing and reading it, take-overs
+    in any order to port 1 (the benchmark arrays' shape)."""
+    data: dict[str, Any] = {
+        "name": f"array-{controllers}x{lus}x{blocks}-t{budget}",
+        "description": "LUs that share only the take-over budget",
+        "array": {"controllers": controllers, "ports": 2},
+        "lu": [
+            {"id": j, "controller": j % controllers, "port": 0, "ext_lun": j // controllers, "blocks": blocks}
+            for j in range(lus)
+        ],
+        "host": [{"name": f"host{j}", "writes": [j], "reads": [j] if reads else []} for j in range(lus)],
+        "workload": {"writes_per_block": 1, "reads_per_block": reads},
+        "takeovers": {"mode": "any", "budget": budget, "port": 1},
+    }
+    return from_dict(data)
+
+
+def full_states(scenario: Scenario) -> int:
+    check = run_check(Model(scenario, CORRECT), symmetry=False, liveness=False)
+    assert check.search.complete
+    return check.search.states
+
+
+@pytest.mark.parametrize(
+    ("controllers", "lus", "blocks", "budget", "reads", "states"),
+    [
+        (2, 2, 1, 1, 0, 685),
+        (2, 2, 1, 2, 0, 5_781),
+        (3, 2, 1, 1, 0, 1_345),
+        (3, 3, 1, 1, 0, 10_025),
+        (2, 2, 1, 1, 1, 7_360),
+        (2, 2, 2, 1, 0, 8_640),
+    ],
+)
+def test_the_product_of_the_lus_own_spaces_is_the_full_search(
+    controllers: int, lus: int, blocks: int, budget: int, reads: int, states: int
+) -> None:
+    scenario = array(controllers, lus, blocks, budget, reads=reads)
+    assert why_not_independent(scenario) is None
+    assert product_states(scenario) == full_states(scenario) == states
+
+
+@pytest.mark.parametrize(
+    ("controllers", "lus", "budget", "reason", "product", "full"),
+    [
+        # LU0 and LU1 can both be moved to controller 2: they arrive under external LUNs 0
+        # and 1 in either order, which the product of their own spaces cannot tell apart.
+        (3, 2, 2, "two take-overs could bring LU0 and LU1 to controller 2", 21_659, 26_015),
+        # LU0 and LU2 share port 0 of controller 0: LU0 may not leave (Step 801's gap rule).
+        (2, 3, 1, "port 0 of controller 0 presents 2 LUs", 5_075, 3_425),
+        (2, 2, 3, "3 take-overs could bring two LUs to one port", 16_289, 26_057),
+    ],
+)
+def test_where_lus_share_a_port_the_product_is_wrong_and_refused(
+    controllers: int, lus: int, budget: int, reason: str, product: int, full: int
+) -> None:
+    scenario = array(controllers, lus, 1, budget)
+    assert why_not_independent(scenario) == reason
+    assert product_states(scenario, unchecked=True) == product != full == full_states(scenario)
+
+
+def test_an_lus_own_space_is_counted_by_the_take_overs_that_reach_it() -> None:
+    scenario = array(2, 2, 1, 2)
+    spaces = [local_space(scenario, lu) for lu in range(2)]
+    # LU1 starts on controller 1, LU0 on controller 0: the same space, renamed.
+    assert spaces[0].by_takeovers == spaces[1].by_takeovers
+    assert spaces[0].states == sum(spaces[0].by_takeovers.values())
+    assert sorted(spaces[0].by_takeovers) == [0, 1, 2]
+    # Without the shared budget the product would be the square: the budget is what ties.
+    assert product_states(scenario) < spaces[0].states * spaces[1].states
+
+
+def test_a_local_scenario_keeps_the_lu_and_its_host_only() -> None:
+    scenario = array(3, 3, 1, 1, reads=1)
+    local = local_scenario(scenario, 2)
+    assert [(lu.lu, lu.controller, lu.port, lu.ext_lun) for lu in local.lus] == [(0, 2, 0, 0)]
+    assert [(h.name, h.writes, h.reads) for h in local.hosts] == [("host2", (0,), (0,))]
+    assert (local.budget, local.controllers, local.takeover_port) == (1, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        (builtin("fig5"), "take-overs are scripted in batches"),
+        (builtin("three-way"), "host host0 uses 2 LUs, not one"),
+        (replace(builtin("ping-pong"), crashes=1), "a crash of the whole array"),
+        (replace(array(2, 2, 1, 1), takeover_port=0), "an LU starts on the take-over port 0"),
+    ],
+)
+def test_lus_tied_together_are_refused_saying_why(scenario: Scenario, reason: str) -> None:
+    because = why_not_independent(scenario)
+    assert because is not None and reason in because
+    with pytest.raises(ValueError, match="the per-LU product does not apply: " + because):
+        product_states(scenario)
+
+
+def test_an_lu_two_hosts_use_is_refused() -> None:
+    scenario = array(2, 2, 1, 1)
+    shared = replace(scenario, hosts=(*scenario.hosts, replace(scenario.hosts[0], name="other", writes=())))
+    assert why_not_independent(shared) == "host other uses 0 LUs, not one"
+    reader = replace(scenario.hosts[0], name="reader", writes=(), reads=(0,))
+    assert why_not_independent(replace(scenario, hosts=(*scenario.hosts, reader))) == "LU0 is used by 2 hosts"
+
+
+@pytest.mark.slow
+def test_the_benchmark_array_2x2x1_has_the_product_of_its_lus_states() -> None:
+    scenario = load(ARRAYS / "array-2x2x1-t2.toml")
+    assert product_states(scenario) == full_states(scenario) == 214_978

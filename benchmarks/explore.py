@@ -11,6 +11,10 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py                  # every built-in, the larger scenario, the arrays
     python benchmarks/explore.py --quick          # built-ins only
     python benchmarks/explore.py --arrays-only --max-states 500000
+
+Where an array's LUs are independent, a row "product" follows its full searches: the same
+array checked by the per-LU product (``lutakeover check --product``), every state counted;
+its states per second and bytes per state are the product's states over its time and memory.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from model.actions import Model
 from model.protocol import CORRECT
 from model.scenario import Scenario, builtin, builtin_names, load
 from proofs.check import run_check
-from proofs.product import local_space, product_states, why_not_independent
+from proofs.product import product_check, why_not_independent
 
 
 def larger() -> Scenario:
@@ -56,16 +59,20 @@ def scenario_named(name: str) -> Scenario:
     return builtin(name)
 
 
-def measure(name: str, symmetry: bool, liveness: bool, max_states: int | None = None) -> dict[str, object]:
-    """Run one search in this process and return its figures (called in a child)."""
-    scenario = scenario_named(name)
+def measure(name: str, how: str, liveness: bool, max_states: int | None = None) -> dict[str, object]:
+    """Run one search in this process and return its figures (called in a child). ``how``:
+    "full", "symmetry" (reduced by symmetry) or "product" (the per-LU product)."""
+    model = Model(scenario_named(name), CORRECT)
     before = resident_kib()
-    check = run_check(Model(scenario, CORRECT), symmetry=symmetry, liveness=liveness, max_states=max_states)
+    if how == "product":
+        check = product_check(model)
+    else:
+        check = run_check(model, symmetry=how == "symmetry", liveness=liveness, max_states=max_states)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     s = check.search
     return {
         "scenario": name,
-        "symmetry": symmetry,
+        "how": how,
         "liveness": liveness,
         "verdict": check.verdict,
         "complete": s.complete,
@@ -77,10 +84,10 @@ def measure(name: str, symmetry: bool, liveness: bool, max_states: int | None = 
     }
 
 
-def in_child(name: str, symmetry: bool, liveness: bool, max_states: int | None = None) -> dict[str, object]:
+def in_child(name: str, how: str, liveness: bool, max_states: int | None = None) -> dict[str, object]:
     code = (
         "import json, sys; sys.path.insert(0, 'benchmarks'); from explore import measure; "
-        f"print(json.dumps(measure({name!r}, {symmetry}, {liveness}, {max_states})))"
+        f"print(json.dumps(measure({name!r}, {how!r}, {liveness}, {max_states})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(out.stdout)
@@ -95,52 +102,41 @@ def main() -> None:
         "--max-states",
         type=int,
         default=2_000_000,
-        help="stop a benchmark array's search there (default 2,000,000; 0: no limit)",
+        help="stop a benchmark array's full search there (default 2,000,000; 0: no limit)",
     )
     args = parser.parse_args()
     if args.max_states < 0:
         parser.error("--max-states must be 0 (no limit) or more")
     limit = args.max_states or None
-    runs: list[tuple[str, bool, bool, int | None]] = []
+    runs: list[tuple[str, str, bool, int | None]] = []
     if not args.arrays_only:
-        runs += [(name, symmetry, True, None) for name in builtin_names() for symmetry in (True, False)]
-        runs += [(name, False, False, None) for name in builtin_names()]
+        runs += [(name, how, True, None) for name in builtin_names() for how in ("symmetry", "full")]
+        runs += [(name, "full", False, None) for name in builtin_names()]
     if not args.quick and not args.arrays_only:
-        runs += [("three-way-budget-3", False, False, None), ("three-way-budget-3", True, False, None)]
+        runs += [("three-way-budget-3", "full", False, None), ("three-way-budget-3", "symmetry", False, None)]
     if not args.quick:
-        arrays = sorted(p.stem for p in ARRAYS.glob("*.toml"))
-        runs += [(name, symmetry, False, limit) for name in arrays for symmetry in (False, True)]
-    header = f"{'scenario':<20} {'symmetry':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "
-    header += f"{'seconds':>8} {'states/s':>9} {'B/state':>8}"
+        for name in sorted(p.stem for p in ARRAYS.glob("*.toml")):
+            runs += [(name, "full", False, limit), (name, "symmetry", False, limit)]
+            if why_not_independent(scenario_named(name)) is None:
+                runs.append((name, "product", False, None))
+    header = f"{'scenario':<20} {'search':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "
+    header += f"{'seconds':>8} {'states/s':>11} {'B/state':>8}"
     print(header)
-    for name, symmetry, liveness, max_states in runs:
-        r = in_child(name, symmetry, liveness, max_states)
+    for name, how, liveness, max_states in runs:
+        r = in_child(name, how, liveness, max_states)
         stopped = "" if r["complete"] else f"  stopped at --max-states {max_states:,}"
         print(
-            f"{name:<20} {'on' if symmetry else 'off':>8} {'on' if liveness else 'off':>8} "
+            f"{name:<20} {how:>8} {'on' if liveness else 'off':>8} "
             f"{r['states']:>11,} {r['transitions']:>12,} {r['seconds']:>8} "
-            f"{r['states_per_second']:>9,} {r['bytes_per_state']:>8,}{stopped}",
+            f"{r['states_per_second']:>11,} {r['bytes_per_state']:>8,}{stopped}",
             flush=True,
         )
     if not args.quick:
-        product_figures(arrays)
-
-
-def product_figures(names: list[str]) -> None:
-    """Each benchmark array's states as the product of its LUs' own spaces (proofs/product.py),
-    where its LUs are independent: each LU's space searched once, the product counted."""
-    print("\nthe per-LU product: each LU's own space searched once, the product counted")
-    for name in names:
-        scenario = scenario_named(name)
-        reason = why_not_independent(scenario)
-        if reason is not None:
-            print(f"  {name:<20} does not apply: {reason}")
-            continue
-        started = time.process_time()
-        spaces = [local_space(scenario, lu).states for lu in range(len(scenario.lus))]
-        states = product_states(scenario)
-        seconds = time.process_time() - started
-        print(f"  {name:<20} {states:>13,} states from LU spaces of {spaces} states, {seconds:.1f} CPU s")
+        print("\nthe per-LU product does not apply to:")
+        for name in sorted(p.stem for p in ARRAYS.glob("*.toml")):
+            reason = why_not_independent(scenario_named(name))
+            if reason is not None:
+                print(f"  {name:<20} {reason}")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
 from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
+from proofs.product import NotIndependent, product_check
 from proofs.simulate import simulate
 from reference_impl.bugs import ALL_IMPL_BUGS
 from reference_impl.config import ConfigError
@@ -171,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-going",
         action="store_true",
         help="after a violation, go on to find every property's shortest counterexample",
+    )
+    check.add_argument(
+        "--product",
+        action="store_true",
+        help="where the LUs share nothing but the take-over budget, search each LU's own array "
+        "once and count the product (safety and witnesses; needs --no-liveness)",
     )
     _output_options(check)
     _report_option(check)
@@ -447,6 +454,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             "--symmetry checks safety only: liveness is judged on the unreduced graph, because "
             "fairness compares action labels that renamed states name differently; add --no-liveness"
         )
+    if args.product:
+        given = [f for f, on in (("--symmetry", args.symmetry), ("--max-states", args.max_states)) if on]
+        if given:
+            raise BadInput(f"--product searches each LU's own array whole: drop {' and '.join(given)}")
+        if not args.no_liveness:
+            raise BadInput(
+                "--product checks safety and witnesses only: fairness is judged on the whole "
+                "array's graph; add --no-liveness"
+            )
     if args.trace_out:
         _check_writable(args.trace_out)
     if args.report:
@@ -455,14 +471,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"lutakeover: {line}", file=sys.stderr, flush=True)
 
-    result = run_check(
-        Model(scenario, protocol),
-        symmetry=args.symmetry,
-        max_states=args.max_states,
-        keep_going=args.keep_going,
-        liveness=not args.no_liveness,
-        progress=None if args.quiet else progress,
-    )
+    model = Model(scenario, protocol)
+    if args.product:
+        try:
+            result = product_check(
+                model, keep_going=args.keep_going, progress=None if args.quiet else progress
+            )
+        except NotIndependent as e:
+            raise BadInput(f"--product: {e}") from None
+    else:
+        result = run_check(
+            model,
+            symmetry=args.symmetry,
+            max_states=args.max_states,
+            keep_going=args.keep_going,
+            liveness=not args.no_liveness,
+            progress=None if args.quiet else progress,
+        )
     _print(dumps(check_json(result)) if args.json else format_check(result))
     if args.trace_out:
         if result.counterexamples:

@@ -59,6 +59,9 @@ class Check:
     symmetries: int = 1  # size of the scenario's symmetry group, used or not
     untested: dict[str, str] = field(default_factory=dict)  # vacuous properties -> why
     counterexamples: list[Counterexample] = field(default_factory=list)  # in the order found
+    # With the per-LU product (proofs/product.py): each LU's own space, in states; the
+    # search's states are then the product's, counted, not visited one by one.
+    lu_spaces: list[int] | None = None
 
     @property
     def verdict(self) -> str:

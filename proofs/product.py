@@ -1,5 +1,5 @@
-"""The per-LU product: how many states an array has whose LUs share nothing but the
-operator's take-over budget, counted from each LU's own space.
+"""The per-LU product (``lutakeover check --product``): an array whose LUs share nothing
+but the operator's take-over budget, checked and counted from each LU's own array.
 
 When every host uses one LU, no LU is used by two hosts, no pair mirrors one LU to another,
 no crash is scripted and take-overs are designated one LU at a time ("any" mode), a step of
@@ -9,23 +9,34 @@ budget. Step 801 also ties LUs that share a port (the external LUN a moved LU ge
 its gap rule): ``why_not_independent`` asks for what keeps LUs from ever sharing one.
 
 Then the reachable states are the tuples of each LU's own reachable states whose take-overs
-together fit the budget, and their number follows from each LU's space alone, searched
-once: the array of two LUs of two blocks (benchmarks/arrays/array-2x2x2-t2.toml) has 60
-million states, an LU of it 20,378. Without those conditions the count is wrong, and
-``tests/test_product.py`` shows both against the full search. This module counts; a search
-that explores the product instead of the array, and treats the properties relating LUs
-(the LUN map) on their own, is the next step (docs/ARCHITECTURE.md).
+together fit the budget: their number follows from each LU's space alone, searched once
+(the array of two LUs of two blocks, benchmarks/arrays/array-2x2x2-t2.toml, has 60 million
+states, an LU of it 20,378), and a safety property breaks in the array exactly when it
+breaks in some LU's own array (``product_check``). Without those conditions the count is
+wrong: ``tests/test_product.py`` shows both against the full search, and that product and
+full search find the same for every variant. docs/ARCHITECTURE.md has the argument.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
+from typing import cast
 
+from invariants import SAFETY, WITNESSES, Property, Witness
+from invariants.witnesses import untested_properties
 from model.actions import Model
+from model.labels import Label
 from model.protocol import CORRECT, Protocol
 from model.scenario import Scenario
 from model.state import World
+from model.symmetry import group_size
+from proofs.check import Check
+from proofs.explicit import Search, Violation, explore
+from proofs.replay import replay
+from proofs.trace import Counterexample
 
 
 def why_not_independent(scenario: Scenario) -> str | None:
@@ -86,37 +97,191 @@ class LocalSpace:
     lu: int
     states: int
     by_takeovers: dict[int, int]  # take-overs designated -> states reached with that many
+    depth_by_takeovers: dict[int, int]  # take-overs designated -> the deepest such state
 
 
 def local_space(scenario: Scenario, lu: int, protocol: Protocol = CORRECT) -> LocalSpace:
     """Breadth-first search of LU ``lu``'s own space (every state kept: a few thousand)."""
     model = Model(local_scenario(scenario, lu), protocol)
     start = model.initial()
-    seen: set[World] = {start}
+    depth: dict[World, int] = {start: 0}
     queue = deque([start])
     while queue:
-        for _, after in model.successors(queue.popleft()):
-            if after not in seen:
-                seen.add(after)
+        w = queue.popleft()
+        for _, after in model.successors(w):
+            if after not in depth:
+                depth[after] = depth[w] + 1
                 queue.append(after)
-    used = Counter(scenario.budget - w.budget for w in seen)
-    return LocalSpace(lu, len(seen), dict(sorted(used.items())))
+    used = Counter(scenario.budget - w.budget for w in depth)
+    deepest: dict[int, int] = {}
+    for w, d in depth.items():
+        n = scenario.budget - w.budget
+        deepest[n] = max(deepest.get(n, 0), d)
+    return LocalSpace(lu, len(depth), dict(sorted(used.items())), dict(sorted(deepest.items())))
+
+
+class NotIndependent(ValueError):
+    """The per-LU product was asked of an array whose LUs are tied together; says why."""
+
+
+def _require_independent(scenario: Scenario) -> None:
+    reason = why_not_independent(scenario)
+    if reason is not None:
+        raise NotIndependent(f"{scenario.name}: the per-LU product does not apply: {reason}")
 
 
 def product_states(scenario: Scenario, protocol: Protocol = CORRECT, unchecked: bool = False) -> int:
     """The number of states of the product of the LUs' own spaces whose take-overs fit the
-    budget; ValueError saying why if the LUs are not independent (``unchecked``: count all
-    the same, which shows what the conditions are for: the count is then too high)."""
-    reason = why_not_independent(scenario)
-    if reason is not None and not unchecked:
-        raise ValueError(f"{scenario.name}: the per-LU product does not apply: {reason}")
-    ways = {0: 1}  # take-overs used so far -> tuples of the LUs so far
-    for lu in range(len(scenario.lus)):
-        space = local_space(scenario, lu, protocol)
-        combined: Counter[int] = Counter()
-        for used, n in ways.items():
+    budget; NotIndependent saying why if the LUs are not independent (``unchecked``: count
+    all the same, which shows what the conditions are for: the count is then wrong)."""
+    if not unchecked:
+        _require_independent(scenario)
+    return _product(scenario, [local_space(scenario, lu, protocol) for lu in range(len(scenario.lus))])[0]
+
+
+def _product(scenario: Scenario, spaces: list[LocalSpace]) -> tuple[int, int]:
+    """The product's states, and its depth (the deepest tuple: a shortest run to a tuple
+    takes each LU's shortest run to its part, so its length is the sum of theirs)."""
+    ways = {0: (1, 0)}  # take-overs used so far -> (tuples of the LUs so far, deepest)
+    for space in spaces:
+        combined: dict[int, tuple[int, int]] = {}
+        for used, (n, deep) in ways.items():
             for more, k in space.by_takeovers.items():
                 if used + more <= scenario.budget:
-                    combined[used + more] += n * k
-        ways = dict(combined)
-    return sum(ways.values())
+                    total, deepest = combined.get(used + more, (0, 0))
+                    combined[used + more] = (
+                        total + n * k,
+                        max(deepest, deep + space.depth_by_takeovers[more]),
+                    )
+        ways = combined
+    return sum(n for n, _ in ways.values()), max(d for _, d in ways.values())
+
+
+# --- the search ------------------------------------------------------------------------------
+
+# Where an action's arguments name an LU and a host: (index of the LU, index of the host).
+_NAMES = {
+    "send_write": (1, 0), "send_read": (1, 0), "deliver": (None, 0), "process": (None, 0),
+    "complete": (None, 0), "retry": (None, 0), "destage_done": (1, None),
+    "background_destage": (1, None), "designate": (0, None),
+}  # fmt: skip
+
+
+def rename(label: Label, lu: int, host: int | None) -> Label:
+    """A label of an LU's own array (its LU0 and host0) as the whole array names it."""
+    at_lu, at_host = _NAMES.get(label.action, (0, None))  # a take-over step names its LU first
+    args = list(label.args)
+    if at_lu is not None:
+        args[at_lu] = lu
+    if at_host is not None:
+        assert host is not None, f"{label} names a host, and LU{lu} has none"
+        args[at_host] = host
+    return Label(label.action, tuple(args))
+
+
+def product_check(
+    model: Model, *, keep_going: bool = False, progress: Callable[[str], None] | None = None
+) -> Check:
+    """Safety and witnesses of an array whose LUs are independent, from each LU's own
+    array: a property of one LU breaks in the array exactly when it breaks in that LU's own
+    array (the other LUs can stay where they start), and no sooner. Each counterexample is
+    replayed in the whole array's model, so it is a run of it. Liveness is not judged here:
+    fairness over the interleaving of LUs is a property of the whole array's graph."""
+    scenario = model.scenario
+    _require_independent(scenario)
+    started = time.monotonic()
+    hosts = [
+        next((h for h, spec in enumerate(scenario.hosts) if lu in spec.writes + spec.reads), None)
+        for lu in range(len(scenario.lus))
+    ]
+    searches: list[Search[World]] = []
+    moving: list[int | None] = []  # each LU's shallowest depth with a take-over under way
+    for lu in range(len(scenario.lus)):
+        local = Model(local_scenario(scenario, lu), model.protocol)
+        witnesses = [(w.name, _bound_witness(w, local)) for w in WITNESSES if w.applies(local)]
+        witnesses.append(("moving", lambda before, label, after: any(not j.backup for j in after.jobs)))
+        own = explore(
+            [local.initial()],
+            local.successors,
+            invariants=[(p.name, _bound(p, local)) for p in SAFETY],
+            witnesses=witnesses,
+            keep_going=True,
+            progress=progress,
+        )
+        moving.append(own.witnesses.pop("moving"))
+        searches.append(own)
+    found: list[tuple[int, int, Violation[World]]] = sorted(
+        (len(v.labels), lu, v) for lu, s in enumerate(searches) for v in s.violations
+    )
+    counterexamples: list[Counterexample] = []
+    for _, lu, v in found:
+        if not keep_going and counterexamples:
+            break
+        if any(c.property == v.invariant for c in counterexamples):
+            continue
+        counterexamples.append(_in_the_array(model, lu, hosts[lu], v))
+    search: Search[World] = Search(complete=True, seconds=0.0)
+    search.transitions = sum(s.transitions for s in searches)
+    if counterexamples:  # the array's states are not counted: they are not all safe
+        search.states = sum(s.states for s in searches)
+        search.depth = max(s.depth for s in searches)
+    else:
+        spaces = [local_space(scenario, lu, model.protocol) for lu in range(len(scenario.lus))]
+        search.states, search.depth = _product(scenario, spaces)
+    applicable = [w for w in WITNESSES if w.applies(model)]
+    search.witnesses = {w.name: _witness_depth(w.name, searches, moving, scenario.budget) for w in applicable}
+    search.seconds = time.monotonic() - started
+    return Check(
+        model,
+        search,
+        1,
+        dict(search.witnesses),
+        keep_going,
+        group_size(scenario),
+        untested_properties(model),
+        counterexamples,
+        [s.states for s in searches],
+    )
+
+
+def _bound(p: Property, m: Model) -> Callable[[World], str | None]:
+    return lambda w: p.check(m, w)
+
+
+def _bound_witness(w: Witness, m: Model) -> Callable[[World, Hashable, World], bool]:
+    return lambda before, label, after: w.reached(m, before, cast(Label, label), after)
+
+
+def _witness_depth(
+    name: str, searches: list[Search[World]], moving: list[int | None], budget: int
+) -> int | None:
+    """How deep the array reaches a witness: an LU's own witness as deep as the shallowest
+    LU reaches it; two take-overs at once where the two quickest LUs to start one meet."""
+    if name == "concurrent_takeovers":
+        starts = sorted(d for d in moving if d is not None)
+        return starts[0] + starts[1] if len(starts) > 1 and budget > 1 else None
+    if name not in _ONE_LU_WITNESSES:
+        raise NotIndependent(f"the per-LU product cannot judge the witness {name}")
+    depths = [d for s in searches if (d := s.witnesses.get(name)) is not None]
+    return min(depths, default=None)
+
+
+_ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
+
+
+def _in_the_array(model: Model, lu: int, host: int | None, v: Violation[World]) -> Counterexample:
+    """An LU's own counterexample replayed in the whole array, where it breaks the same
+    property in its last state (else the product was wrong: ProductError)."""
+    labels = [rename(cast(Label, label), lu, host) for label in v.labels]
+    trace = replay(model, labels)
+    prop = next(p for p in SAFETY if p.name == v.invariant)
+    message = prop.check(model, trace[-1].state)
+    if message is None:
+        raise ProductError(
+            f"LU{lu}'s own run breaking {v.invariant} does not break it in {model.scenario.name}"
+        )
+    return Counterexample(prop.name, "safety", message, trace)
+
+
+class ProductError(AssertionError):
+    """An LU's own counterexample that is not one of the whole array: the product is wrong."""

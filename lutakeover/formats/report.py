@@ -176,12 +176,24 @@ STATUS = {  # a property's status in words, by (kind, Check.status)
 def format_check(check: Check) -> str:
     """The human-readable report of a check: statistics, verdict, counterexamples."""
     m, s = check.model, check.search
-    lines = [
-        f"scenario {m.scenario.name}, variant {m.protocol.name}: {check.verdict.upper()}",
-        f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
-        f"{s.seconds:.2f} s ({s.states_per_second:,.0f} states/s)"
-        + (f", symmetry reduction over {check.symmetry} permutations" if check.symmetry > 1 else ""),
-    ]
+    lines = [f"scenario {m.scenario.name}, variant {m.protocol.name}: {check.verdict.upper()}"]
+    if check.lu_spaces is None:
+        lines.append(
+            f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
+            f"{s.seconds:.2f} s ({s.states_per_second:,.0f} states/s)"
+            + (f", symmetry reduction over {check.symmetry} permutations" if check.symmetry > 1 else "")
+        )
+    elif check.counterexamples:
+        lines.append(
+            f"  per-LU product: LU spaces of {', '.join(f'{n:,}' for n in check.lu_spaces)} states "
+            f"searched ({s.transitions:,} transitions), {s.seconds:.2f} s"
+        )
+    else:
+        lines.append(
+            f"  {s.states:,} states, depth {s.depth}, by the per-LU product of LU spaces of "
+            f"{', '.join(f'{n:,}' for n in check.lu_spaces)} states ({s.transitions:,} transitions "
+            f"searched), {s.seconds:.2f} s"
+        )
     if check.symmetry == 1 and check.symmetries > AUTO_SYMMETRY_LIMIT:
         lines.append(
             f"  no symmetry reduction: {check.symmetries} permutations cost more than they save "
@@ -237,6 +249,7 @@ def check_json(check: Check) -> dict[str, Any]:
         "seconds": round(s.seconds, 3),
         "states_per_second": round(s.states_per_second),
         "symmetry_permutations": check.symmetry,
+        "lu_spaces": check.lu_spaces,
         "liveness_checked": s.liveness_checked,
         "properties": properties,
         "witnesses": {

@@ -14,6 +14,7 @@ import pytest
 from conftest import AGREEMENT, SLOW, summary
 from invariants import SAFETY
 from lutakeover.cli import main
+from lutakeover.formats.report import format_check
 from model.actions import Model
 from model.labels import Label
 from model.protocol import CORRECT, VARIANTS, variant
@@ -228,3 +229,13 @@ def test_check_product_refuses_what_it_cannot_do(
         args.remove(str(ARRAYS / "array-2x2x1-t2.toml"))
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_product_report_says_how_it_counted_and_nothing_of_symmetry() -> None:
+    # Five LUs on five controllers: 120 symmetries, which the full search's report would
+    # say it did not reduce by; the product's report says what it searched instead.
+    check = product_check(Model(array(5, 5, 1, 1), CORRECT))
+    assert check.lu_spaces == [269] * 5  # 5 states without a take-over, 264 with one
+    text = format_check(check)
+    assert "828,125 states, depth 32, by the per-LU product of LU spaces of 269, 269, 269, 269, 269" in text
+    assert "symmetry" not in text.splitlines()[1] and "no symmetry reduction" not in text

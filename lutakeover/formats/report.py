@@ -194,7 +194,7 @@ def format_check(check: Check) -> str:
             f"{', '.join(f'{n:,}' for n in check.lu_spaces)} states ({s.transitions:,} transitions "
             f"searched), {s.seconds:.2f} s"
         )
-    if check.symmetry == 1 and check.symmetries > AUTO_SYMMETRY_LIMIT:
+    if check.lu_spaces is None and check.symmetry == 1 and check.symmetries > AUTO_SYMMETRY_LIMIT:
         lines.append(
             f"  no symmetry reduction: {check.symmetries} permutations cost more than they save "
             "(--symmetry forces it)"

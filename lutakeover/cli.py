@@ -54,7 +54,7 @@ from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
 from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
-from proofs.product import NotIndependent, product_check
+from proofs.product import NotIndependent, product_check, why_not_independent
 from proofs.simulate import simulate
 from reference_impl.bugs import ALL_IMPL_BUGS
 from reference_impl.config import ConfigError
@@ -173,11 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after a violation, go on to find every property's shortest counterexample",
     )
-    check.add_argument(
+    product = check.add_mutually_exclusive_group()
+    product.add_argument(
         "--product",
+        dest="product",
         action="store_true",
+        default=None,
         help="where the LUs share nothing but the take-over budget, search each LU's own array "
-        "once and count the product (safety and witnesses; needs --no-liveness)",
+        "once and count the product (safety and witnesses; needs --no-liveness). The default "
+        "with --no-liveness on such an array of several LUs, unless --no-symmetry, --symmetry "
+        "or --max-states asks for the search itself",
+    )
+    product.add_argument(
+        "--no-product", dest="product", action="store_false", help="never the per-LU product"
     )
     _output_options(check)
     _report_option(check)
@@ -454,6 +462,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             "--symmetry checks safety only: liveness is judged on the unreduced graph, because "
             "fairness compares action labels that renamed states name differently; add --no-liveness"
         )
+    if args.product is None:  # the product where it applies and nothing asks for the search itself
+        args.product = (
+            args.no_liveness
+            and args.symmetry is None
+            and args.max_states is None
+            and len(scenario.lus) > 1
+            and why_not_independent(scenario) is None
+        )
+        if args.product and not args.quiet:
+            print(
+                "lutakeover: the LUs share only the take-over budget: checked by the per-LU product "
+                "(--no-product for the search of every state)",
+                file=sys.stderr,
+            )
     if args.product:
         given = [f for f, on in (("--symmetry", args.symmetry), ("--max-states", args.max_states)) if on]
         if given:

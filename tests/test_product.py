@@ -239,3 +239,57 @@ def test_the_product_report_says_how_it_counted_and_nothing_of_symmetry() -> Non
     text = format_check(check)
     assert "828,125 states, depth 32, by the per-LU product of LU spaces of 269, 269, 269, 269, 269" in text
     assert "symmetry" not in text.splitlines()[1] and "no symmetry reduction" not in text
+
+
+SMALL = """
+name = "small"
+description = "two LUs that share only the take-over budget"
+[array]
+controllers = 2
+ports = 2
+[[lu]]
+id = 0
+controller = 0
+port = 0
+ext_lun = 0
+[[lu]]
+id = 1
+controller = 1
+port = 0
+ext_lun = 0
+[[host]]
+name = "host0"
+writes = [0]
+[[host]]
+name = "host1"
+writes = [1]
+[takeovers]
+mode = "any"
+budget = 1
+port = 1
+"""
+
+
+def test_check_takes_the_product_by_default_where_it_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    assert main(["check", str(path), "--no-liveness", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["lu_spaces"] == [71, 71]
+    assert json.loads(out.out)["states"] == 685  # as the full search finds (array(2, 2, 1, 1))
+    assert "checked by the per-LU product (--no-product for the search of every state)" in out.err
+    # What asks for the search itself: --no-product, --no-symmetry, --symmetry, --max-states,
+    # or liveness.
+    for extra in (["--no-product"], ["--no-symmetry"], ["--symmetry"], ["--max-states", "10000"]):
+        assert main(["check", str(path), "--no-liveness", "--json", "--quiet", *extra]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["lu_spaces"] is None and data["states"] <= 685, extra
+    assert main(["check", str(path), "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["lu_spaces"], data["states"], data["liveness_checked"]) == (None, 685, True)
+    # A scenario whose LUs are tied together is searched as ever, and says nothing of it.
+    assert main(["check", "--builtin", "three-hosts", "--no-liveness", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["lu_spaces"] is None and "per-LU product" not in out.err

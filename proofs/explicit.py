@@ -92,8 +92,12 @@ def explore(
     max_states: int | None = None,
     keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
+    visit: Callable[[S, int], None] | None = None,
 ) -> Search[S]:
     """Breadth-first search of every state reachable from ``initial``.
+
+    ``visit``, if given, is called with each new state (its representative, with
+    ``canonical``) and its depth, as the search reaches it.
 
     Stops at the first invariant violation unless ``keep_going``, in which case it records
     the shortest counterexample of every property it can break. With ``obligations`` it
@@ -152,6 +156,8 @@ def explore(
             s = canon(s)
             i = add(s, -1)
             if i is not None:
+                if visit is not None:
+                    visit(s, 0)
                 queue.append((s, i, 0))
                 stop = stop or check(s, i)
         while queue and not stop:
@@ -172,6 +178,8 @@ def explore(
                     edge_label.append(labels.setdefault(label, len(labels)))
                 if j is None:
                     continue
+                if visit is not None:
+                    visit(nxt, depth + 1)
                 result.depth = max(result.depth, depth + 1)
                 if check(nxt, j):
                     stop = True

@@ -20,7 +20,7 @@ full search find the same for every variant. docs/ARCHITECTURE.md has the argume
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import cast
@@ -100,24 +100,35 @@ class LocalSpace:
     depth_by_takeovers: dict[int, int]  # take-overs designated -> the deepest such state
 
 
+class _Tally:
+    """Each state of an LU's own space as a search reaches it (``explore``'s ``visit``),
+    counted by the take-overs designated to reach it, with the deepest of each count."""
+
+    def __init__(self, lu: int, budget: int) -> None:
+        self.lu, self.budget = lu, budget
+        self.by_takeovers: Counter[int] = Counter()
+        self.deepest: dict[int, int] = {}
+
+    def __call__(self, w: World, depth: int) -> None:
+        used = self.budget - w.budget
+        self.by_takeovers[used] += 1
+        self.deepest[used] = max(self.deepest.get(used, 0), depth)
+
+    def space(self) -> LocalSpace:
+        return LocalSpace(
+            self.lu,
+            sum(self.by_takeovers.values()),
+            dict(sorted(self.by_takeovers.items())),
+            dict(sorted(self.deepest.items())),
+        )
+
+
 def local_space(scenario: Scenario, lu: int, protocol: Protocol = CORRECT) -> LocalSpace:
-    """Breadth-first search of LU ``lu``'s own space (every state kept: a few thousand)."""
+    """Breadth-first search of LU ``lu``'s own space, its states counted."""
     model = Model(local_scenario(scenario, lu), protocol)
-    start = model.initial()
-    depth: dict[World, int] = {start: 0}
-    queue = deque([start])
-    while queue:
-        w = queue.popleft()
-        for _, after in model.successors(w):
-            if after not in depth:
-                depth[after] = depth[w] + 1
-                queue.append(after)
-    used = Counter(scenario.budget - w.budget for w in depth)
-    deepest: dict[int, int] = {}
-    for w, d in depth.items():
-        n = scenario.budget - w.budget
-        deepest[n] = max(deepest.get(n, 0), d)
-    return LocalSpace(lu, len(depth), dict(sorted(used.items())), dict(sorted(deepest.items())))
+    tally = _Tally(lu, scenario.budget)
+    explore([model.initial()], model.successors, visit=tally)
+    return tally.space()
 
 
 class NotIndependent(ValueError):
@@ -195,11 +206,13 @@ def product_check(
         for lu in range(len(scenario.lus))
     ]
     searches: list[Search[World]] = []
+    tallies: list[_Tally] = []
     moving: list[int | None] = []  # each LU's shallowest depth with a take-over under way
     for lu in range(len(scenario.lus)):
         local = Model(local_scenario(scenario, lu), model.protocol)
         witnesses = [(w.name, _bound_witness(w, local)) for w in WITNESSES if w.applies(local)]
         witnesses.append(("moving", lambda before, label, after: any(not j.backup for j in after.jobs)))
+        tallies.append(_Tally(lu, scenario.budget))
         own = explore(
             [local.initial()],
             local.successors,
@@ -207,11 +220,14 @@ def product_check(
             witnesses=witnesses,
             keep_going=True,
             progress=progress,
+            visit=tallies[-1],
         )
         moving.append(own.witnesses.pop("moving"))
         searches.append(own)
+    # Shortest first; of one length, LU by LU, each LU's in the order of SAFETY.
     found: list[tuple[int, int, Violation[World]]] = sorted(
-        (len(v.labels), lu, v) for lu, s in enumerate(searches) for v in s.violations
+        ((len(v.labels), lu, v) for lu, s in enumerate(searches) for v in s.violations),
+        key=lambda f: f[:2],
     )
     counterexamples: list[Counterexample] = []
     for _, lu, v in found:
@@ -225,9 +241,8 @@ def product_check(
     if counterexamples:  # the array's states are not counted: they are not all safe
         search.states = sum(s.states for s in searches)
         search.depth = max(s.depth for s in searches)
-    else:
-        spaces = [local_space(scenario, lu, model.protocol) for lu in range(len(scenario.lus))]
-        search.states, search.depth = _product(scenario, spaces)
+    else:  # every LU's space searched whole (nothing broke), so each tally is complete
+        search.states, search.depth = _product(scenario, [t.space() for t in tallies])
     applicable = [w for w in WITNESSES if w.applies(model)]
     search.witnesses = {w.name: _witness_depth(w.name, searches, moving, scenario.budget) for w in applicable}
     search.seconds = time.monotonic() - started
@@ -252,6 +267,9 @@ def _bound_witness(w: Witness, m: Model) -> Callable[[World, Hashable, World], b
     return lambda before, label, after: w.reached(m, before, cast(Label, label), after)
 
 
+_ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
+
+
 def _witness_depth(
     name: str, searches: list[Search[World]], moving: list[int | None], budget: int
 ) -> int | None:
@@ -264,9 +282,6 @@ def _witness_depth(
         raise NotIndependent(f"the per-LU product cannot judge the witness {name}")
     depths = [d for s in searches if (d := s.witnesses.get(name)) is not None]
     return min(depths, default=None)
-
-
-_ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
 
 
 def _in_the_array(model: Model, lu: int, host: int | None, v: Violation[World]) -> Counterexample:

@@ -201,12 +201,8 @@ class DiskArray:
             for lu, block in sorted(ctl.destaging):
                 yield Event("destage_done", (ctl.number, lu, block))
             if self.config.background_destage:
-                keys = (
-                    ctl.cache.dirty_lines()
-                    if destage_sample is not None
-                    else ((lu, block) for lu, block, _ in ctl.cache.lines())
-                )
-                alone = ((lu, b) for lu, b in keys if self._may_destage_alone(ctl, lu, b))
+                dirty = ctl.cache.dirty_lines()
+                alone = ((lu, b) for lu, b in dirty if self._may_destage_alone(ctl, lu, b))
                 for lu, block in islice(alone, destage_sample):
                     yield Event("background_destage", (ctl.number, lu, block))
         for job in self.utility.jobs:
@@ -228,9 +224,7 @@ class DiskArray:
     # The guards of the steps that are not a job's: ``offers`` and the steps ask the same ones.
 
     def _may_destage_alone(self, ctl: Controller, lu: int, block: int) -> bool:
-        line = ctl.cache.get(lu, block)
-        busy = lu in ctl.write_through or (lu, block) in ctl.destaging
-        return self.config.background_destage and line is not None and line.dirty and not busy
+        return self.config.background_destage and lu not in ctl.write_through and ctl.may_destage(lu, block)
 
     def _may_mirror(self, pair: PairRecord) -> bool:
         pending = pair.pending

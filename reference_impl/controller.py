@@ -123,7 +123,7 @@ class Controller:
     def start_destage(self, lu: int, block: int) -> None:
         """Issue the disk write of a dirty line; the line stays dirty until it is done."""
         line = self.cache.get(lu, block)
-        assert line is not None and line.dirty and (lu, block) not in self.destaging
+        assert line is not None and self.may_destage(lu, block)
         self.destaging[lu, block] = line.data
         if "clean-before-disk-write" in self.bugs:
             self.cache.mark_clean(lu, block)

@@ -49,7 +49,7 @@ from model.scenario import (
     builtin_names,
     load,
 )
-from model.symmetry import MAX_GROUP, group_size
+from model.symmetry import MAX_GROUP, describe_size, group_size
 from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
 from proofs.encoding import EncodingLimit
@@ -452,12 +452,13 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     protocol = _protocol(args.variant)
-    if args.symmetry and group_size(scenario) > MAX_GROUP:
+    size = group_size(scenario)
+    if args.symmetry and (size == 0 or size > MAX_GROUP):
         raise BadInput(
-            f"--symmetry: {scenario.name} has {group_size(scenario):,} symmetries, too many to rename "
+            f"--symmetry: {scenario.name} has {describe_size(size)} symmetries, too many to rename "
             f"every state by (at most {MAX_GROUP:,}); run without --symmetry"
         )
-    if args.symmetry and not args.no_liveness and group_size(scenario) > 1:
+    if args.symmetry and not args.no_liveness and size != 1:
         raise BadInput(
             "--symmetry checks safety only: liveness is judged on the unreduced graph, because "
             "fairness compares action labels that renamed states name differently; add --no-liveness"

@@ -56,7 +56,7 @@ class Check:
     symmetry: int  # size of the symmetry group used (1: no reduction)
     witnesses: dict[str, int | None]  # applicable witnesses -> depth reached, None if never
     keep_going: bool = False
-    symmetries: int = 1  # size of the scenario's symmetry group, used or not
+    symmetries: int = 1  # size of the scenario's symmetry group, used or not (0: too many to count)
     untested: dict[str, str] = field(default_factory=dict)  # vacuous properties -> why
     counterexamples: list[Counterexample] = field(default_factory=list)  # in the order found
     # With the per-LU product (proofs/product.py): each LU's own space, in states; the
@@ -121,15 +121,17 @@ def run_check(
     progress: Callable[[str], None] | None = None,
 ) -> Check:
     """Explore every state of ``model``. ``symmetry`` None (the default) reduces by the
-    scenario's symmetries when liveness is off and there are at most ``AUTO_SYMMETRY_LIMIT``
-    of them: every state is renamed by each, so a larger group costs more time than it saves.
+    scenario's symmetries (the renamings that fix its initial state: only they merge states
+    it reaches, ``model.symmetry``) when liveness is off and there are 2 to
+    ``AUTO_SYMMETRY_LIMIT`` of them: every state is renamed by each, so a larger group costs
+    more time than it saves, and with none there is nothing to save.
     Liveness is judged on the unreduced graph only (see ``proofs.explicit.explore``), so
     ``symmetry=True`` with ``liveness`` is refused (``SymmetryWithLiveness``)."""
     scenario = model.scenario
     size = group_size(scenario)
     if symmetry is None:
         symmetry = not liveness and 1 < size <= AUTO_SYMMETRY_LIMIT
-    elif symmetry and liveness and size > 1:
+    elif symmetry and liveness and size != 1:
         raise SymmetryWithLiveness(
             "symmetry reduction checks safety only: fairness compares action labels, which "
             "differently renamed states give different names; turn liveness off to reduce"

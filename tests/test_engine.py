@@ -175,3 +175,42 @@ def test_liveness_under_symmetry_reduction_is_refused_because_it_is_unsound() ->
     assert [v.kind for v in on_representatives.violations] == ["cycle"]
     with pytest.raises(ValueError, match="liveness is judged on the unreduced graph"):
         explore([(1, 0, 0, False)], _clock, obligations=_finish_pending, canonical=_representative)
+
+
+# --- the fingerprint index -----------------------------------------------------------------------
+
+
+def test_the_fingerprint_index_finds_every_state_through_collisions_and_growth() -> None:
+    """Fingerprints as Python hashes states (tuples), a cluster that shares its low bits (so
+    every probe in it collides), negative ones and the extremes, enough to grow the table
+    several times: each is found as its own state, and a fingerprint never added is not."""
+    from array import array
+
+    from proofs.explicit import FingerprintIndex
+
+    fingerprints = array("q")
+    index = FingerprintIndex(fingerprints)
+    values = [hash((k, "state")) for k in range(6000)] + [k << 20 for k in range(1, 200)]
+    values += [2**63 - 1, -(2**63)]
+    for n, fp in enumerate(values):
+        assert index.insert(fp, n) == -1
+        fingerprints.append(fp)
+    assert len(index.slots) == 16384 and index.count == len(values)
+    assert [index.find(fp) for fp in values] == list(range(len(values)))
+    assert [index.insert(fp, -5) for fp in values[:100]] == list(range(100))  # seen: nothing added
+    assert index.count == len(values)
+    assert index.find(1 << 19) == -1 and 12345 not in index and (200 << 20) not in index
+
+
+def test_the_search_remembers_states_by_fingerprint_alone() -> None:
+    """The index keeps state numbers in 4-byte slots, not a dict of ints: searching 50,000
+    states adds at most 16 bytes per state to what the fingerprint and parent arrays take
+    (a dict would take about 100)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    result = explore([0], counter(50_000))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.states == 50_001
+    assert peak < 50_001 * (8 + 8 + 16) * 1.5  # fingerprints, parents, index; array growth slack

@@ -35,13 +35,15 @@ def cases(keys: Iterable[tuple[Any, ...]]) -> list[Any]:
 
 
 # (states, transitions, depth) of the correct protocol, with and without symmetry reduction
-# (with it, liveness is off: fairness is judged on the unreduced graph only).
+# (with it, liveness is off: fairness is judged on the unreduced graph only). Only three-way
+# has a renaming that fixes its start (its two empty controllers swapped); elsewhere
+# "with" searches every state, as it reduced nothing before either.
 STATES = {
     ("fig5", True): (8502, 23161, 35),
     ("fig5", False): (8502, 23161, 35),
     ("ping-pong", True): (2689, 5206, 52),
     ("ping-pong", False): (2689, 5206, 52),
-    ("three-way", True): (34584, 115490, 36),
+    ("three-way", True): (35492, 117694, 36),
     ("three-way", False): (70745, 234808, 36),
     ("one-lu", True): (71, 113, 16),
     ("one-lu", False): (71, 113, 16),

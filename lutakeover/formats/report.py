@@ -12,6 +12,7 @@ from typing import Any
 from invariants import LIVENESS, SAFETY
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, PairState, Request, Row, Where, World, in_inbox
+from model.symmetry import describe_size
 from proofs.bmc import Bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
 from proofs.simulate import Simulation
@@ -194,10 +195,10 @@ def format_check(check: Check) -> str:
             f"{', '.join(f'{n:,}' for n in check.lu_spaces)} states ({s.transitions:,} transitions "
             f"searched), {s.seconds:.2f} s"
         )
-    if check.lu_spaces is None and check.symmetry == 1 and check.symmetries > AUTO_SYMMETRY_LIMIT:
+    if check.lu_spaces is None and check.symmetry == 1 and not 0 < check.symmetries <= AUTO_SYMMETRY_LIMIT:
         lines.append(
-            f"  no symmetry reduction: {check.symmetries} permutations cost more than they save "
-            "(--symmetry forces it)"
+            f"  no symmetry reduction: {describe_size(check.symmetries)} permutations cost more than "
+            "they save (--symmetry forces it)"
         )
     if not s.complete and not s.violations:
         lines.append("  incomplete: the state limit stopped the search; nothing is proved")

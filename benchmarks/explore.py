@@ -12,7 +12,9 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py --quick          # built-ins only
     python benchmarks/explore.py --arrays-only --max-states 500000
 
-Where an array's LUs are independent, a row "product" follows its full searches: the same
+Where no host of an array uses two LUs, rows "composed" follow its full searches: every
+state searched as one record per LU (``lutakeover check --composed``), to the end, without
+and with liveness. Where an array's LUs are independent, a row "product" follows: the same
 array checked by the per-LU product (``lutakeover check --product``), every state counted;
 its states per second and bytes per state are the product's states over its time and memory.
 """
@@ -31,6 +33,7 @@ from model.actions import Model
 from model.protocol import CORRECT
 from model.scenario import Scenario, builtin, builtin_names, load
 from proofs.check import run_check
+from proofs.composed import composed_check, why_not_composable
 from proofs.product import product_check, why_not_independent
 
 
@@ -61,11 +64,14 @@ def scenario_named(name: str) -> Scenario:
 
 def measure(name: str, how: str, liveness: bool, max_states: int | None = None) -> dict[str, object]:
     """Run one search in this process and return its figures (called in a child). ``how``:
-    "full", "symmetry" (reduced by symmetry) or "product" (the per-LU product)."""
+    "full", "symmetry" (reduced by symmetry), "composed" (every state, one record per LU)
+    or "product" (the per-LU product)."""
     model = Model(scenario_named(name), CORRECT)
     before = resident_kib()
     if how == "product":
         check = product_check(model)
+    elif how == "composed":
+        check = composed_check(model, liveness=liveness, max_states=max_states)
     else:
         check = run_check(model, symmetry=how == "symmetry", liveness=liveness, max_states=max_states)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -117,6 +123,8 @@ def main() -> None:
     if not args.quick:
         for name in sorted(p.stem for p in ARRAYS.glob("*.toml")):
             runs += [(name, "full", False, limit), (name, "symmetry", False, limit)]
+            if why_not_composable(Model(scenario_named(name), CORRECT)) is None:
+                runs += [(name, "composed", False, None), (name, "composed", True, None)]
             if why_not_independent(scenario_named(name)) is None:
                 runs.append((name, "product", False, None))
     header = f"{'scenario':<20} {'search':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "

@@ -52,6 +52,7 @@ from model.scenario import (
 from model.symmetry import MAX_GROUP, describe_size, group_size
 from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
+from proofs.composed import composed_check, why_not_composable
 from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
 from proofs.product import NotIndependent, product_check, why_not_independent
@@ -186,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     product.add_argument(
         "--no-product", dest="product", action="store_false", help="never the per-LU product"
+    )
+    composed = check.add_mutually_exclusive_group()
+    composed.add_argument(
+        "--composed",
+        dest="composed",
+        action="store_true",
+        default=None,
+        help="where no host uses two LUs (and take-overs are any LU's, one at a time), search "
+        "every state as one record per LU, working out each LU's steps once: the same states, "
+        "counterexamples and liveness verdicts, several times faster. The default on such an "
+        "array of several LUs, unless the product applies or --symmetry is given",
+    )
+    composed.add_argument(
+        "--no-composed", dest="composed", action="store_false", help="never the composed search"
     )
     _output_options(check)
     _report_option(check)
@@ -486,6 +501,22 @@ def cmd_check(args: argparse.Namespace) -> int:
                 "--product checks safety and witnesses only: fairness is judged on the whole "
                 "array's graph; add --no-liveness"
             )
+    model = Model(scenario, protocol)
+    if args.composed is None:  # where it applies, unless a reduction was chosen
+        args.composed = (
+            not args.product
+            and not args.symmetry
+            and len(scenario.lus) > 1
+            and why_not_composable(model) is None
+        )
+    if args.composed:
+        if args.product:
+            raise BadInput("--composed searches every state and --product counts them: choose one")
+        if args.symmetry:
+            raise BadInput("--composed searches every state, not one per orbit: drop --symmetry")
+        reason = why_not_composable(model)
+        if reason is not None:
+            raise BadInput(f"--composed: {scenario.name}: the composed search does not apply: {reason}")
     if args.trace_out:
         _check_writable(args.trace_out)
     if args.report:
@@ -494,7 +525,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"lutakeover: {line}", file=sys.stderr, flush=True)
 
-    model = Model(scenario, protocol)
     if args.product:
         try:
             result = product_check(
@@ -502,6 +532,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
         except NotIndependent as e:
             raise BadInput(f"--product: {e}") from None
+    elif args.composed:
+        result = composed_check(
+            model,
+            max_states=args.max_states,
+            keep_going=args.keep_going,
+            liveness=not args.no_liveness,
+            progress=None if args.quiet else progress,
+        )
     else:
         result = run_check(
             model,

@@ -62,6 +62,9 @@ class Check:
     # With the per-LU product (proofs/product.py): each LU's own space, in states; the
     # search's states are then the product's, counted, not visited one by one.
     lu_spaces: list[int] | None = None
+    # With the composed search (proofs/composed.py): how many records of each LU it met;
+    # every state was still searched.
+    lu_records: list[int] | None = None
 
     @property
     def verdict(self) -> str:

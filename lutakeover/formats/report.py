@@ -183,6 +183,11 @@ def format_check(check: Check) -> str:
             f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
             f"{s.seconds:.2f} s ({s.states_per_second:,.0f} states/s)"
             + (f", symmetry reduction over {check.symmetry} permutations" if check.symmetry > 1 else "")
+            + (
+                f", composed per LU from {', '.join(f'{n:,}' for n in check.lu_records)} LU records"
+                if check.lu_records is not None
+                else ""
+            )
         )
     elif check.counterexamples:
         lines.append(
@@ -251,6 +256,7 @@ def check_json(check: Check) -> dict[str, Any]:
         "states_per_second": round(s.states_per_second),
         "symmetry_permutations": check.symmetry,
         "lu_spaces": check.lu_spaces,
+        "lu_records": check.lu_records,
         "liveness_checked": s.liveness_checked,
         "properties": properties,
         "witnesses": {

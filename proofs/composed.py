@@ -1,0 +1,494 @@
+"""The search of every state, composed per LU (``lutakeover check --composed``).
+
+Where no host uses two LUs, no pair mirrors one LU to another, no crash is scripted and
+take-overs are designated one LU at a time ("any" mode), a step of one LU changes that LU's
+records alone: its flags, cache lines, row and de-stages in each controller, its disk
+blocks and row, its path, its hosts' requests, its jobs and ghost records. Step 801 is the
+one step that reads other LUs (the addresses they hold or will hold: the lowest external
+LUN free at the destination, and the gap rule) and the budget.
+
+So a state of the array is the budget and one record per LU (``LuPart``), each interned
+as a number, and the search runs over tuples of numbers. What an LU can do from one of its
+records is worked out once, by the model itself, in an array where the other LUs are where
+they start; designations once per layout of addresses. Every state is still visited (the
+counts, depths, counterexamples and the liveness graph are the array's own), but a state
+costs a few tuple operations instead of the model's guards. Each step worked out is
+checked to change its own LU's record alone (``NotComposable`` otherwise), and every
+counterexample is replayed in the whole array's model.
+
+Unlike the per-LU product (``proofs/product.py``), LUs may share ports, and liveness is
+judged: the graph searched is the array's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable
+from typing import NamedTuple, cast
+
+from invariants import SAFETY, WITNESSES
+from invariants.safety import lun_map_well_formed, reads_return_written_data
+from invariants.witnesses import obligations, untested_properties
+from model.actions import Model
+from model.labels import Label
+from model.state import (
+    Address,
+    BadRead,
+    Controller,
+    Destage,
+    Disk,
+    Ghost,
+    Job,
+    Line,
+    Path,
+    Request,
+    Row,
+    World,
+)
+from proofs.check import Check, counterexample
+from proofs.explicit import Violation, explore
+from proofs.trace import Counterexample
+
+# (budget, the first wrong read's number or -1, the number of each LU's record)
+State = tuple[int, ...]
+HEAD = 2  # where the LUs' record numbers start in a State
+
+
+class InController(NamedTuple):
+    """An LU's records in one controller."""
+
+    active: bool
+    write_through: bool
+    lines: tuple[Line, ...]
+    row: Row
+    destaging: tuple[Destage, ...]
+
+
+class LuPart(NamedTuple):
+    """Everything in the array's state that belongs to one LU."""
+
+    controllers: tuple[InController, ...]
+    blocks: tuple[int, ...]
+    row: Row  # the disk's
+    path: Path
+    requests: tuple[Request | None, ...]  # of its hosts, in host order
+    jobs: tuple[Job, ...]
+    acked: tuple[int, ...]
+    writes: tuple[int, ...]
+    reads: tuple[int, ...]
+    designated: Address
+
+
+class NotComposable(ValueError):
+    """The array's LUs are tied together beyond Step 801; says why."""
+
+
+def why_not_composable(model: Model) -> str | None:
+    """Why the array's states cannot be composed per LU, or None."""
+    s = model.scenario
+    if s.mode != "any":
+        return "take-overs are scripted in batches, which name several LUs"
+    if s.pairs or s.backups:
+        return "mirrored pairs tie an LU to another"
+    if s.crashes:
+        return "a crash of the whole array touches every LU"
+    for host in s.hosts:
+        lus = set(host.writes) | set(host.reads)
+        if len(lus) != 1:
+            return f"host {host.name} uses {len(lus)} LUs, not one"
+    return None
+
+
+class Composition:
+    """The array's states as tuples of per-LU records, and the successor function on them."""
+
+    def __init__(
+        self,
+        model: Model,
+        witness_checks: list[tuple[str, Callable[[World, Label, World], bool]]] | None = None,
+    ) -> None:
+        reason = why_not_composable(model)
+        if reason is not None:
+            raise NotComposable(f"{model.scenario.name}: the composed search does not apply: {reason}")
+        self.model = model
+        s = model.scenario
+        self.lus = len(s.lus)
+        self.hosts_of = [
+            tuple(h for h, spec in enumerate(s.hosts) if lu in spec.writes + spec.reads)
+            for lu in range(self.lus)
+        ]
+        self.first = model.initial()
+        self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each LU's own steps
+        self.parts: list[LuPart] = []
+        self.owner: list[int] = []  # part number -> its LU
+        self.broken_of: list[frozenset[str] | None] = []  # part number -> ``broken``, once asked
+        # Part number -> the number of what lun_map_well_formed reads of it: its disk row and
+        # whether it has a job under way.
+        self.address: list[int] = []
+        self._addresses: dict[tuple[Row, bool], int] = {}
+        self.number: dict[tuple[int, LuPart], int] = {}
+        self.start_parts = tuple(self.intern(lu, p) for lu, p in enumerate(self.split(self.first)))
+        # The first wrong read is the array's, not an LU's: the model records the first
+        # only, so a later one of another LU changes nothing.
+        self.bad_reads: list[BadRead] = []
+        self._bad_number: dict[BadRead, int] = {}
+        self.initial: State = (self.first.budget, -1, *self.start_parts)
+        # Per part number: its own moves (label, LU, new part), the properties it breaks,
+        # its pending obligations; per layout of addresses: the designations.
+        self._moves: dict[int, list[tuple[Label, int, int, int]]] = {}
+        self._pending: dict[int, frozenset[Hashable]] = {}
+        self._designations: dict[tuple[object, ...], list[tuple[Label, int, Job, Address]]] = {}
+        self._designated: dict[tuple[int, Job, Address], int] = {}
+        self._lun_map: dict[tuple[int, ...], object] = {}
+        self._last_state: State = ()
+        self._last_broken: frozenset[str] = frozenset()
+        self.reached: dict[str, set[tuple[int, Label]]] = {}  # witness -> (part, label) reaching it
+
+    # --- records ---------------------------------------------------------------------------
+
+    def intern(self, lu: int, part: LuPart) -> int:
+        """The number of LU ``lu``'s record ``part`` (two LUs' records are never one number:
+        under a seeded bug two LUs can hold equal records)."""
+        n = self.number.get((lu, part))
+        if n is None:
+            n = self.number[lu, part] = len(self.parts)
+            self.parts.append(part)
+            self.owner.append(lu)
+            self.broken_of.append(None)
+            self.address.append(self._addresses.setdefault((part.row, bool(part.jobs)), len(self._addresses)))
+        return n
+
+    def split(self, w: World) -> list[LuPart]:
+        """Each LU's records of ``w``."""
+        parts = []
+        for lu in range(self.lus):
+            controllers = tuple(
+                InController(
+                    lu in ctl.active,
+                    lu in ctl.write_through,
+                    tuple(x for x in ctl.cache if x.lu == lu),
+                    ctl.table[lu],
+                    tuple(x for x in ctl.destaging if x.lu == lu),
+                )
+                for ctl in w.controllers
+            )
+            g = w.ghost
+            parts.append(
+                LuPart(
+                    controllers,
+                    w.disk.blocks[lu],
+                    w.disk.table[lu],
+                    w.paths[lu],
+                    tuple(w.hosts[h] for h in self.hosts_of[lu]),
+                    tuple(j for j in w.jobs if j.lu == lu),
+                    g.acked[lu],
+                    g.writes[lu],
+                    g.reads[lu],
+                    g.designated[lu],
+                )
+            )
+        return parts
+
+    def world(self, state: State) -> World:
+        """The array's state that ``state`` stands for."""
+        bad = self.bad_reads[state[1]] if state[1] >= 0 else None
+        return self.join(state[0], bad, [self.parts[n] for n in state[HEAD:]])
+
+    def join(self, budget: int, bad: BadRead | None, parts: list[LuPart]) -> World:
+        controllers = []
+        for c in range(len(self.first.controllers)):
+            mine = [p.controllers[c] for p in parts]
+            controllers.append(
+                Controller(
+                    tuple(lu for lu, x in enumerate(mine) if x.active),
+                    tuple(lu for lu, x in enumerate(mine) if x.write_through),
+                    tuple(line for x in mine for line in x.lines),
+                    tuple(x.row for x in mine),
+                    tuple(d for x in mine for d in x.destaging),
+                )
+            )
+        hosts: list[Request | None] = list(self.first.hosts)
+        for lu, p in enumerate(parts):
+            for h, request in zip(self.hosts_of[lu], p.requests, strict=True):
+                hosts[h] = request
+        return self.first._replace(
+            controllers=tuple(controllers),
+            disk=Disk(tuple(p.blocks for p in parts), tuple(p.row for p in parts)),
+            paths=tuple(p.path for p in parts),
+            hosts=tuple(hosts),
+            jobs=tuple(j for p in parts for j in p.jobs),
+            budget=budget,
+            ghost=Ghost(
+                tuple(p.acked for p in parts),
+                tuple(p.writes for p in parts),
+                tuple(p.reads for p in parts),
+                bad,
+                tuple(p.designated for p in parts),
+            ),
+        )
+
+    def alone(self, lu: int, n: int) -> World:
+        """The array with LU ``lu`` in its record ``n`` and every other LU where it started."""
+        parts = [self.parts[m] for m in self.start_parts]
+        parts[lu] = self.parts[n]
+        return self.join(self.first.budget, None, parts)
+
+    # --- what one LU can do -----------------------------------------------------------------
+
+    def _which(self, before: list[LuPart], after: World, label: Label) -> tuple[int, LuPart]:
+        """The one LU whose records a step changed, and its new record; NotComposable if it
+        changed another's (no LU: a step that changes nothing is its own LU's, found by label)."""
+        changed = [(lu, p) for lu, p in enumerate(self.split(after)) if p != before[lu]]
+        if len(changed) > 1:
+            raise NotComposable(f"'{label}' changes LU{changed[0][0]} and LU{changed[1][0]}")
+        if not changed:
+            raise NotComposable(f"'{label}' changes no LU's records")
+        return changed[0]
+
+    def moves(self, n: int) -> list[tuple[Label, int, int, int]]:
+        """Record ``n``'s own steps (not designations): (label, its LU, new record, the
+        number of the wrong read it makes or -1)."""
+        found = self._moves.get(n)
+        if found is not None:
+            return found
+        lu = self.owner[n]
+        w = self.alone(lu, n)
+        before = self.split(w)
+        found = []
+        for t in self.model.transitions(w):
+            if t.action.name == "designate":
+                continue
+            label = t.label(w)
+            if t.after.budget != w.budget:
+                raise NotComposable(f"'{label}' changes the budget")
+            changed, part = self._which(before, t.after, label)
+            if changed != lu:
+                continue  # another LU's step, from where it started: its own record's move
+            bad = -1
+            if t.after.ghost.bad_read is not None:
+                bad = self._bad_number.setdefault(t.after.ghost.bad_read, len(self.bad_reads))
+                if bad == len(self.bad_reads):
+                    self.bad_reads.append(t.after.ghost.bad_read)
+            found.append((label, lu, self.intern(lu, part), bad))
+            for name, reached in self.witness_checks:
+                if reached(w, label, t.after):
+                    self.reached.setdefault(name, set()).add((n, label))
+        self._moves[n] = found
+        return found
+
+    def designations(self, state: State) -> list[tuple[Label, int, int]]:
+        """Step 801's designations from ``state``: (label, LU, the LU's new record)."""
+        if state[0] <= 0:
+            return []
+        layout = tuple((self.parts[n].row, self.parts[n].jobs) for n in state[HEAD:])
+        found = self._designations.get(layout)
+        if found is None:
+            w = self.world(state)
+            before = self.split(w)
+            found = []
+            for t in self.model.transitions(w, names=("designate",)):
+                label = t.label(w)
+                lu, part = self._which(before, t.after, label)
+                job = part.jobs[-1]
+                if _designated(before[lu], job, part.designated) != part:
+                    raise NotComposable(f"'{label}' changes more of LU{lu} than its jobs and designation")
+                found.append((label, lu, job, part.designated))
+            self._designations[layout] = found
+        moves = []
+        for label, lu, job, address in found:
+            n = state[HEAD + lu]
+            key = (n, job, address)
+            m = self._designated.get(key)
+            if m is None:
+                m = self._designated[key] = self.intern(lu, _designated(self.parts[n], job, address))
+            moves.append((label, lu, m))
+        return moves
+
+    def successors(self, state: State) -> Iterable[tuple[Hashable, State]]:
+        out: list[tuple[Hashable, State]] = []
+        budget, first_bad = state[0], state[1]
+        for lu in range(self.lus):
+            at = HEAD + lu
+            for label, _, m, bad in self.moves(state[at]):
+                if bad >= 0 and first_bad < 0:
+                    out.append((label, (budget, bad, *state[HEAD:at], m, *state[at + 1 :])))
+                else:
+                    out.append((label, (*state[:at], m, *state[at + 1 :])))
+        for label, lu, m in self.designations(state):
+            at = HEAD + lu
+            out.append((label, (budget - 1, first_bad, *state[HEAD:at], m, *state[at + 1 :])))
+        return out
+
+    # --- properties, witnesses, obligations -------------------------------------------------
+
+    def broken(self, n: int) -> frozenset[str]:
+        """The properties of one LU that record ``n`` breaks (in the array where the others
+        are where they started, which breaks none); those of ``_WHOLE`` are judged on the
+        State."""
+        found = self.broken_of[n]
+        if found is None:
+            w = self.alone(self.owner[n], n)
+            found = self.broken_of[n] = frozenset(
+                p.name for p in SAFETY if p.name not in _WHOLE and p.check(self.model, w) is not None
+            )
+        return found
+
+    def broken_in(self, state: State) -> frozenset[str]:
+        """The per-LU properties some LU of ``state`` breaks. The engine asks each property
+        in turn of the same state, so the last answer is kept."""
+        if state is not self._last_state:
+            self._last_state = state
+            self._last_broken = frozenset().union(*(self.broken(n) for n in state[HEAD:]))
+        return self._last_broken
+
+    def all_hold(self, state: State) -> bool:
+        """Every safety property holds in ``state``: the engine's quick test, asked of every
+        state, so written for speed."""
+        if state[1] >= 0:
+            return False
+        broken_of = self.broken_of
+        for n in state[HEAD:]:
+            found = broken_of[n]
+            if found is None:
+                found = self.broken(n)
+            if found:
+                return False
+        return self.lun_map(state) is None
+
+    def lun_map(self, state: State) -> str | None:
+        """lun_map_well_formed reads every LU's disk row, and whether any job is under way."""
+        layout = tuple(map(self.address.__getitem__, state[HEAD:]))
+        verdict = self._lun_map.get(layout, _UNKNOWN)
+        if verdict is _UNKNOWN:
+            verdict = self._lun_map[layout] = lun_map_well_formed(self.model, self.world(state))
+        return cast("str | None", verdict)
+
+    def wrong_read(self, state: State) -> str | None:
+        """reads_return_written_data: the model records the first wrong read, and so does
+        the State."""
+        if state[1] < 0:
+            return None
+        return reads_return_written_data(self.model, self.world(state))
+
+    def pending(self, state: State) -> frozenset[Hashable]:
+        sets = []
+        for n in state[HEAD:]:
+            found = self._pending.get(n)
+            if found is None:
+                found = self._pending[n] = obligations(self.model, self.alone(self.owner[n], n))
+            sets.append(found)
+        return frozenset().union(*sets)
+
+
+_UNKNOWN = object()
+
+# The properties that read more than one LU's records: judged on the State.
+_WHOLE = {"lun_map_well_formed", "reads_return_written_data"}
+
+
+def _designated(part: LuPart, job: Job, address: Address) -> LuPart:
+    """An LU's record after Step 801 designated it: the job added (after any other of the
+    LU's, in designation order), the address recorded."""
+    return part._replace(jobs=(*part.jobs, job), designated=address)
+
+
+_ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
+
+
+def composed_check(
+    model: Model,
+    *,
+    keep_going: bool = False,
+    liveness: bool = True,
+    max_states: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Check:
+    """Every state of the array, searched as tuples of per-LU records: the same states,
+    depths, counterexamples and liveness verdicts as ``run_check`` without symmetry."""
+    started = time.monotonic()
+    applicable = [w for w in WITNESSES if w.applies(model)]
+    unknown = [w.name for w in applicable if w.name not in _ONE_LU_WITNESSES | {"concurrent_takeovers"}]
+    if unknown:
+        raise NotComposable(f"the composed search cannot judge the witness {unknown[0]}")
+    comp = Composition(
+        model, [(w.name, _bind_witness(w, model)) for w in applicable if w.name in _ONE_LU_WITNESSES]
+    )
+    # Every record's own steps are worked out when the record is first expanded, so a
+    # witness is known reached for (record, label) by the time its transition is taken.
+
+    def one_lu_witness(name: str) -> Callable[[State, Hashable, State], bool]:
+        def reached(before: State, label: Hashable, after: State) -> bool:
+            pairs = comp.reached.get(name)
+            if not pairs:
+                return False
+            return any((n, label) in pairs for n in before[HEAD:])
+
+        return reached
+
+    def concurrent(before: State, label: Hashable, after: State) -> bool:
+        return sum(1 for n in after[HEAD:] if any(not j.backup for j in comp.parts[n].jobs)) >= 2
+
+    witnesses = [
+        (w.name, concurrent if w.name == "concurrent_takeovers" else one_lu_witness(w.name))
+        for w in applicable
+    ]
+    whole = {"lun_map_well_formed": comp.lun_map, "reads_return_written_data": comp.wrong_read}
+    invariants = [(p.name, whole.get(p.name) or _per_lu(p.name, comp)) for p in SAFETY]
+    search = explore(
+        [comp.initial],
+        comp.successors,
+        invariants=invariants,
+        witnesses=witnesses,
+        obligations=comp.pending if liveness else None,
+        max_states=max_states,
+        keep_going=keep_going,
+        progress=progress,
+        all_hold=comp.all_hold,
+    )
+    counterexamples = [_in_the_array(model, comp, v) for v in search.violations]
+    search.seconds = time.monotonic() - started
+    return Check(
+        model,
+        search,  # type: ignore[arg-type]
+        1,
+        dict(search.witnesses),
+        keep_going,
+        1,
+        untested_properties(model),
+        counterexamples,
+        lu_records=[comp.owner.count(lu) for lu in range(comp.lus)],
+    )
+
+
+def _per_lu(name: str, comp: Composition) -> Callable[[State], str | None]:
+    def check(state: State) -> str | None:
+        return name if name in comp.broken_in(state) else None
+
+    return check
+
+
+def _bind_witness(w: object, m: Model) -> Callable[[World, Label, World], bool]:
+    reached = cast(Callable[[Model, World, Label, World], bool], w.reached)  # type: ignore[attr-defined]
+    return lambda before, label, after: reached(m, before, label, after)
+
+
+def _in_the_array(model: Model, comp: Composition, v: Violation[State]) -> Counterexample:
+    """The engine's violation over composed states as a run of the array: its states
+    rebuilt, and a safety property checked again in the last one (NotComposable if it did
+    not break there: the composition would be wrong)."""
+    worlds = [comp.world(s) for s in v.states]
+    message = v.message
+    if v.invariant is not None:
+        prop = next(p for p in SAFETY if p.name == v.invariant)
+        found = prop.check(model, worlds[-1])
+        if found is None:
+            raise NotComposable(f"the composed run breaking {v.invariant} does not break it in the array")
+        message = found
+    labels = [cast(Label, label) for label in v.labels]
+    for before, label, after in zip(worlds, labels, worlds[1:], strict=False):
+        t = model.transition_labelled(before, label)
+        if t is None or t.after != after:
+            raise NotComposable(f"'{label}' of the composed run is not a step of the array")
+    return counterexample(
+        Violation(v.invariant, v.kind, message, worlds, list(v.labels), v.loop_start, v.obligation)
+    )

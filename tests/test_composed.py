@@ -1,0 +1,193 @@
+"""The composed search (``proofs.composed``): every state of an array, as one record per LU,
+finds what the search of whole states finds (states, depth, counterexamples, witnesses and
+liveness verdicts), where LUs share ports too; a step that ties two LUs is caught."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_product import array
+
+from conftest import AGREEMENT, SLOW, reachable_worlds, summary
+from invariants import SAFETY
+from lutakeover.cli import main
+from model.actions import Model, Transition
+from model.protocol import CORRECT, VARIANTS, variant
+from model.scenario import builtin, load
+from model.state import World
+from proofs.check import Check, run_check
+from proofs.composed import Composition, NotComposable, composed_check, why_not_composable
+
+ARRAYS = Path(__file__).parent.parent / "benchmarks" / "arrays"
+
+
+def findings(check: Check) -> tuple[object, ...]:
+    """Everything a search reports: verdict, each broken property's shortest counterexample
+    (safety and liveness), witnesses, states, transitions and depth."""
+    s = check.search
+    return check.verdict, summary(check), check.witnesses, (s.states, s.transitions, s.depth)
+
+
+# (controllers, LUs, blocks, budget): where LUs share ports, so the per-LU product does not
+# apply. (2, 3, 1, 1): LU0 and LU2 share port 0 of controller 0; (3, 2, 1, 2): two LUs can
+# arrive at controller 2's port 1 in either order; (2, 2, 1, 3): three take-overs can bring
+# both LUs to one port.
+SHAPES = [
+    *[((2, 3, 1, 1), name) for name in VARIANTS],
+    *[pytest.param((3, 2, 1, 2), name, marks=AGREEMENT) for name in VARIANTS],
+    *[pytest.param((2, 2, 1, 3), name, marks=AGREEMENT) for name in VARIANTS],
+]
+
+
+@pytest.mark.parametrize(("shape", "name"), SHAPES)
+def test_the_composed_search_finds_what_the_search_of_whole_states_finds(
+    shape: tuple[int, int, int, int], name: str
+) -> None:
+    # The correct protocol and every seeded bug, liveness included, every property's
+    # shortest counterexample: the same, and the same number of states in every case.
+    model = Model(array(*shape), variant(name))
+    whole = run_check(model, symmetry=False, keep_going=True)
+    composed = composed_check(model, keep_going=True)
+    assert findings(composed) == findings(whole)
+    for v in composed.counterexamples:  # each a run of the array, breaking its property
+        assert v.trace[0].state == model.initial()
+        for before, step in zip(v.trace, v.trace[1:], strict=False):
+            assert Model.transition_labelled(model, before.state, step.label) is not None
+        if v.kind == "safety":
+            prop = next(p for p in SAFETY if p.name == v.property)
+            assert prop.check(model, v.trace[-1].state) == v.message
+
+
+@pytest.mark.parametrize(
+    ("shape", "states"),
+    [((3, 2, 1, 2), 26_015), ((2, 3, 1, 1), 3_425), ((2, 2, 1, 3), 26_057)],
+)
+def test_where_the_product_is_wrong_the_composed_search_counts_right(
+    shape: tuple[int, int, int, int], states: int
+) -> None:
+    """The arrays tests/test_product.py shows the per-LU product miscounting (LUs sharing
+    a port: Step 801's lowest free LUN and gap rule tie them)."""
+    check = composed_check(Model(array(*shape), CORRECT), liveness=False)
+    assert (check.verdict, check.search.states) == ("ok", states)
+
+
+def test_each_state_stands_for_the_world_it_was_split_from() -> None:
+    model = Model(array(2, 3, 1, 1), CORRECT)
+    comp = Composition(model)
+    worlds = reachable_worlds(model)
+    assert len(worlds) == 3_425
+    for w in worlds:
+        parts = [comp.intern(lu, p) for lu, p in enumerate(comp.split(w))]
+        assert comp.world((w.budget, -1, *parts)) == w
+
+
+class Tied(Model):
+    """A mutant array in which a host's write to LU0 also suspends LU1's path: one step
+    changes two LUs."""
+
+    def transitions(self, w: World, names: object = None, lu: int | None = None) -> Iterator[Transition]:
+        for t in super().transitions(w, names, lu):  # type: ignore[arg-type]
+            if t.action.name == "send_write" and t.args[1] == 0:
+                paths = (t.after.paths[0], t.after.paths[1]._replace(suspended=True), *t.after.paths[2:])
+                t = Transition(t.action, t.args, t.after._replace(paths=paths))
+            yield t
+
+
+def test_a_step_that_changes_two_lus_is_caught() -> None:
+    with pytest.raises(NotComposable, match="'send_write host0 LU0 block 0' changes LU0 and LU1"):
+        composed_check(Tied(array(2, 2, 1, 1), CORRECT), liveness=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("fig5", "take-overs are scripted in batches, which name several LUs"),
+        ("three-way", "host host0 uses 2 LUs, not one"),
+    ],
+)
+def test_arrays_whose_lus_are_tied_are_refused(
+    name: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert why_not_composable(Model(builtin(name), CORRECT)) == reason
+    with pytest.raises(NotComposable, match=reason):
+        composed_check(Model(builtin(name), CORRECT))
+    assert main(["check", "--builtin", name, "--composed", "--quiet"]) == 2
+    assert f"--composed: {name}: the composed search does not apply: {reason}" in capsys.readouterr().err
+
+
+def test_check_composes_by_default_where_it_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "shared.toml"
+    path.write_text(SHARED)
+    assert main(["check", str(path), "--json", "--quiet"]) == 0
+    composed = json.loads(capsys.readouterr().out)
+    assert composed["lu_records"] is not None and composed["liveness_checked"]
+    assert main(["check", str(path), "--json", "--quiet", "--no-composed"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["lu_records"] is None
+    same = ("states", "transitions", "depth", "verdict", "witnesses", "properties")
+    assert {k: composed[k] for k in same} == {k: whole[k] for k in same}
+    assert composed["states"] == 3_425
+    # A reduction asked for, or both at once, is not composed; one LU is not worth it.
+    for extra in (["--symmetry", "--no-liveness"], ["--product", "--no-liveness"]):
+        assert main(["check", str(path), "--json", "--quiet", *extra, "--composed"]) == 2
+    assert "choose one" in capsys.readouterr().err
+    assert main(["check", "--builtin", "ping-pong", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["lu_records"] is None
+
+
+SHARED = """\
+name = "shared-port"
+description = "LU0 and LU2 share port 0 of controller 0"
+[array]
+controllers = 2
+ports = 2
+[[lu]]
+id = 0
+controller = 0
+port = 0
+ext_lun = 0
+[[lu]]
+id = 1
+controller = 1
+port = 0
+ext_lun = 0
+[[lu]]
+id = 2
+controller = 0
+port = 0
+ext_lun = 1
+[[host]]
+name = "h0"
+writes = [0]
+[[host]]
+name = "h1"
+writes = [1]
+[[host]]
+name = "h2"
+writes = [2]
+[workload]
+writes_per_block = 1
+reads_per_block = 0
+[takeovers]
+mode = "any"
+budget = 1
+port = 1
+"""
+
+
+@SLOW
+@pytest.mark.parametrize(
+    ("name", "states", "depth"),
+    [("array-2x2x1-t3", 1_142_940, 60), ("array-3x2x1-t2", 973_262, 48)],
+)
+def test_the_benchmark_arrays_the_product_cannot_take_are_searched_whole(
+    name: str, states: int, depth: int
+) -> None:
+    """array-2x2x1-t3: the search of whole states found 1,142,940 states in 89 s."""
+    check = composed_check(Model(load(ARRAYS / f"{name}.toml"), CORRECT), liveness=False)
+    assert (check.verdict, check.search.states, check.search.depth) == ("ok", states, depth)

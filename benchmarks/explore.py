@@ -13,10 +13,11 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py --arrays-only --max-states 500000
 
 Where no host of an array uses two LUs, rows "composed" follow its full searches: every
-state searched as one record per LU (``lutakeover check --composed``), to the end, without
-and with liveness. Where an array's LUs are independent, a row "product" follows: the same
-array checked by the per-LU product (``lutakeover check --product``), every state counted;
-its states per second and bytes per state are the product's states over its time and memory.
+state searched as one record per LU (``lutakeover check --composed``), without and with
+liveness, up to ``--composed-max-states`` (default 10,000,000). Where an array's LUs are
+independent, a row "product" follows: the same array checked by the per-LU product
+(``lutakeover check --product``), every state counted; its states per second and bytes per
+state are the product's states over its time and memory.
 """
 
 from __future__ import annotations
@@ -110,10 +111,17 @@ def main() -> None:
         default=2_000_000,
         help="stop a benchmark array's full search there (default 2,000,000; 0: no limit)",
     )
+    parser.add_argument(
+        "--composed-max-states",
+        type=int,
+        default=10_000_000,
+        help="stop a composed search there (default 10,000,000; 0: no limit)",
+    )
     args = parser.parse_args()
-    if args.max_states < 0:
-        parser.error("--max-states must be 0 (no limit) or more")
+    if args.max_states < 0 or args.composed_max_states < 0:
+        parser.error("--max-states and --composed-max-states must be 0 (no limit) or more")
     limit = args.max_states or None
+    composed_limit = args.composed_max_states or None
     runs: list[tuple[str, str, bool, int | None]] = []
     if not args.arrays_only:
         runs += [(name, how, True, None) for name in builtin_names() for how in ("symmetry", "full")]
@@ -124,7 +132,7 @@ def main() -> None:
         for name in sorted(p.stem for p in ARRAYS.glob("*.toml")):
             runs += [(name, "full", False, limit), (name, "symmetry", False, limit)]
             if why_not_composable(Model(scenario_named(name), CORRECT)) is None:
-                runs += [(name, "composed", False, None), (name, "composed", True, None)]
+                runs += [(name, "composed", False, composed_limit), (name, "composed", True, composed_limit)]
             if why_not_independent(scenario_named(name)) is None:
                 runs.append((name, "product", False, None))
     header = f"{'scenario':<20} {'search':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "

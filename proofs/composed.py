@@ -237,7 +237,7 @@ class Composition:
 
     def _which(self, before: list[LuPart], after: World, label: Label) -> tuple[int, LuPart]:
         """The one LU whose records a step changed, and its new record; NotComposable if it
-        changed another's (no LU: a step that changes nothing is its own LU's, found by label)."""
+        changed two LUs' records, or none (every step of the model changes something)."""
         changed = [(lu, p) for lu, p in enumerate(self.split(after)) if p != before[lu]]
         if len(changed) > 1:
             raise NotComposable(f"'{label}' changes LU{changed[0][0]} and LU{changed[1][0]}")

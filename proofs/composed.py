@@ -95,6 +95,9 @@ def why_not_composable(model: Model) -> str | None:
     for host in s.hosts:
         lus = set(host.writes) | set(host.reads)
         if len(lus) != 1:
+            # Its one outstanding request ties its LUs. It could be a record of its own, which
+            # each of its LUs' steps read: tried, exact, and slower than the search of whole
+            # states (docs/ARCHITECTURE.md), since an LU's steps then hardly ever repeat.
             return f"host {host.name} uses {len(lus)} LUs, not one"
     return None
 
@@ -406,6 +409,9 @@ def composed_check(
     """Every state of the array, searched as tuples of per-LU records: the same states,
     depths, counterexamples and liveness verdicts as ``run_check`` without symmetry."""
     started = time.monotonic()
+    reason = why_not_composable(model)
+    if reason is not None:
+        raise NotComposable(f"{model.scenario.name}: the composed search does not apply: {reason}")
     applicable = [w for w in WITNESSES if w.applies(model)]
     unknown = [w.name for w in applicable if w.name not in _ONE_LU_WITNESSES | {"concurrent_takeovers"}]
     if unknown:

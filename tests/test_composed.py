@@ -105,6 +105,7 @@ def test_a_step_that_changes_two_lus_is_caught() -> None:
     ("name", "reason"),
     [
         ("fig5", "take-overs are scripted in batches, which name several LUs"),
+        ("fig9", "take-overs are scripted in batches, which name several LUs"),  # not its witnesses
         ("three-way", "host host0 uses 2 LUs, not one"),
     ],
 )

@@ -509,6 +509,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             and len(scenario.lus) > 1
             and why_not_composable(model) is None
         )
+        if args.composed and not args.quiet:
+            print(
+                "lutakeover: no host uses two LUs: every state searched as one record per LU "
+                "(--no-composed for the search of whole states)",
+                file=sys.stderr,
+            )
     if args.composed:
         if args.product:
             raise BadInput("--composed searches every state and --product counts them: choose one")

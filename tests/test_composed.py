@@ -124,8 +124,12 @@ def test_check_composes_by_default_where_it_applies(
 ) -> None:
     path = tmp_path / "shared.toml"
     path.write_text(SHARED)
-    assert main(["check", str(path), "--json", "--quiet"]) == 0
-    composed = json.loads(capsys.readouterr().out)
+    assert main(["check", str(path), "--json"]) == 0
+    out = capsys.readouterr()
+    assert (
+        "every state searched as one record per LU (--no-composed for the search of whole states)" in out.err
+    )
+    composed = json.loads(out.out)
     assert composed["lu_records"] is not None and composed["liveness_checked"]
     assert main(["check", str(path), "--json", "--quiet", "--no-composed"]) == 0
     whole = json.loads(capsys.readouterr().out)

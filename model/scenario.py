@@ -135,18 +135,6 @@ class Scenario:
         """Whether renaming controllers maps runs to runs: no step names a controller."""
         return self.mode == "any" and not self.pairs
 
-    def lu_classes(self) -> list[list[int]]:
-        """LUs that behave alike (same blocks, same writer and readers): renaming one as
-        another maps runs to runs in "any" mode. Scripted batches name LUs, so none there."""
-        if self.mode != "any":
-            return [[spec.lu] for spec in self.lus]
-        classes: dict[tuple[object, ...], list[int]] = {}
-        for spec in self.lus:
-            readers = tuple(h for h, host in enumerate(self.hosts) if spec.lu in host.reads)
-            key = (spec.blocks, self.writer(spec.lu), readers)
-            classes.setdefault(key, []).append(spec.lu)
-        return list(classes.values())
-
 
 @dataclass(frozen=True)
 class ServedScenario(Scenario):

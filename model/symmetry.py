@@ -84,9 +84,32 @@ def _lu_candidates(s: Scenario) -> int:
     return prod(factorial(len(cls)) for cls in _lu_classes(s))
 
 
+def _forced_controllers(s: Scenario, lm: tuple[int, ...], hm: tuple[int, ...]) -> dict[int, int] | None:
+    """The controller map that LU map ``lm`` forces on the initial state: each controller an
+    LU starts on (or defaults to) becomes the one its image starts on (defaults to). None if
+    no controller map fixes the start: two images for one controller, one for two, a
+    renaming of controllers in a scenario that names them, or a host cabled elsewhere."""
+    forced: dict[int, int] = {}
+    for spec in s.lus:
+        target = s.lus[lm[spec.lu]]
+        for old, new in ((spec.controller, target.controller), (spec.default, target.default)):
+            if forced.setdefault(old, new) != new:
+                return None
+    if len(set(forced.values())) != len(forced):
+        return None
+    if not s.symmetric_controllers and any(old != new for old, new in forced.items()):
+        return None
+    if s.topology == "direct" and any(
+        h.controller is not None and forced.get(h.controller, h.controller) != s.hosts[hm[i]].controller
+        for i, h in enumerate(s.hosts)
+    ):
+        return None
+    return forced
+
+
 def _lu_renamings(s: Scenario) -> Iterator[tuple[tuple[int, ...], tuple[int, ...], dict[int, int]]]:
     """Each LU map (with its host map) that can fix the initial state, and the controller
-    map it forces: the controllers the LUs start on (and default to) follow their LUs."""
+    map it forces."""
     classes = _lu_classes(s)
     for choice in product(*(permutations(cls) for cls in classes)):
         lm = [0] * len(s.lus)
@@ -94,28 +117,8 @@ def _lu_renamings(s: Scenario) -> Iterator[tuple[tuple[int, ...], tuple[int, ...
             for old, new in zip(cls, image, strict=True):
                 lm[old] = new
         hm = _host_map(s, tuple(lm))
-        if hm is None:
-            continue
-        forced: dict[int, int] = {}
-        for spec in s.lus:
-            target = s.lus[lm[spec.lu]]
-            for old, new in ((spec.controller, target.controller), (spec.default, target.default)):
-                if forced.setdefault(old, new) != new:
-                    break
-            else:
-                continue
-            break
-        else:
-            if len(set(forced.values())) != len(forced):
-                continue
-            if not s.symmetric_controllers and any(old != new for old, new in forced.items()):
-                continue
-            if s.topology == "direct" and any(
-                h.controller is not None
-                and forced.get(h.controller, h.controller) != s.hosts[hm[i]].controller
-                for i, h in enumerate(s.hosts)
-            ):
-                continue
+        forced = None if hm is None else _forced_controllers(s, tuple(lm), hm)
+        if hm is not None and forced is not None:
             yield tuple(lm), hm, forced
 
 

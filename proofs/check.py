@@ -144,8 +144,8 @@ def run_check(
     search = explore(
         [model.initial()],
         model.successors,
-        invariants=[(p.name, _bind(p.check, model)) for p in SAFETY],
-        witnesses=[(w.name, _bind_witness(w.reached, model)) for w in applicable],
+        invariants=[(p.name, bind(p.check, model)) for p in SAFETY],
+        witnesses=[(w.name, bind_witness(w.reached, model)) for w in applicable],
         obligations=(lambda w: obligations(model, w)) if liveness else None,
         canonical=canonical,
         max_states=max_states,
@@ -164,11 +164,11 @@ def run_check(
     )
 
 
-def _bind(check: Callable[[Model, World], str | None], model: Model) -> Callable[[World], str | None]:
+def bind(check: Callable[[Model, World], str | None], model: Model) -> Callable[[World], str | None]:
     return lambda w: check(model, w)
 
 
-def _bind_witness(
+def bind_witness(
     reached: Callable[[Model, World, Label, World], bool], model: Model
 ) -> Callable[[World, Label, World], bool]:
     return lambda before, label, after: reached(model, before, label, after)

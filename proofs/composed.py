@@ -45,8 +45,9 @@ from model.state import (
     Row,
     World,
 )
-from proofs.check import Check, counterexample
+from proofs.check import Check, bind_witness, counterexample
 from proofs.explicit import Violation, explore
+from proofs.product import ONE_LU_WITNESSES
 from proofs.trace import Counterexample
 
 # (budget, the first wrong read's number or -1, the number of each LU's record)
@@ -136,9 +137,9 @@ class Composition:
         self.bad_reads: list[BadRead] = []
         self._bad_number: dict[BadRead, int] = {}
         self.initial: State = (self.first.budget, -1, *self.start_parts)
-        # Per part number: its own moves (label, LU, new part), the properties it breaks,
-        # its pending obligations; per layout of addresses: the designations.
-        self._moves: dict[int, list[tuple[Label, int, int, int]]] = {}
+        # Per part number: its own moves and its pending obligations; per layout of
+        # addresses: the designations.
+        self._moves: dict[int, list[tuple[Label, int, int]]] = {}
         self._pending: dict[int, frozenset[Hashable]] = {}
         self._designations: dict[tuple[object, ...], list[tuple[Label, int, Job, Address]]] = {}
         self._designated: dict[tuple[int, Job, Address], int] = {}
@@ -248,9 +249,9 @@ class Composition:
             raise NotComposable(f"'{label}' changes no LU's records")
         return changed[0]
 
-    def moves(self, n: int) -> list[tuple[Label, int, int, int]]:
-        """Record ``n``'s own steps (not designations): (label, its LU, new record, the
-        number of the wrong read it makes or -1)."""
+    def moves(self, n: int) -> list[tuple[Label, int, int]]:
+        """Record ``n``'s own steps (not designations): (label, new record, the number of
+        the wrong read it makes or -1)."""
         found = self._moves.get(n)
         if found is not None:
             return found
@@ -272,7 +273,7 @@ class Composition:
                 bad = self._bad_number.setdefault(t.after.ghost.bad_read, len(self.bad_reads))
                 if bad == len(self.bad_reads):
                     self.bad_reads.append(t.after.ghost.bad_read)
-            found.append((label, lu, self.intern(lu, part), bad))
+            found.append((label, self.intern(lu, part), bad))
             for name, reached in self.witness_checks:
                 if reached(w, label, t.after):
                     self.reached.setdefault(name, set()).add((n, label))
@@ -312,7 +313,7 @@ class Composition:
         budget, first_bad = state[0], state[1]
         for lu in range(self.lus):
             at = HEAD + lu
-            for label, _, m, bad in self.moves(state[at]):
+            for label, m, bad in self.moves(state[at]):
                 if bad >= 0 and first_bad < 0:
                     out.append((label, (budget, bad, *state[HEAD:at], m, *state[at + 1 :])))
                 else:
@@ -395,9 +396,6 @@ def _designated(part: LuPart, job: Job, address: Address) -> LuPart:
     return part._replace(jobs=(*part.jobs, job), designated=address)
 
 
-_ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
-
-
 def composed_check(
     model: Model,
     *,
@@ -409,16 +407,13 @@ def composed_check(
     """Every state of the array, searched as tuples of per-LU records: the same states,
     depths, counterexamples and liveness verdicts as ``run_check`` without symmetry."""
     started = time.monotonic()
-    reason = why_not_composable(model)
-    if reason is not None:
-        raise NotComposable(f"{model.scenario.name}: the composed search does not apply: {reason}")
     applicable = [w for w in WITNESSES if w.applies(model)]
-    unknown = [w.name for w in applicable if w.name not in _ONE_LU_WITNESSES | {"concurrent_takeovers"}]
+    comp = Composition(  # refuses an array it cannot take, saying why
+        model, [(w.name, bind_witness(w.reached, model)) for w in applicable if w.name in ONE_LU_WITNESSES]
+    )
+    unknown = [w.name for w in applicable if w.name not in ONE_LU_WITNESSES | {"concurrent_takeovers"}]
     if unknown:
         raise NotComposable(f"the composed search cannot judge the witness {unknown[0]}")
-    comp = Composition(
-        model, [(w.name, _bind_witness(w, model)) for w in applicable if w.name in _ONE_LU_WITNESSES]
-    )
     # Every record's own steps are worked out when the record is first expanded, so a
     # witness is known reached for (record, label) by the time its transition is taken.
 
@@ -471,11 +466,6 @@ def _per_lu(name: str, comp: Composition) -> Callable[[State], str | None]:
         return name if name in comp.broken_in(state) else None
 
     return check
-
-
-def _bind_witness(w: object, m: Model) -> Callable[[World, Label, World], bool]:
-    reached = cast(Callable[[Model, World, Label, World], bool], w.reached)  # type: ignore[attr-defined]
-    return lambda before, label, after: reached(m, before, label, after)
 
 
 def _in_the_array(model: Model, comp: Composition, v: Violation[State]) -> Counterexample:

@@ -187,8 +187,8 @@ def explore(
     open_witnesses = list(witnesses)
     progress_meter = Progress(progress)
 
-    def add(state: S, parent: int) -> int | None:
-        fp = hash(state)
+    def add(state: S, parent: int, fp: int) -> int | None:
+        """State ``state`` (of fingerprint ``fp``) as a new state, numbered; None if seen."""
         i = len(fingerprints)
         if index.insert(fp, i) >= 0:
             return None
@@ -216,7 +216,7 @@ def explore(
         stop = False
         for s in initial:
             s = canon(s)
-            i = add(s, -1)
+            i = add(s, -1, hash(s))
             if i is not None:
                 if visit is not None:
                     visit(s, 0)
@@ -231,12 +231,14 @@ def explore(
                     for w in [w for w in open_witnesses if w[1](state, label, nxt)]:
                         result.witnesses[w[0]] = depth + 1
                         open_witnesses.remove(w)
-                if canonical is not None and hash(nxt) not in index:
+                fp = hash(nxt)
+                if canonical is not None and fp not in index:
                     # A state stored already is a representative: no need to rename it.
                     nxt = canonical(nxt)
-                j = add(nxt, i)
+                    fp = hash(nxt)
+                j = add(nxt, i, fp)
                 if obligations is not None:
-                    target = j if j is not None else index.find(hash(nxt))
+                    target = j if j is not None else index.find(fp)
                     edge_src.append(i)
                     edge_dst.append(target)
                     edge_label.append(labels.setdefault(label, len(labels)))

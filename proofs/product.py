@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import cast
 
-from invariants import SAFETY, WITNESSES, Property, Witness
+from invariants import SAFETY, WITNESSES
 from invariants.witnesses import untested_properties
 from model.actions import Model
 from model.labels import Label
@@ -33,7 +33,7 @@ from model.protocol import CORRECT, Protocol
 from model.scenario import Scenario
 from model.state import World
 from model.symmetry import group_size
-from proofs.check import Check
+from proofs.check import Check, bind, bind_witness
 from proofs.explicit import Search, Violation, explore
 from proofs.replay import replay
 from proofs.trace import Counterexample
@@ -210,13 +210,13 @@ def product_check(
     moving: list[int | None] = []  # each LU's shallowest depth with a take-over under way
     for lu in range(len(scenario.lus)):
         local = Model(local_scenario(scenario, lu), model.protocol)
-        witnesses = [(w.name, _bound_witness(w, local)) for w in WITNESSES if w.applies(local)]
+        witnesses = [(w.name, bind_witness(w.reached, local)) for w in WITNESSES if w.applies(local)]
         witnesses.append(("moving", lambda before, label, after: any(not j.backup for j in after.jobs)))
         tallies.append(_Tally(lu, scenario.budget))
         own = explore(
             [local.initial()],
             local.successors,
-            invariants=[(p.name, _bound(p, local)) for p in SAFETY],
+            invariants=[(p.name, bind(p.check, local)) for p in SAFETY],
             witnesses=witnesses,
             keep_going=True,
             progress=progress,
@@ -259,15 +259,8 @@ def product_check(
     )
 
 
-def _bound(p: Property, m: Model) -> Callable[[World], str | None]:
-    return lambda w: p.check(m, w)
-
-
-def _bound_witness(w: Witness, m: Model) -> Callable[[World, Hashable, World], bool]:
-    return lambda before, label, after: w.reached(m, before, cast(Label, label), after)
-
-
-_ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
+# The witnesses that are one LU's own: an array reaches them where one of its LUs does.
+ONE_LU_WITNESSES = {"takeover_completes", "write_acked_during_destage", "takeback"}
 
 
 def _witness_depth(
@@ -278,7 +271,7 @@ def _witness_depth(
     if name == "concurrent_takeovers":
         starts = sorted(d for d in moving if d is not None)
         return starts[0] + starts[1] if len(starts) > 1 and budget > 1 else None
-    if name not in _ONE_LU_WITNESSES:
+    if name not in ONE_LU_WITNESSES:
         raise NotIndependent(f"the per-LU product cannot judge the witness {name}")
     depths = [d for s in searches if (d := s.witnesses.get(name)) is not None]
     return min(depths, default=None)

@@ -130,7 +130,11 @@ def main() -> None:
         runs += [("three-way-budget-3", "full", False, None), ("three-way-budget-3", "symmetry", False, None)]
     if not args.quick:
         for name in sorted(p.stem for p in ARRAYS.glob("*.toml")):
-            runs += [(name, "full", False, limit), (name, "symmetry", False, limit)]
+            runs += [
+                (name, "full", False, limit),
+                (name, "symmetry", False, limit),
+                (name, "symmetry", True, limit),
+            ]
             if why_not_composable(Model(scenario_named(name), CORRECT)) is None:
                 runs += [(name, "composed", False, composed_limit), (name, "composed", True, composed_limit)]
             if why_not_independent(scenario_named(name)) is None:

@@ -14,7 +14,7 @@ sound for any function picking an orbit member.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import permutations, product
 from math import factorial, prod
 from typing import NamedTuple
@@ -296,9 +296,14 @@ def permute(w: World, r: Renaming) -> World:
     return _Renamer(r)(w)
 
 
-def canonicalizer(s: Scenario) -> Callable[[World], World] | None:
-    """The representative function for the scenario's symmetries, or None if it has none."""
-    renamers = [_Renamer(r) for r in symmetries(s)[1:]]  # without the identity
+def renamers(s: Scenario) -> list[Callable[[World], World]]:
+    """One function per symmetry of the scenario but the identity, each renaming worlds."""
+    return [_Renamer(r) for r in symmetries(s)[1:]]
+
+
+def canonical_among(renamers: Sequence[Callable[[World], World]]) -> Callable[[World], World] | None:
+    """The representative function for a group of renamings (the identity left out): the
+    image with the smallest hash; None for the group of the identity alone."""
     if not renamers:
         return None
 
@@ -312,3 +317,8 @@ def canonicalizer(s: Scenario) -> Callable[[World], World] | None:
         return best
 
     return canonical
+
+
+def canonicalizer(s: Scenario) -> Callable[[World], World] | None:
+    """The representative function for the scenario's symmetries, or None if it has none."""
+    return canonical_among(renamers(s))

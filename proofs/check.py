@@ -17,7 +17,7 @@ from invariants.witnesses import describe_obligation, liveness_of, untested_prop
 from model.actions import Model
 from model.labels import Label
 from model.state import World
-from model.symmetry import canonicalizer, group_size
+from model.symmetry import canonical_among, group_size, renamers
 from proofs.explicit import Search, Violation, explore
 from proofs.trace import Counterexample, run_of
 
@@ -41,10 +41,6 @@ def exit_code(verdict: str) -> int:
 
 
 AUTO_SYMMETRY_LIMIT = 24
-
-
-class SymmetryWithLiveness(ValueError):
-    """Symmetry reduction was asked for together with the liveness check."""
 
 
 @dataclass
@@ -125,21 +121,16 @@ def run_check(
 ) -> Check:
     """Explore every state of ``model``. ``symmetry`` None (the default) reduces by the
     scenario's symmetries (the renamings that fix its initial state: only they merge states
-    it reaches, ``model.symmetry``) when liveness is off and there are 2 to
-    ``AUTO_SYMMETRY_LIMIT`` of them: every state is renamed by each, so a larger group costs
-    more time than it saves, and with none there is nothing to save.
-    Liveness is judged on the unreduced graph only (see ``proofs.explicit.explore``), so
-    ``symmetry=True`` with ``liveness`` is refused (``SymmetryWithLiveness``)."""
+    it reaches, ``model.symmetry``) when there are 2 to ``AUTO_SYMMETRY_LIMIT`` of them:
+    every state is renamed by each, so a larger group costs more time than it saves, and with
+    none there is nothing to save. Liveness holds on the reduced search as on the full one:
+    its cycles are judged on the concrete states behind them (``proofs.liveness``)."""
     scenario = model.scenario
     size = group_size(scenario)
     if symmetry is None:
-        symmetry = not liveness and 1 < size <= AUTO_SYMMETRY_LIMIT
-    elif symmetry and liveness and size != 1:
-        raise SymmetryWithLiveness(
-            "symmetry reduction checks safety only: fairness compares action labels, which "
-            "differently renamed states give different names; turn liveness off to reduce"
-        )
-    canonical = canonicalizer(scenario) if symmetry else None
+        symmetry = 1 < size <= AUTO_SYMMETRY_LIMIT
+    renames = renamers(scenario) if symmetry else []
+    canonical = canonical_among(renames)
     applicable = [w for w in WITNESSES if w.applies(model)]
     search = explore(
         [model.initial()],
@@ -148,6 +139,7 @@ def run_check(
         witnesses=[(w.name, bind_witness(w.reached, model)) for w in applicable],
         obligations=(lambda w: obligations(model, w)) if liveness else None,
         canonical=canonical,
+        renamings=renames,
         max_states=max_states,
         keep_going=keep_going,
         progress=progress,

@@ -21,6 +21,15 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from proofs.liveness import (
+    Graph,
+    Unfolding,
+    cyclic_components,
+    dead_ends,
+    fair_cycles,
+    find_liveness_violations,
+)
+
 S = TypeVar("S", bound=Hashable)
 
 Successors = Callable[[S], Iterable[tuple[Hashable, S]]]
@@ -147,6 +156,7 @@ def explore(
     witnesses: Sequence[tuple[str, WitnessCheck[S]]] = (),
     obligations: Obligations[S] | None = None,
     canonical: Callable[[S], S] | None = None,
+    renamings: Sequence[Callable[[S], S]] = (),
     max_states: int | None = None,
     keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -165,13 +175,18 @@ def explore(
     keeps the whole graph (as integer arrays) and afterwards looks for fair cycles and dead
     ends that leave an obligation pending (liveness under weak fairness).
 
-    ``canonical`` and ``obligations`` do not go together: fairness compares the labels of
-    the states of a cycle, and two representatives may be renamed differently, so an action
-    enabled all along the concrete cycle can wear another name in each (then an unfair cycle
-    passes for fair, and a violation is reported that is none; or the other way round).
+    With ``canonical`` and ``obligations``, liveness needs ``renamings``: the symmetries
+    ``canonical`` picks a representative among (each maps runs to runs and the initial states
+    to initial states; the identity left out). Fairness compares the labels of the states of
+    a cycle, and two representatives may be renamed differently, so an action enabled all
+    along the concrete cycle can wear another name in each; cycles are therefore judged on
+    the concrete states behind the representatives that lie on one (``proofs.liveness``).
     """
-    if canonical is not None and obligations is not None:
-        raise ValueError("liveness is judged on the unreduced graph: pass canonical or obligations, not both")
+    if canonical is not None and obligations is not None and not renamings:
+        raise ValueError(
+            "liveness on a reduced search needs the renamings behind canonical: fairness is "
+            "judged on the concrete states"
+        )
     canon = canonical or (lambda s: s)
     started = time.monotonic()
     result: Search[S] = Search(witnesses={name: None for name, _ in witnesses})
@@ -271,18 +286,106 @@ def explore(
     if obligations is not None and result.complete and not result.violations:
         result.liveness_checked = True
         graph = Graph(len(fingerprints), edge_src, edge_dst, edge_label)
-        for key, node, loop in find_liveness_violations(graph, pending_of, pending_sets):
-            path = _path(parents, fingerprints, node)
-            if loop is not None:
-                path = path + [fingerprints[n] for n in loop[1:]]
-            states, moves = replay(initial, successors, canon, path)
-            kind = "cycle" if loop is not None else "deadlock"
-            loop_start = len(path) - len(loop) if loop is not None else None
-            result.violations.append(Violation(None, kind, "", states, moves, loop_start, key))
-            if not keep_going:
-                break
+        if canonical is None:
+            for key, node, loop in find_liveness_violations(graph, pending_of, pending_sets):
+                path = _path(parents, fingerprints, node)
+                if loop is not None:
+                    path = path + [fingerprints[n] for n in loop[1:]]
+                states, moves = replay(initial, successors, canon, path)
+                kind = "cycle" if loop is not None else "deadlock"
+                loop_start = len(path) - len(loop) if loop is not None else None
+                result.violations.append(Violation(None, kind, "", states, moves, loop_start, key))
+                if not keep_going:
+                    break
+        else:
+            reduced = _Reduced(initial, successors, canonical, renamings, parents, fingerprints, index)
+            found = reduced.liveness_violations(graph, pending_of, pending_sets, obligations)
+            result.violations.extend(found if keep_going else found[:1])
     result.seconds = time.monotonic() - started
     return result
+
+
+class _Reduced(Generic[S]):
+    """Liveness on a search reduced by symmetry (see ``proofs.liveness``): the dead ends of
+    the representatives' graph, the fair cycles of the unfolding of its cycles, and runs to
+    them rebuilt as concrete runs that end in the very state whose obligation is reported."""
+
+    def __init__(
+        self,
+        initial: Sequence[S],
+        successors: Successors[S],
+        canonical: Callable[[S], S],
+        renamings: Sequence[Callable[[S], S]],
+        parents: array[int],
+        fingerprints: array[int],
+        index: FingerprintIndex,
+    ) -> None:
+        self.initial, self.successors, self.canonical = initial, successors, canonical
+        self.group: list[Callable[[S], S]] = [_same, *renamings]
+        self.parents, self.fingerprints, self.index = parents, fingerprints, index
+
+    def liveness_violations(
+        self,
+        graph: Graph,
+        pending_of: array[int],
+        pending_sets: dict[frozenset[Hashable], int],
+        obligations: Obligations[S],
+    ) -> list[Violation[S]]:
+        found: list[tuple[int, Violation[S]]] = []
+        dead: set[Hashable] = set()  # every obligation some dead end leaves pending
+        for key, v in dead_ends(graph, pending_of, pending_sets):
+            states, moves = self.run_to(v)
+            found.append((v, Violation(None, "deadlock", "", states, moves, None, key)))
+            dead.update(*(obligations(rename(states[-1])) for rename in self.group))
+        components = cyclic_components(graph)
+        if components:
+            unfolding = Unfolding(
+                self.representatives(graph, components), self.group, self.successors, obligations
+            )
+            for key, n, loop in fair_cycles(
+                unfolding.graph, unfolding.pending_of, unfolding.pending_sets, dead
+            ):
+                prefix, _ = self.run_to(unfolding.representative[n], unfolding.states[n])
+                path = [hash(s) for s in prefix] + [hash(unfolding.states[m]) for m in loop[1:]]
+                states, moves = replay(self.initial, self.successors, _same, path)
+                violation = Violation(None, "cycle", "", states, moves, len(prefix) - 1, key)
+                found.append((unfolding.representative[n], violation))
+        found.sort(key=lambda f: f[0])
+        return [v for _, v in found]
+
+    def run_to(self, i: int, target: S | None = None) -> tuple[list[S], list[Hashable]]:
+        """A concrete run from an initial state to ``target``, a state in the orbit of the
+        search's state ``i`` (by default its representative)."""
+        states, _ = replay(
+            self.initial, self.successors, self.canonical, _path(self.parents, self.fingerprints, i)
+        )
+        goal = self.canonical(states[-1]) if target is None else target
+        # The run ends somewhere in the orbit; the renaming that takes its end to the goal
+        # takes the whole run to one from the same (fixed) initial states.
+        rename = next(r for r in self.group if r(states[-1]) == goal)
+        return replay(self.initial, self.successors, _same, [hash(rename(s)) for s in states])
+
+    def representatives(self, graph: Graph, components: list[list[int]]) -> dict[int, S]:
+        """The representative state of every state number in ``components``: one run per
+        component to its first state, then steps inside the component."""
+        states: dict[int, S] = {}
+        for component in components:
+            members = set(component)
+            first = min(component)
+            states[first] = self.run_to(first)[0][-1]
+            queue = deque([first])
+            while queue:
+                v = queue.popleft()
+                for _, nxt in self.successors(states[v]):
+                    w = self.index.find(hash(self.canonical(nxt)))
+                    if w in members and w not in states:
+                        states[w] = self.canonical(nxt)
+                        queue.append(w)
+        return states
+
+
+def _same(state: S) -> S:
+    return state
 
 
 def _path(parents: array[int], fingerprints: array[int], i: int) -> list[int]:
@@ -311,147 +414,3 @@ def replay(
         else:  # pragma: no cover - only a fingerprint collision can get here
             raise RuntimeError("trace replay failed: the successor function is not deterministic")
     return states, labels
-
-
-# --- liveness: strongly connected components under weak fairness -------------------------
-
-
-class Graph:
-    """The state graph in compressed sparse rows: the edges of state ``v`` are
-    ``dst[off[v]:off[v + 1]]`` with their action labels in ``label``. The search appends
-    edges in the order it expands states, so the rows come out sorted for free."""
-
-    def __init__(self, nodes: int, src: array[int], dst: array[int], label: array[int]) -> None:
-        self.nodes, self.dst, self.label = nodes, dst, label
-        self.off = array("I", [0]) * (nodes + 1)
-        for v in src:
-            self.off[v + 1] += 1
-        for v in range(nodes):
-            self.off[v + 1] += self.off[v]
-
-    def successors(self, v: int) -> array[int]:
-        return self.dst[self.off[v] : self.off[v + 1]]
-
-    def labels(self, v: int) -> array[int]:
-        return self.label[self.off[v] : self.off[v + 1]]
-
-    def has_self_loop(self, v: int) -> bool:
-        return v in self.successors(v)
-
-
-def strongly_connected_components(
-    graph: Graph, nodes: Iterable[int], inside: set[int] | None
-) -> list[list[int]]:
-    """Tarjan's algorithm, iterative, over the subgraph induced by ``inside`` (None: all)."""
-    counter = 0
-    # Arrays rather than dicts: this runs over every state of the graph.
-    number = array("q", [-1]) * graph.nodes
-    low = array("q", [0]) * graph.nodes
-    on_stack = bytearray(graph.nodes)
-    stack: list[int] = []
-    components: list[list[int]] = []
-    off, dst = graph.off, graph.dst
-    for root in nodes:
-        if number[root] >= 0:
-            continue
-        work = [(root, off[root])]
-        number[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = 1
-        while work:
-            v, e = work[-1]
-            if e < off[v + 1]:
-                work[-1] = (v, e + 1)
-                w = dst[e]
-                if inside is not None and w not in inside:
-                    continue
-                if number[w] < 0:
-                    number[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack[w] = 1
-                    work.append((w, off[w]))
-                elif on_stack[w]:
-                    low[v] = min(low[v], number[w])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == number[v]:
-                component = []
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = 0
-                    component.append(w)
-                    if w == v:
-                        break
-                components.append(component)
-    return components
-
-
-def find_liveness_violations(
-    graph: Graph,
-    pending_of: array[int],
-    pending_sets: dict[frozenset[Hashable], int],
-) -> list[tuple[Hashable, int, list[int] | None]]:
-    """For each obligation, a dead end or a weakly fair cycle along which it stays pending.
-
-    Returns (obligation, state, cycle) triples; the cycle lists states from ``state`` back to
-    it, None for a dead end. A cycle is weakly fair when every action enabled in all of its
-    states is taken on it; the whole component is the fairest cycle, so it suffices to test
-    components of the subgraph where the obligation is pending.
-    """
-    sets = {i: s for s, i in pending_sets.items()}
-    everything = range(graph.nodes)
-    # Any cycle lies inside a non-trivial component of the whole graph: find those once,
-    # so a graph without cycles (the correct protocol's) costs one pass.
-    cyclic: list[int] = []
-    for component in strongly_connected_components(graph, everything, None):
-        if len(component) > 1 or graph.has_self_loop(component[0]):
-            cyclic.extend(component)
-    found: list[tuple[Hashable, int, list[int] | None]] = []
-    reported: set[Hashable] = set()
-    for v in everything:  # dead ends, in BFS order: the first is the shallowest
-        if graph.off[v] == graph.off[v + 1]:
-            for key in sorted(sets[pending_of[v]] - reported, key=repr):
-                found.append((key, v, None))
-                reported.add(key)
-    keys = sorted({k for i in {pending_of[v] for v in cyclic} for k in sets[i]} - reported, key=repr)
-    for key in keys:
-        nodes = [v for v in cyclic if key in sets[pending_of[v]]]
-        for component in strongly_connected_components(graph, nodes, set(nodes)):
-            members = set(component)
-            entry = min(component)  # lowest index = first reached by the BFS
-            if len(component) == 1 and not graph.has_self_loop(entry):
-                continue
-            always_enabled = set.intersection(*(set(graph.labels(v)) for v in component))
-            taken = {
-                lab
-                for v in component
-                for d, lab in zip(graph.successors(v), graph.labels(v), strict=True)
-                if d in members
-            }
-            if always_enabled <= taken:
-                found.append((key, entry, _cycle(entry, graph, members)))
-                break
-    found.sort(key=lambda f: f[1])
-    return found
-
-
-def _cycle(entry: int, graph: Graph, members: set[int]) -> list[int]:
-    """A shortest cycle from ``entry`` back to itself inside the component."""
-    parent = {entry: entry}
-    queue = deque([entry])
-    while queue:
-        v = queue.popleft()
-        for d in graph.successors(v):
-            if d == entry:
-                path = [v]
-                while path[-1] != entry:
-                    path.append(parent[path[-1]])
-                return [*path[::-1], entry]
-            if d in members and d not in parent:
-                parent[d] = v
-                queue.append(d)
-    raise AssertionError("a component with more than one state has a cycle")

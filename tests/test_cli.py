@@ -17,7 +17,7 @@ from model.actions import Model
 from model.labels import INITIAL
 from model.protocol import variant
 from model.scenario import builtin
-from proofs.check import SymmetryWithLiveness, run_check
+from proofs.check import run_check
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,7 +47,7 @@ def test_json_result(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--builtin", "ping-pong", "--json", "--quiet"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "ok" and data["exit_code"] == 0
-    # liveness is on, so the search is unreduced
+    # ping-pong has no renaming that fixes its start: nothing to reduce
     assert (data["states"], data["depth"], data["symmetry_permutations"]) == (2689, 52, 1)
     assert data["properties"]["no_acknowledged_write_lost"]["holds"] is True
     assert data["properties"]["takeovers_complete"]["kind"] == "liveness"
@@ -288,17 +288,16 @@ def test_one_mapping_from_every_engines_verdict_to_an_exit_code() -> None:
     assert 2 not in EXIT_CODES.values()  # bad input is no verdict: the CLI refuses before any run
 
 
-def test_symmetry_with_liveness_is_refused_and_reduction_is_automatic_without_it(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert main(["check", "--builtin", "three-way", "--symmetry", "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert "--symmetry checks safety only" in err and "add --no-liveness" in err
+def test_symmetry_goes_with_liveness_and_reduction_is_automatic(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["check", "--builtin", "three-way", "--symmetry", "--max-states", "10", "--json", "--quiet"])
+        == 3
+    )
+    assert json.loads(capsys.readouterr().out)["symmetry_permutations"] == 2
     m = Model(builtin("three-way"), variant("correct"))
-    with pytest.raises(SymmetryWithLiveness):
-        run_check(m, symmetry=True, max_states=10)
-    assert run_check(m, max_states=10).symmetry == 1  # liveness on: unreduced
-    assert run_check(m, max_states=10, liveness=False).symmetry > 1
+    assert run_check(m, max_states=10).symmetry == 2  # liveness on, reduced all the same
+    assert run_check(m, max_states=10, liveness=False).symmetry == 2
+    assert run_check(m, max_states=10, symmetry=False).symmetry == 1
 
 
 def test_python_m_lutakeover_is_the_command() -> None:

@@ -136,45 +136,115 @@ def test_keep_going_without_invariants_still_explores_everything() -> None:
     assert result.states == 11 and result.complete
 
 
-def _clock(s: tuple[int, int, int, bool]) -> list[tuple[str, tuple[int, int, int, bool]]]:
-    """Two symmetric processes (ready flags x, y) and a clock k; finishing ends the run."""
+Clock = tuple[int, int, int, bool] | str
+
+
+def _clock(s: Clock, fair_exit: bool = True) -> list[tuple[str, Clock]]:
+    """Two symmetric processes (ready flags x, y) and a clock k; finishing ends the run.
+    From "start" either process becomes ready. With ``fair_exit`` a ready process may
+    finish at any tick; without it only when the clock shows its number (it starts at the
+    ready process's), so the ticking loop keeps no finish enabled all along and it is fair."""
+    if s == "start":
+        return [("ready0", (1, 0, 0, False)), ("ready1", (0, 1, 0 if fair_exit else 1, False))]
+    assert isinstance(s, tuple)
     x, y, k, done = s
     if done:
         return []
-    moves = [("tick", (x, y, 1 - k, False))]
-    if x:
+    moves: list[tuple[str, Clock]] = [("tick", (x, y, 1 - k, False))]
+    if x and (fair_exit or k == 0):
         moves.append(("fin0", (x, y, k, True)))
-    if y:
+    if y and (fair_exit or k == 1):
         moves.append(("fin1", (x, y, k, True)))
     return moves
 
 
-def _representative(s: tuple[int, int, int, bool]) -> tuple[int, int, int, bool]:
-    """One state per orbit of the swap of the processes: the one with x = k, when they differ."""
-    x, y, k, done = s
-    return s if x in (y, k) else (y, x, k, done)
+def _swap(s: Clock) -> Clock:
+    """The processes renamed as each other: start stays start (so runs map to runs from it)."""
+    return s if isinstance(s, str) else (s[1], s[0], s[2], s[3])
 
 
-def _finish_pending(s: tuple[int, int, int, bool]) -> frozenset[Hashable]:
-    return frozenset() if s[3] else frozenset({"finish"})
+def _swap_with_clock(s: Clock) -> Clock:
+    """The renaming of the clock without a fair exit: process 0 finishes at k == 0, so its
+    image, process 1, must see the clock inverted."""
+    return s if isinstance(s, str) else (s[1], s[0], 1 - s[2], s[3])
 
 
-def test_liveness_under_symmetry_reduction_is_refused_because_it_is_unsound() -> None:
+def _tilted(s: Clock) -> Clock:
+    """A representative per orbit of ``_swap`` that calls the ready process "1" at k = 0 and
+    "0" at k = 1: the choice that renames fin0 at every other tick."""
+    if isinstance(s, str) or s[0] == s[1]:
+        return s
+    return s if s[1] == 1 - s[2] else _swap(s)
+
+
+def _finish_pending(s: Clock) -> frozenset[Hashable]:
+    return frozenset() if s != "start" and s[3] else frozenset({"finish"})  # type: ignore[index]
+
+
+def test_liveness_on_representatives_alone_is_unsound_so_cycles_are_judged_concretely() -> None:
     # Concretely, process 0 is ready all along the tick loop and never finishes: the loop is
     # unfair (fin0 stays enabled), so weak fairness forces a finish and nothing is violated.
-    full = explore([(1, 0, 0, False)], _clock, obligations=_finish_pending)
+    full = explore(["start"], _clock, obligations=_finish_pending)
     assert full.liveness_checked and full.violations == []
-    # On representatives, as a reduced search stores them, fin0 is called fin1 at every other
-    # tick, so no finish stays enabled along the loop and it passes for fair: a violation
-    # that is none. The engine therefore refuses the combination.
+    # On representatives alone, fin0 is called fin1 at every other tick, so no finish stays
+    # enabled along the loop and it passes for fair: a violation that is none.
     on_representatives = explore(
-        [_representative((1, 0, 0, False))],
-        lambda s: [(label, _representative(t)) for label, t in _clock(s)],
-        obligations=_finish_pending,
+        ["start"], lambda s: [(label, _tilted(t)) for label, t in _clock(s)], obligations=_finish_pending
     )
     assert [v.kind for v in on_representatives.violations] == ["cycle"]
-    with pytest.raises(ValueError, match="liveness is judged on the unreduced graph"):
-        explore([(1, 0, 0, False)], _clock, obligations=_finish_pending, canonical=_representative)
+    # The reduced search judges the loop on the concrete states behind it: no violation.
+    reduced = explore(["start"], _clock, obligations=_finish_pending, canonical=_tilted, renamings=[_swap])
+    assert reduced.states < full.states and reduced.liveness_checked and reduced.violations == []
+    # Without the renamings there is no concrete state to judge it on: refused.
+    with pytest.raises(ValueError, match="needs the renamings behind canonical"):
+        explore(["start"], _clock, obligations=_finish_pending, canonical=_tilted)
+
+
+def test_a_fair_cycle_is_found_under_reduction_as_a_concrete_run() -> None:
+    """Without a fair exit the tick loop is fair and keeps the finish pending: the reduced
+    search reports it, as a run of the system itself that really loops, at the full search's
+    length."""
+
+    def clock(s: Clock) -> list[tuple[str, Clock]]:
+        return _clock(s, fair_exit=False)
+
+    def canonical(s: Clock) -> Clock:
+        return min(s, _swap_with_clock(s), key=repr)
+
+    (full,) = explore(["start"], clock, obligations=_finish_pending).violations
+    reduced_search = explore(
+        ["start"], clock, obligations=_finish_pending, canonical=canonical, renamings=[_swap_with_clock]
+    )
+    (reduced,) = reduced_search.violations
+    assert reduced_search.states < explore(["start"], clock).states
+    assert (reduced.kind, reduced.obligation, len(reduced.states)) == ("cycle", "finish", len(full.states))
+    assert reduced.loop_start is not None and reduced.states[reduced.loop_start] == reduced.states[-1]
+    for before, label, after in zip(reduced.states, reduced.labels, reduced.states[1:], strict=False):
+        assert (label, after) in clock(before)  # each step is one of the system's own
+    assert all(_finish_pending(s) for s in reduced.states)
+
+
+def test_a_dead_end_under_reduction_ends_in_the_state_whose_obligation_is_reported() -> None:
+    """Each process may get stuck; the obligation names the process. The reduced search
+    stores one stuck state of the two, and renames the run to it so that the obligation it
+    reports is pending in the run's last state."""
+
+    def successors(s: Clock) -> list[tuple[str, Clock]]:
+        if s == "start":
+            return [("stuck0", (1, 0, 0, False)), ("stuck1", (0, 1, 0, False))]
+        return []
+
+    def pending(s: Clock) -> frozenset[Hashable]:
+        return frozenset() if s == "start" else frozenset({f"process{0 if s[0] else 1}"})  # type: ignore[index]
+
+    def canonical(s: Clock) -> Clock:
+        return min(s, _swap(s), key=repr)
+
+    reduced = explore(["start"], successors, obligations=pending, canonical=canonical, renamings=[_swap])
+    assert reduced.states == 2
+    (v,) = reduced.violations
+    assert v.kind == "deadlock" and v.obligation in pending(v.states[-1])
+    assert v.states == ["start", canonical((1, 0, 0, False))]
 
 
 # --- the fingerprint index -----------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks.nbd import MemoryBackend
 from benchmarks.reference_array import takeover_seconds
 from reference_impl.config import ArrayConfig, HostConfig, LuConfig, Workload
@@ -38,3 +40,34 @@ def test_the_no_array_server_reads_back_what_it_was_written() -> None:
     backend.submit("host0", "lu0", Request(2, CMD_FLUSH, 0, 0, 0), done)
     backend.submit("host0", "lu0", Request(3, CMD_READ, 0, 3999, 202), done)
     assert answers == [(0, b""), (0, b""), (0, b"\0" + b"x" * 200 + b"\0")]
+
+
+def _no_compiler() -> str | None:
+    """Why mypyc cannot build here, or None."""
+    import shutil
+    import sysconfig
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        return "no C compiler (apt-get install gcc)"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        return "no Python headers (apt-get install python3-dev)"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_no_compiler() is not None, reason=str(_no_compiler()))
+def test_the_mypyc_build_is_compiled_and_explores_what_python_does(tmp_path: Path) -> None:
+    """benchmarks/compiled.py: the hot path compiled (about 40 s of mypyc), the same search."""
+    from benchmarks.compiled import ROOT, build, measure
+
+    build(tmp_path)
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "model").glob("*.so")) == [
+        "actions",
+        "labels",
+        "protocol",
+        "state",
+    ]
+    compiled, python = measure("one-lu", tmp_path), measure("one-lu", ROOT)
+    assert (compiled["compiled"], python["compiled"]) == (True, False)
+    shape = ("states", "transitions", "depth")
+    assert [compiled[k] for k in shape] == [python[k] for k in shape] == [71, 113, 16]

@@ -15,9 +15,9 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
 Where no host of an array uses two LUs, rows "composed" follow its full searches: every
 state searched as one record per LU (``lutakeover check --composed``), without and with
 liveness, up to ``--composed-max-states`` (default 10,000,000). Where an array's LUs are
-independent, a row "product" follows: the same array checked by the per-LU product
-(``lutakeover check --product``), every state counted; its states per second and bytes per
-state are the product's states over its time and memory.
+independent, two rows "product" follow (without and with liveness): the same array checked
+by the per-LU product (``lutakeover check --product``), every state counted; its states per
+second and bytes per state are the product's states over its time and memory.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def measure(name: str, how: str, liveness: bool, max_states: int | None = None) 
     model = Model(scenario_named(name), CORRECT)
     before = resident_kib()
     if how == "product":
-        check = product_check(model)
+        check = product_check(model, liveness=liveness)
     elif how == "composed":
         check = composed_check(model, liveness=liveness, max_states=max_states)
     else:
@@ -138,7 +138,7 @@ def main() -> None:
             if why_not_composable(Model(scenario_named(name), CORRECT)) is None:
                 runs += [(name, "composed", False, composed_limit), (name, "composed", True, composed_limit)]
             if why_not_independent(scenario_named(name)) is None:
-                runs.append((name, "product", False, None))
+                runs += [(name, "product", False, None), (name, "product", True, None)]
     header = f"{'scenario':<20} {'search':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "
     header += f"{'seconds':>8} {'states/s':>11} {'B/state':>8}"
     print(header)

@@ -51,11 +51,12 @@ from model.scenario import (
 )
 from model.symmetry import MAX_GROUP, describe_size, group_size
 from proofs.bmc import bmc
-from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, exit_code, run_check
+from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, Check, exit_code, run_check
 from proofs.composed import composed_check, why_not_composable
 from proofs.encoding import EncodingLimit
 from proofs.induction import format_proof, prove
 from proofs.product import NotIndependent, product_check, why_not_independent
+from proofs.product_liveness import LocalCycle
 from proofs.simulate import simulate
 from reference_impl.bugs import ALL_IMPL_BUGS
 from reference_impl.config import ConfigError
@@ -181,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="where the LUs share nothing but the take-over budget, search each LU's own array "
-        "once and count the product (safety and witnesses; needs --no-liveness). The default "
-        "with --no-liveness on such an array of several LUs, unless --no-symmetry, --symmetry "
-        "or --max-states asks for the search itself",
+        "once and count the product (safety, witnesses, and liveness from the dead ends the "
+        "LUs' states make together). The default on such an array of several LUs, unless "
+        "--no-symmetry, --symmetry or --max-states asks for the search itself",
     )
     product.add_argument(
         "--no-product", dest="product", action="store_false", help="never the per-LU product"
@@ -473,10 +474,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"--symmetry: {scenario.name} has {describe_size(size)} symmetries, too many to rename "
             f"every state by (at most {MAX_GROUP:,}); run without --symmetry"
         )
+    product_by_default = args.product is None
     if args.product is None:  # the product where it applies and nothing asks for the search itself
         args.product = (
-            args.no_liveness
-            and args.symmetry is None
+            args.symmetry is None
             and args.max_states is None
             and len(scenario.lus) > 1
             and why_not_independent(scenario) is None
@@ -491,11 +492,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         given = [f for f, on in (("--symmetry", args.symmetry), ("--max-states", args.max_states)) if on]
         if given:
             raise BadInput(f"--product searches each LU's own array whole: drop {' and '.join(given)}")
-        if not args.no_liveness:
-            raise BadInput(
-                "--product checks safety and witnesses only: fairness is judged on the whole "
-                "array's graph; add --no-liveness"
-            )
     model = Model(scenario, protocol)
     if args.composed is None:  # where it applies, unless a reduction was chosen
         args.composed = (
@@ -526,29 +522,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"lutakeover: {line}", file=sys.stderr, flush=True)
 
+    reporter = None if args.quiet else progress
+    result: Check | None = None
     if args.product:
         try:
             result = product_check(
-                model, keep_going=args.keep_going, progress=None if args.quiet else progress
+                model, keep_going=args.keep_going, liveness=not args.no_liveness, progress=reporter
             )
         except NotIndependent as e:
             raise BadInput(f"--product: {e}") from None
-    elif args.composed:
+        except LocalCycle as e:  # the product cannot judge the liveness of this array
+            if not product_by_default:
+                raise BadInput(f"--product: {e}") from None
+            if not args.quiet:
+                print(f"lutakeover: {e}: every state searched instead", file=sys.stderr)
+            args.composed = why_not_composable(model) is None
+    if result is None and args.composed:
         result = composed_check(
             model,
             max_states=args.max_states,
             keep_going=args.keep_going,
             liveness=not args.no_liveness,
-            progress=None if args.quiet else progress,
+            progress=reporter,
         )
-    else:
+    elif result is None:
         result = run_check(
             model,
             symmetry=args.symmetry,
             max_states=args.max_states,
             keep_going=args.keep_going,
             liveness=not args.no_liveness,
-            progress=None if args.quiet else progress,
+            progress=reporter,
         )
     _print(dumps(check_json(result)) if args.json else format_check(result))
     if args.trace_out:

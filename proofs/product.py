@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import cast
 
-from invariants import SAFETY, WITNESSES
-from invariants.witnesses import untested_properties
+from invariants import SAFETY, WITNESSES, obligations
+from invariants.witnesses import describe_obligation, liveness_of, untested_properties
 from model.actions import Model
 from model.labels import Label
 from model.protocol import CORRECT, Protocol
@@ -35,6 +35,7 @@ from model.state import World
 from model.symmetry import group_size
 from proofs.check import Check, bind, bind_witness
 from proofs.explicit import Search, Violation, explore
+from proofs.product_liveness import LocalGraph, Stuck, shortest_dead_ends
 from proofs.replay import replay
 from proofs.trace import Counterexample
 
@@ -191,13 +192,18 @@ def rename(label: Label, lu: int, host: int | None) -> Label:
 
 
 def product_check(
-    model: Model, *, keep_going: bool = False, progress: Callable[[str], None] | None = None
+    model: Model,
+    *,
+    keep_going: bool = False,
+    liveness: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Check:
     """Safety and witnesses of an array whose LUs are independent, from each LU's own
     array: a property of one LU breaks in the array exactly when it breaks in that LU's own
     array (the other LUs can stay where they start), and no sooner. Each counterexample is
-    replayed in the whole array's model, so it is a run of it. Liveness is not judged here:
-    fairness over the interleaving of LUs is a property of the whole array's graph."""
+    replayed in the whole array's model, so it is a run of it. With ``liveness``, its dead
+    ends too (``proofs.product_liveness``; ``LocalCycle`` if an LU's own array has a cycle,
+    which the product does not judge)."""
     scenario = model.scenario
     _require_independent(scenario)
     started = time.monotonic()
@@ -236,9 +242,21 @@ def product_check(
         if any(c.property == v.invariant for c in counterexamples):
             continue
         counterexamples.append(_in_the_array(model, lu, hosts[lu], v))
-    search: Search[World] = Search(complete=True, seconds=0.0)
+    safe = not counterexamples
+    if liveness and safe:
+        graphs = [
+            LocalGraph(Model(local_scenario(scenario, lu), model.protocol), scenario.budget)
+            for lu in range(len(scenario.lus))
+        ]
+        for name, _, parts in shortest_dead_ends(graphs, hosts, scenario.budget)[: None if keep_going else 1]:
+            counterexamples.append(_dead_end_in_the_array(model, graphs, hosts, name, parts))
+    search: Search[World] = Search(
+        complete=True,
+        seconds=0.0,
+        liveness_checked=liveness and safe,
+    )
     search.transitions = sum(s.transitions for s in searches)
-    if counterexamples:  # the array's states are not counted: they are not all safe
+    if not safe:  # the array's states are not counted: they are not all safe
         search.states = sum(s.states for s in searches)
         search.depth = max(s.depth for s in searches)
     else:  # every LU's space searched whole (nothing broke), so each tally is complete
@@ -289,6 +307,26 @@ def _in_the_array(model: Model, lu: int, host: int | None, v: Violation[World]) 
             f"LU{lu}'s own run breaking {v.invariant} does not break it in {model.scenario.name}"
         )
     return Counterexample(prop.name, "safety", message, trace)
+
+
+def _dead_end_in_the_array(
+    model: Model, graphs: list[LocalGraph], hosts: list[int | None], name: Hashable, parts: list[Stuck]
+) -> Counterexample:
+    """The LUs' runs to a dead end owing ``name``, one after the other in the whole array,
+    where the last state must be a dead end owing it (else ProductError)."""
+    labels = [
+        rename(label, lu, hosts[lu])
+        for lu, part in enumerate(parts)
+        for label in graphs[lu].run_to(part.index)
+    ]
+    trace = replay(model, labels)
+    last = trace[-1].state
+    if model.successors(last) or name not in obligations(model, last):
+        raise ProductError(
+            f"the LUs' runs to a dead end owing {name} do not end in one in {model.scenario.name}"
+        )
+    message = f"{describe_obligation(name)}: the run stops"
+    return Counterexample(liveness_of(name).name, "deadlock", message, trace, None, name)
 
 
 class ProductError(AssertionError):

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from conftest import AGREEMENT, SLOW, summary
-from invariants import SAFETY
+from invariants import LIVENESS, SAFETY, obligations
 from lutakeover.cli import main
 from lutakeover.formats.report import format_check
 from model.actions import Model
 from model.labels import Label
 from model.protocol import CORRECT, VARIANTS, variant
 from model.scenario import Scenario, builtin, from_dict, load
+from model.state import Op
 from proofs.check import Check, run_check
 from proofs.product import (
     NotIndependent,
@@ -29,6 +30,7 @@ from proofs.product import (
     rename,
     why_not_independent,
 )
+from proofs.product_liveness import LocalCycle, LocalGraph, shortest_dead_ends
 
 ARRAYS = Path(__file__).parent.parent / "benchmarks" / "arrays"
 
@@ -182,6 +184,83 @@ def test_the_product_search_finds_what_the_full_search_finds(
         assert prop.check(model, v.trace[-1].state) == v.message
 
 
+@pytest.mark.parametrize(
+    ("shape", "name"),
+    [
+        *[((2, 2, 1, 1), name) for name in VARIANTS],
+        *[pytest.param((2, 2, 1, 2), name, marks=AGREEMENT) for name in VARIANTS],
+    ],
+)
+def test_the_products_liveness_is_the_full_searchs(shape: tuple[int, int, int, int], name: str) -> None:
+    """Liveness from the LUs' own arrays: the same verdicts, obligations left pending and
+    shortest runs to a dead end owing each as the search of the array's own graph."""
+    model = Model(array(*shape, reads=1), variant(name))
+    full = run_check(model, symmetry=False, keep_going=True)
+    product = product_check(model, keep_going=True, liveness=True)
+    assert findings(product) == findings(full)
+    assert product.search.liveness_checked == full.search.liveness_checked
+    assert [product.status(p.name, "liveness") for p in LIVENESS] == [
+        full.status(p.name, "liveness") for p in LIVENESS
+    ]
+    assert owed(product) == owed(full)
+    for v in product.counterexamples:
+        if v.kind == "deadlock":  # a run of the array to a dead end that owes the obligation
+            assert v.trace[0].state == model.initial()
+            assert model.successors(v.trace[-1].state) == []
+            assert v.obligation in obligations(model, v.trace[-1].state)
+
+
+def owed(check: Check) -> dict[object, int]:
+    """Each obligation a dead end leaves pending, and the length of the run to it."""
+    return {v.obligation: len(v.trace) - 1 for v in check.counterexamples if v.kind == "deadlock"}
+
+
+def test_no_resume_leaves_every_obligation_of_both_lus_pending_in_the_product() -> None:
+    # The pins: both paths stay suspended, and both hosts' requests go unanswered.
+    model = Model(array(2, 2, 1, 2, reads=1), variant("no-resume"))
+    product = product_check(model, keep_going=True, liveness=True)
+    assert owed(product) == {
+        ("path", 0): 24,
+        ("path", 1): 24,
+        ("request", 0, Op.READ, 0, 0, 0): 24,
+        ("request", 0, Op.WRITE, 0, 0, 1): 24,
+        ("request", 1, Op.READ, 1, 0, 0): 24,
+        ("request", 1, Op.WRITE, 1, 0, 1): 24,
+    }
+    first = product_check(model, liveness=True)  # without keep_going: the shallowest alone
+    assert [(v.property, len(v.trace) - 1) for v in first.counterexamples] == [("paths_resumed", 24)]
+
+
+def test_an_lu_whose_own_array_has_a_cycle_is_not_judged_by_the_product() -> None:
+    graph = LocalGraph(Model(local_scenario(array(2, 2, 1, 1), 0), CORRECT), 1)
+    assert graph.cycles == [] and graph.states == 71 and graph.stuck
+    graph.cycles = [[3, 4]]  # as if the LU could go round states 3 and 4 forever
+    with pytest.raises(LocalCycle, match="LU1's own array has a cycle"):
+        shortest_dead_ends(
+            [LocalGraph(Model(local_scenario(array(2, 2, 1, 1), 0), CORRECT), 1), graph], [0, 1], 1
+        )
+
+
+def test_check_searches_every_state_where_the_product_cannot_judge_liveness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def cycle(*args: object) -> list[object]:
+        raise LocalCycle("LU0's own array has a cycle (2 states)")
+
+    monkeypatch.setattr("proofs.product.shortest_dead_ends", cycle)
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    assert main(["check", str(path), "--product", "--quiet"]) == 2
+    assert "--product: LU0's own array has a cycle" in capsys.readouterr().err
+    assert main(["check", str(path), "--json"]) == 0
+    out = capsys.readouterr()
+    assert "lutakeover: LU0's own array has a cycle (2 states): every state searched instead" in out.err
+    data = json.loads(out.out)  # composed, as where there is no product: liveness on the graph
+    assert (data["lu_spaces"], data["lu_records"] is not None, data["states"]) == (None, True, 685)
+    assert main(["check", str(path), "--no-liveness", "--json", "--quiet"]) == 0  # safety alone: product
+    assert json.loads(capsys.readouterr().out)["lu_spaces"] == [71, 71]
+
+
 def test_without_keep_going_the_product_reports_the_shallowest_violation() -> None:
     model = Model(array(2, 2, 1, 1, reads=1), variant("skip-destage"))
     full, product = run_check(model, symmetry=False, liveness=False), product_check(model)
@@ -215,7 +294,6 @@ def test_check_product_on_the_benchmark_array(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ([], "add --no-liveness"),
         (["--no-liveness", "--symmetry"], "drop --symmetry"),
         (["--no-liveness", "--max-states", "9"], "drop --max-states"),
         (["--no-liveness", "--builtin", "fig5"], "scripted in batches"),
@@ -275,20 +353,19 @@ def test_check_takes_the_product_by_default_where_it_applies(
 ) -> None:
     path = tmp_path / "small.toml"
     path.write_text(SMALL)
-    assert main(["check", str(path), "--no-liveness", "--json"]) == 0
+    assert main(["check", str(path), "--json"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["lu_spaces"] == [71, 71]
     assert json.loads(out.out)["states"] == 685  # as the full search finds (array(2, 2, 1, 1))
     assert "checked by the per-LU product (--no-product for the search of every state)" in out.err
-    # What asks for the search itself: --no-product, --no-symmetry, --symmetry, --max-states,
-    # or liveness.
+    # What asks for the search itself: --no-product, --no-symmetry, --symmetry or --max-states.
     for extra in (["--no-product"], ["--no-symmetry"], ["--symmetry"], ["--max-states", "10000"]):
         assert main(["check", str(path), "--no-liveness", "--json", "--quiet", *extra]) == 0
         data = json.loads(capsys.readouterr().out)
         assert data["lu_spaces"] is None and data["states"] <= 685, extra
     assert main(["check", str(path), "--json", "--quiet"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert (data["lu_spaces"], data["states"], data["liveness_checked"]) == (None, 685, True)
+    assert (data["lu_spaces"], data["states"], data["liveness_checked"]) == ([71, 71], 685, True)
     # A scenario whose LUs are tied together is searched as ever, and says nothing of it.
     assert main(["check", "--builtin", "three-hosts", "--no-liveness", "--json"]) == 0
     out = capsys.readouterr()

@@ -339,9 +339,7 @@ class _Reduced(Generic[S]):
             dead.update(*(obligations(rename(states[-1])) for rename in self.group))
         components = cyclic_components(graph)
         if components:
-            unfolding = Unfolding(
-                self.representatives(graph, components), self.group, self.successors, obligations
-            )
+            unfolding = Unfolding(self.representatives(components), self.group, self.successors, obligations)
             for key, n, loop in fair_cycles(
                 unfolding.graph, unfolding.pending_of, unfolding.pending_sets, dead
             ):
@@ -365,7 +363,7 @@ class _Reduced(Generic[S]):
         rename = next(r for r in self.group if r(states[-1]) == goal)
         return replay(self.initial, self.successors, _same, [hash(rename(s)) for s in states])
 
-    def representatives(self, graph: Graph, components: list[list[int]]) -> dict[int, S]:
+    def representatives(self, components: list[list[int]]) -> dict[int, S]:
         """The representative state of every state number in ``components``: one run per
         component to its first state, then steps inside the component."""
         states: dict[int, S] = {}
@@ -377,9 +375,10 @@ class _Reduced(Generic[S]):
             while queue:
                 v = queue.popleft()
                 for _, nxt in self.successors(states[v]):
-                    w = self.index.find(hash(self.canonical(nxt)))
+                    representative = self.canonical(nxt)
+                    w = self.index.find(hash(representative))
                     if w in members and w not in states:
-                        states[w] = self.canonical(nxt)
+                        states[w] = representative
                         queue.append(w)
         return states
 

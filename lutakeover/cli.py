@@ -154,10 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--symmetry",
         dest="symmetry",
         action="store_true",
-        help="reduce by symmetry even with more than "
-        f"{AUTO_SYMMETRY_LIMIT} permutations (by default: reduce when the "
-        f"scenario has 2 to {AUTO_SYMMETRY_LIMIT}; liveness is judged on the concrete states "
-        "behind the cycles of the reduced graph, so its verdicts are those of the full search)",
+        help="reduce by symmetry even where a state would be renamed more than "
+        f"{AUTO_SYMMETRY_LIMIT} times (by default: reduce when the scenario has symmetries and "
+        f"a state is renamed at most {AUTO_SYMMETRY_LIMIT} times, interchangeable spare "
+        "controllers being sorted, not tried in every order; liveness is judged on the concrete "
+        "states behind the cycles of the reduced graph, so its verdicts are those of the full search)",
     )
     check.add_argument(
         "--no-liveness",

@@ -14,7 +14,8 @@ sound for any function picking an orbit member.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import permutations, product
 from math import factorial, prod
 from typing import NamedTuple
@@ -301,6 +302,12 @@ def renamers(s: Scenario) -> list[Callable[[World], World]]:
     return [_Renamer(r) for r in symmetries(s)[1:]]
 
 
+def lazy_renamers(s: Scenario) -> list[Callable[[World], World]]:
+    """As ``renamers``, each building its renaming when called: for the few worlds liveness
+    renames (a run to a dead end), where a large group's renamers would cost memory."""
+    return [partial(permute, r=r) for r in symmetries(s)[1:]]
+
+
 def canonical_among(renamers: Sequence[Callable[[World], World]]) -> Callable[[World], World] | None:
     """The representative function for a group of renamings (the identity left out): the
     image with the smallest hash; None for the group of the identity alone."""
@@ -319,6 +326,131 @@ def canonical_among(renamers: Sequence[Callable[[World], World]]) -> Callable[[W
     return canonical
 
 
+# From this many interchangeable free controllers on, the representative sorts them instead of
+# trying each of their permutations (two: one renaming against the sorting's own work).
+SORT_FREE_FROM = 3
+
+
+def renamings_per_state(s: Scenario) -> int:
+    """How many renamings the representative function tries per state (about): the whole
+    group, or, where it sorts the free controllers, the LU renamings alone."""
+    free = len(_free_controllers(s))
+    lus = sum(1 for _ in _lu_renamings(s))
+    return lus if free >= SORT_FREE_FROM else lus * factorial(free)
+
+
 def canonicalizer(s: Scenario) -> Callable[[World], World] | None:
-    """The representative function for the scenario's symmetries, or None if it has none."""
-    return canonical_among(renamers(s))
+    """The representative function for the scenario's symmetries, or None if it has none:
+    the image of smallest hash over the group, the free controllers sorted (``_FreeSorter``)
+    where there are ``SORT_FREE_FROM`` or more of them."""
+    free = _free_controllers(s)
+    if len(free) < SORT_FREE_FROM:
+        return canonical_among(renamers(s))
+    sort = _FreeSorter(s, free)
+    lu_renamers = [
+        _Renamer(Renaming(tuple(forced.get(c, c) for c in range(s.controllers)), lm, hm))
+        for lm, hm, forced in _lu_renamings(s)
+    ][1:]  # the identity first (``_lu_renamings`` lists it first), left out
+
+    def canonical(w: World) -> World:
+        best = sort(w)
+        best_hash = hash(best)
+        for rename in lu_renamers:
+            image = sort(rename(w))
+            h = hash(image)
+            if h < best_hash:
+                best, best_hash = image, h
+        return best
+
+    return canonical
+
+
+class _FreeSorter:
+    """The representative of a world under the permutations of the free controllers (those no
+    LU starts on or defaults to), found by sorting them instead of trying each permutation.
+
+    Each free controller gets a signature that no permutation of free controllers changes:
+    its record and every reference to it, with free controller numbers written as -1 (itself)
+    or -2 (another). Sorting by signature puts the world's free controllers in an order that
+    depends on the orbit only, up to ties; the world renamed so, tie by tie in every order,
+    gives a set of images that depends on the orbit only, and the one of smallest hash is the
+    representative. A tie of pristine controllers (identical records referring to no free
+    controller, referred to by nothing) is one image whatever the order, so it costs one."""
+
+    def __init__(self, s: Scenario, free: list[int]) -> None:
+        self.free = free
+        self.is_free = [c in free for c in range(s.controllers)]
+        self.controllers = s.controllers
+        self.renamers: dict[tuple[int, ...], _Renamer] = {}
+
+    def _mark(self, d: int, c: int) -> int:
+        return -1 if d == c else (-2 if self.is_free[d] else d)
+
+    def signature(self, w: World, c: int) -> tuple[object, ...]:
+        ctl = w.controllers[c]
+        mark = self._mark
+        rows = tuple([(r[0], r[1], mark(r[2], c), mark(r[3], c)) for r in ctl.table])
+        referred = (
+            tuple([lu for lu, p in enumerate(w.paths) if p[0] == c]),
+            tuple([h for h, r in enumerate(w.hosts) if r is not None and r[4] == c]),
+            tuple([(k, j[1] == c, j[2] == c) for k, j in enumerate(w.jobs) if c in (j[1], j[2])]),
+            tuple([(lu, r[2] == c, r[3] == c) for lu, r in enumerate(w.disk.table) if c in (r[2], r[3])]),
+            tuple(
+                [
+                    (d, lu, r[2] == c, r[3] == c)
+                    for d, other in enumerate(w.controllers)
+                    if not self.is_free[d]
+                    for lu, r in enumerate(other.table)
+                    if c in (r[2], r[3])
+                ]
+            ),
+            tuple([lu for lu, a in enumerate(w.ghost.designated) if a[0] == c]),
+            w.ghost.bad_read is not None and w.ghost.bad_read[3] == c,
+        )
+        return (ctl.active, ctl.write_through, ctl.cache, rows, ctl.destaging, referred)
+
+    @staticmethod
+    def _pristine(signature: tuple[object, ...]) -> bool:
+        """Referred to by nothing but (perhaps) tables, and its own table naming no free
+        controller: the caller checks the tables."""
+        referred, rows = signature[-1], signature[3]
+        assert isinstance(referred, tuple) and isinstance(rows, tuple)
+        return not any(referred) and all(r[2] >= 0 and r[3] >= 0 for r in rows)
+
+    def _renamer(self, cm: tuple[int, ...], w: World) -> _Renamer:
+        rename = self.renamers.get(cm)
+        if rename is None:
+            if len(self.renamers) >= 256:  # each remembers records: keep a few hundred at most
+                self.renamers.clear()
+            identity_lus, identity_hosts = tuple(range(len(w.paths))), tuple(range(len(w.hosts)))
+            rename = self.renamers[cm] = _Renamer(Renaming(cm, identity_lus, identity_hosts))
+        return rename
+
+    def __call__(self, w: World) -> World:
+        free, is_free = self.free, self.is_free
+        signatures = {c: self.signature(w, c) for c in free}
+        # Free controllers named in some controller's table: not pristine.
+        named = {d for ctl in w.controllers for r in ctl.table for d in (r[2], r[3]) if is_free[d]}
+        order = sorted(free, key=lambda c: hash(signatures[c]))
+        ties: list[list[int]] = []
+        for c in order:
+            if ties and signatures[ties[-1][0]] == signatures[c]:
+                ties[-1].append(c)
+            else:
+                ties.append([c])
+        choices: list[Iterable[tuple[int, ...]]] = []
+        for tie in ties:
+            if len(tie) == 1 or all(self._pristine(signatures[c]) and c not in named for c in tie):
+                choices.append([tuple(tie)])
+            else:
+                choices.append(permutations(tie))
+        best, best_hash = w, 0
+        for arrangement in product(*choices):
+            cm = list(range(self.controllers))
+            for slot, c in zip(free, (c for part in arrangement for c in part), strict=True):
+                cm[c] = slot
+            image = self._renamer(tuple(cm), w)(w)
+            h = hash(image)
+            if best is w or h < best_hash:
+                best, best_hash = image, h
+        return best

@@ -16,8 +16,9 @@ from invariants import SAFETY, WITNESSES, obligations
 from invariants.witnesses import describe_obligation, liveness_of, untested_properties
 from model.actions import Model
 from model.labels import Label
+from model.scenario import Scenario
 from model.state import World
-from model.symmetry import canonical_among, group_size, renamers
+from model.symmetry import MAX_GROUP, canonicalizer, group_size, lazy_renamers, renamings_per_state
 from proofs.explicit import Search, Violation, explore
 from proofs.trace import Counterexample, run_of
 
@@ -121,16 +122,16 @@ def run_check(
 ) -> Check:
     """Explore every state of ``model``. ``symmetry`` None (the default) reduces by the
     scenario's symmetries (the renamings that fix its initial state: only they merge states
-    it reaches, ``model.symmetry``) when there are 2 to ``AUTO_SYMMETRY_LIMIT`` of them:
-    every state is renamed by each, so a larger group costs more time than it saves, and with
-    none there is nothing to save. Liveness holds on the reduced search as on the full one:
-    its cycles are judged on the concrete states behind them (``proofs.liveness``)."""
+    it reaches, ``model.symmetry``) where that pays (``symmetry_pays``). Liveness holds on
+    the reduced search as on the full one: its cycles are judged on the concrete states
+    behind them (``proofs.liveness``)."""
     scenario = model.scenario
     size = group_size(scenario)
     if symmetry is None:
-        symmetry = 1 < size <= AUTO_SYMMETRY_LIMIT
-    renames = renamers(scenario) if symmetry else []
-    canonical = canonical_among(renames)
+        symmetry = symmetry_pays(scenario, size)
+    canonical = canonicalizer(scenario) if symmetry else None
+    # Liveness renames a few states (a run to a dead end) by the group's elements one by one.
+    renames = lazy_renamers(scenario) if canonical is not None and liveness else []
     applicable = [w for w in WITNESSES if w.applies(model)]
     search = explore(
         [model.initial()],
@@ -154,6 +155,14 @@ def run_check(
         untested_properties(model),
         [counterexample(v) for v in search.violations],
     )
+
+
+def symmetry_pays(scenario: Scenario, size: int) -> bool:
+    """Whether reducing by the scenario's ``size`` symmetries pays: there are some, few
+    enough to list (liveness renames by them one by one), and a state is renamed at most
+    ``AUTO_SYMMETRY_LIMIT`` times (free controllers are sorted, not tried in every order),
+    so the renaming costs less than the states it saves."""
+    return 1 < size <= MAX_GROUP and renamings_per_state(scenario) <= AUTO_SYMMETRY_LIMIT
 
 
 def bind(check: Callable[[Model, World], str | None], model: Model) -> Callable[[World], str | None]:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_product import array
 
 from conftest import AGREEMENT, SLOW, reachable_worlds, summary
 from invariants import SAFETY
@@ -20,6 +19,7 @@ from model.scenario import builtin, load
 from model.state import World
 from proofs.check import Check, run_check
 from proofs.composed import Composition, NotComposable, composed_check, why_not_composable
+from test_product import array
 
 ARRAYS = Path(__file__).parent.parent / "benchmarks" / "arrays"
 

@@ -3,6 +3,7 @@ search reaches the same verdicts, properties and counterexample lengths as the f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import permutations
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import AGREEMENT, checked, reachable_worlds, summary
+from invariants import SAFETY
 from invariants.witnesses import LIVENESS
 from model.actions import Model
 from model.generate import array_scenario
@@ -22,12 +24,15 @@ from model.symmetry import (
     Renaming,
     TooManySymmetries,
     _Renamer,
+    canonical_among,
     canonicalizer,
     group_size,
     permute,
+    renamers,
+    renamings_per_state,
     symmetries,
 )
-from proofs.check import Check, run_check
+from proofs.check import Check, bind, run_check
 from proofs.explicit import explore
 
 ARRAYS = Path(__file__).parent.parent / "benchmarks" / "arrays"
@@ -40,7 +45,15 @@ def two_by_two(reads: bool = False) -> Scenario:
     return s if reads else replace(s, hosts=tuple(replace(h, reads=()) for h in s.hosts))
 
 
-SCENARIOS = {"two-by-two": two_by_two(), "two-by-two-reads": two_by_two(reads=True)}
+SCENARIOS = {
+    "two-by-two": two_by_two(),
+    "two-by-two-reads": two_by_two(reads=True),
+    # Spare controllers, sorted by the representative function rather than tried in turn:
+    # one LU on five controllers (4 spare: 24 renamings), two LUs on five (3 spare, and
+    # the swap of the LUs with their hosts and controllers: 12).
+    "one-lu-five": array_scenario(5, 1, 1, hosts=1, budget=2),
+    "two-lus-five": array_scenario(5, 2, 1, hosts=2, budget=1, writes_per_block=1, reads_per_block=0),
+}
 
 
 def scenario(name: str) -> Scenario:
@@ -76,6 +89,35 @@ def test_reduced_and_full_search_agree(name: str, variant_name: str) -> None:
     assert [reduced.status(p.name, "liveness") for p in LIVENESS] == [
         full.status(p.name, "liveness") for p in LIVENESS
     ]
+
+
+SORTED = ["correct", "skip-destage", "no-resume", "concurrent-same-lu"]
+
+
+@pytest.mark.parametrize(
+    ("name", "variant_name"),
+    [
+        (name, v) if v in SORTED else pytest.param(name, v, marks=AGREEMENT)
+        for name in ("one-lu-five", "two-lus-five")
+        for v in ["correct", *SEEDED_BUGS]
+    ],
+)
+def test_sorting_spare_controllers_picks_one_state_per_orbit_as_trying_them_all_does(
+    name: str, variant_name: str
+) -> None:
+    """Two representative functions of the same group, each exact, reach one state per orbit:
+    the same states, transitions, depth and shortest counterexamples, the sorted one with a
+    renaming or two per state instead of every permutation of the spare controllers."""
+    s = SCENARIOS[name]
+    m = Model(s, variant(variant_name))
+    assert renamings_per_state(s) < group_size(s)
+    invariants = [(p.name, bind(p.check, m)) for p in SAFETY]
+
+    def search(canonical: Callable[[World], World] | None) -> tuple[object, ...]:
+        r = explore([m.initial()], m.successors, invariants=invariants, keep_going=True, canonical=canonical)
+        return r.states, r.transitions, r.depth, {v.invariant: len(v.labels) for v in r.violations}
+
+    assert search(canonicalizer(s)) == search(canonical_among(renamers(s)))
 
 
 def test_the_swap_of_controllers_lus_and_hosts_halves_a_two_by_two_array() -> None:
@@ -165,7 +207,9 @@ def _renamings(name: str) -> list[Renaming]:
     return symmetries(scenario(name))[1:]
 
 
-@pytest.mark.parametrize("name", ["ping-pong", "three-way", "two-by-two-reads"])
+@pytest.mark.parametrize(
+    "name", ["ping-pong", "three-way", "two-by-two-reads", "one-lu-five", "two-lus-five"]
+)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), variant_name=st.sampled_from(["correct", *SEEDED_BUGS]))
 def test_renaming_commutes_with_successors(name: str, data: st.DataObject, variant_name: str) -> None:
@@ -185,3 +229,23 @@ def test_renaming_commutes_with_successors(name: str, data: st.DataObject, varia
         if not successors:
             break
         w = data.draw(st.sampled_from(successors), label="step")[1]
+
+
+def test_spare_controllers_that_tie_but_are_named_are_tried_in_every_order() -> None:
+    """Spare controllers that name others in their tables (worlds no run reaches, but the
+    representative function must pick one per orbit of any world). Spare 3 naming 1, and
+    4 naming 2: 1 and 2 tie, and so do 3 and 4, yet swapping 1 and 2 moves what 3 and 4
+    name. Spare 3 alone naming 1: 1 and 2 tie, and only what names them tells them apart.
+    Every renaming of such a world has its representative only if each tie that anything
+    names is tried in every order."""
+    s = SCENARIOS["one-lu-five"]
+    canonical = canonicalizer(s)
+    assert canonical is not None
+    for naming in ({3: 1, 4: 2}, {3: 1}):
+        w = Model(s).initial()
+        controllers = list(w.controllers)
+        for spare, named in naming.items():
+            table = controllers[spare].table
+            controllers[spare] = controllers[spare]._replace(table=(table[0]._replace(current=named),))
+        w = w._replace(controllers=tuple(controllers))
+        assert {canonical(permute(w, r)) for r in symmetries(s)} == {canonical(w)}, naming

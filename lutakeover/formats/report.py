@@ -14,7 +14,7 @@ from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, PairState, Request, Row, Where, World, in_inbox
 from model.symmetry import describe_size
 from proofs.bmc import Bmc
-from proofs.check import AUTO_SYMMETRY_LIMIT, Check, exit_code
+from proofs.check import Check, exit_code, symmetry_pays
 from proofs.simulate import Simulation
 from proofs.trace import Counterexample
 
@@ -200,7 +200,12 @@ def format_check(check: Check) -> str:
             f"{', '.join(f'{n:,}' for n in check.lu_spaces)} states ({s.transitions:,} transitions "
             f"searched), {s.seconds:.2f} s"
         )
-    if check.lu_spaces is None and check.symmetry == 1 and not 0 < check.symmetries <= AUTO_SYMMETRY_LIMIT:
+    if (
+        check.lu_spaces is None
+        and check.symmetry == 1
+        and check.symmetries != 1
+        and not symmetry_pays(check.model.scenario, check.symmetries)
+    ):
         lines.append(
             f"  no symmetry reduction: {describe_size(check.symmetries)} permutations cost more than "
             "they save (--symmetry forces it)"

@@ -311,13 +311,20 @@ def lazy_renamers(s: Scenario) -> list[Callable[[World], World]]:
 def canonical_among(renamers: Sequence[Callable[[World], World]]) -> Callable[[World], World] | None:
     """The representative function for a group of renamings (the identity left out): the
     image with the smallest hash; None for the group of the identity alone."""
-    if not renamers:
-        return None
+    return _least_hash(renamers, lambda w: w) if renamers else None
+
+
+def _least_hash(
+    renamers: Sequence[Callable[[World], World]], then: Callable[[World], World]
+) -> Callable[[World], World]:
+    """The function taking a world to the image of smallest hash among ``then`` of it and
+    ``then`` of each of its renamings."""
 
     def canonical(w: World) -> World:
-        best, best_hash = w, hash(w)
+        best = then(w)
+        best_hash = hash(best)
         for rename in renamers:
-            image = rename(w)
+            image = then(rename(w))
             h = hash(image)
             if h < best_hash:
                 best, best_hash = image, h
@@ -331,12 +338,12 @@ def canonical_among(renamers: Sequence[Callable[[World], World]]) -> Callable[[W
 SORT_FREE_FROM = 3
 
 
-def renamings_per_state(s: Scenario) -> int:
-    """How many renamings the representative function tries per state (about): the whole
-    group, or, where it sorts the free controllers, the LU renamings alone."""
+def renamings_per_state(s: Scenario, size: int) -> int:
+    """How many renamings the representative function tries per state (about), for the
+    scenario's ``group_size``: the whole group, or, where it sorts the free controllers, the
+    LU renamings alone (the group is those times the free controllers' permutations)."""
     free = len(_free_controllers(s))
-    lus = sum(1 for _ in _lu_renamings(s))
-    return lus if free >= SORT_FREE_FROM else lus * factorial(free)
+    return size // factorial(free) if free >= SORT_FREE_FROM else size
 
 
 def canonicalizer(s: Scenario) -> Callable[[World], World] | None:
@@ -346,23 +353,11 @@ def canonicalizer(s: Scenario) -> Callable[[World], World] | None:
     free = _free_controllers(s)
     if len(free) < SORT_FREE_FROM:
         return canonical_among(renamers(s))
-    sort = _FreeSorter(s, free)
     lu_renamers = [
         _Renamer(Renaming(tuple(forced.get(c, c) for c in range(s.controllers)), lm, hm))
         for lm, hm, forced in _lu_renamings(s)
     ][1:]  # the identity first (``_lu_renamings`` lists it first), left out
-
-    def canonical(w: World) -> World:
-        best = sort(w)
-        best_hash = hash(best)
-        for rename in lu_renamers:
-            image = sort(rename(w))
-            h = hash(image)
-            if h < best_hash:
-                best, best_hash = image, h
-        return best
-
-    return canonical
+    return _least_hash(lu_renamers, _FreeSorter(s, free))
 
 
 class _FreeSorter:
@@ -381,6 +376,7 @@ class _FreeSorter:
         self.free = free
         self.is_free = [c in free for c in range(s.controllers)]
         self.controllers = s.controllers
+        self.same_lus, self.same_hosts = tuple(range(len(s.lus))), tuple(range(len(s.hosts)))
         self.renamers: dict[tuple[int, ...], _Renamer] = {}
 
     def _mark(self, d: int, c: int) -> int:
@@ -417,13 +413,12 @@ class _FreeSorter:
         assert isinstance(referred, tuple) and isinstance(rows, tuple)
         return not any(referred) and all(r[2] >= 0 and r[3] >= 0 for r in rows)
 
-    def _renamer(self, cm: tuple[int, ...], w: World) -> _Renamer:
+    def _renamer(self, cm: tuple[int, ...]) -> _Renamer:
         rename = self.renamers.get(cm)
         if rename is None:
             if len(self.renamers) >= 256:  # each remembers records: keep a few hundred at most
                 self.renamers.clear()
-            identity_lus, identity_hosts = tuple(range(len(w.paths))), tuple(range(len(w.hosts)))
-            rename = self.renamers[cm] = _Renamer(Renaming(cm, identity_lus, identity_hosts))
+            rename = self.renamers[cm] = _Renamer(Renaming(cm, self.same_lus, self.same_hosts))
         return rename
 
     def __call__(self, w: World) -> World:
@@ -444,13 +439,15 @@ class _FreeSorter:
                 choices.append([tuple(tie)])
             else:
                 choices.append(permutations(tie))
-        best, best_hash = w, 0
+        best: World | None = None
+        best_hash = 0
         for arrangement in product(*choices):
             cm = list(range(self.controllers))
             for slot, c in zip(free, (c for part in arrangement for c in part), strict=True):
                 cm[c] = slot
-            image = self._renamer(tuple(cm), w)(w)
+            image = self._renamer(tuple(cm))(w)
             h = hash(image)
-            if best is w or h < best_hash:
+            if best is None or h < best_hash:
                 best, best_hash = image, h
+        assert best is not None  # every tie has at least one order
         return best

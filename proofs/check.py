@@ -162,7 +162,7 @@ def symmetry_pays(scenario: Scenario, size: int) -> bool:
     enough to list (liveness renames by them one by one), and a state is renamed at most
     ``AUTO_SYMMETRY_LIMIT`` times (free controllers are sorted, not tried in every order),
     so the renaming costs less than the states it saves."""
-    return 1 < size <= MAX_GROUP and renamings_per_state(scenario) <= AUTO_SYMMETRY_LIMIT
+    return 1 < size <= MAX_GROUP and renamings_per_state(scenario, size) <= AUTO_SYMMETRY_LIMIT
 
 
 def bind(check: Callable[[Model, World], str | None], model: Model) -> Callable[[World], str | None]:

@@ -81,7 +81,7 @@ class LocalGraph:
                     queue.append(after)
                 src.append(i)
                 dst.append(j)
-                labels.append(0)
+                labels.append(0)  # only the components are asked for: no labels needed
             if not own_steps:
                 self.stuck.append(
                     Stuck(i, self.depth[i], budget - w.budget, designates, obligations(model, w))

@@ -110,7 +110,7 @@ def test_sorting_spare_controllers_picks_one_state_per_orbit_as_trying_them_all_
     renaming or two per state instead of every permutation of the spare controllers."""
     s = SCENARIOS[name]
     m = Model(s, variant(variant_name))
-    assert renamings_per_state(s) < group_size(s)
+    assert renamings_per_state(s, group_size(s)) < group_size(s)
     invariants = [(p.name, bind(p.check, m)) for p in SAFETY]
 
     def search(canonical: Callable[[World], World] | None) -> tuple[object, ...]:

@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from model.scenario import builtin_names
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("model", "invariants", "proofs", "benchmarks")
 COMPILED = (
@@ -89,6 +91,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be 1 or more")
+    unknown = [name for name in args.scenarios if name not in builtin_names()]
+    if unknown:
+        parser.error(f"no built-in scenario {', '.join(unknown)} (built-ins: {', '.join(builtin_names())})")
     with tempfile.TemporaryDirectory() as tmp:
         compiled = Path(tmp)
         print(f"compiling {', '.join(COMPILED)} with mypyc ...", file=sys.stderr, flush=True)

@@ -46,7 +46,7 @@ from model.state import (
     World,
 )
 from proofs.check import Check, bind_witness, counterexample
-from proofs.explicit import Violation, explore
+from proofs.explicit import Violation
 from proofs.product import ONE_LU_WITNESSES
 from proofs.trace import Counterexample
 
@@ -282,6 +282,15 @@ class Composition:
 
     def designations(self, state: State) -> list[tuple[Label, int, int]]:
         """Step 801's designations from ``state``: (label, LU, the LU's new record)."""
+        return [
+            (label, lu, self.designated(state[HEAD + lu], job, address))
+            for label, lu, job, address in self.designation_steps(state)
+        ]
+
+    def designation_steps(self, state: State) -> list[tuple[Label, int, Job, Address]]:
+        """Step 801's designations from ``state``: (label, LU, the job it adds, the address
+        it records). They read the budget and every LU's disk row and jobs only, so they are
+        worked out once per layout of those."""
         if state[0] <= 0:
             return []
         layout = tuple((self.parts[n].row, self.parts[n].jobs) for n in state[HEAD:])
@@ -298,15 +307,16 @@ class Composition:
                     raise NotComposable(f"'{label}' changes more of LU{lu} than its jobs and designation")
                 found.append((label, lu, job, part.designated))
             self._designations[layout] = found
-        moves = []
-        for label, lu, job, address in found:
-            n = state[HEAD + lu]
-            key = (n, job, address)
-            m = self._designated.get(key)
-            if m is None:
-                m = self._designated[key] = self.intern(lu, _designated(self.parts[n], job, address))
-            moves.append((label, lu, m))
-        return moves
+        return found
+
+    def designated(self, n: int, job: Job, address: Address) -> int:
+        """The number of record ``n`` once Step 801 designated its LU: ``job`` added,
+        ``address`` recorded."""
+        key = (n, job, address)
+        m = self._designated.get(key)
+        if m is None:
+            m = self._designated[key] = self.intern(self.owner[n], _designated(self.parts[n], job, address))
+        return m
 
     def successors(self, state: State) -> Iterable[tuple[Hashable, State]]:
         out: list[tuple[Hashable, State]] = []
@@ -375,16 +385,21 @@ class Composition:
         return reads_return_written_data(self.model, self.world(state))
 
     def pending(self, state: State) -> frozenset[Hashable]:
-        sets = []
-        for n in state[HEAD:]:
-            found = self._pending.get(n)
-            if found is None:
-                found = self._pending[n] = obligations(self.model, self.alone(self.owner[n], n))
-            sets.append(found)
-        return frozenset().union(*sets)
+        return frozenset().union(*(self.record_pending(n) for n in state[HEAD:]))
+
+    def record_pending(self, n: int) -> frozenset[Hashable]:
+        """The obligations record ``n`` leaves pending: a state's are the union of its records'."""
+        found = self._pending.get(n)
+        if found is None:
+            found = self._pending[n] = obligations(self.model, self.alone(self.owner[n], n))
+        return found
 
 
 _UNKNOWN = object()
+
+# Bits per record number in the packed state (proofs.packed): 65,536 records of the LUs
+# before the search starts again with wider fields.
+RECORD_BITS = 16
 
 # The properties that read more than one LU's records: judged on the State.
 _WHOLE = {"lun_map_well_formed", "reads_return_written_data"}
@@ -417,35 +432,27 @@ def composed_check(
     # Every record's own steps are worked out when the record is first expanded, so a
     # witness is known reached for (record, label) by the time its transition is taken.
 
-    def one_lu_witness(name: str) -> Callable[[State, Hashable, State], bool]:
-        def reached(before: State, label: Hashable, after: State) -> bool:
-            pairs = comp.reached.get(name)
-            if not pairs:
-                return False
-            return any((n, label) in pairs for n in before[HEAD:])
-
-        return reached
-
-    def concurrent(before: State, label: Hashable, after: State) -> bool:
-        return sum(1 for n in after[HEAD:] if any(not j.backup for j in comp.parts[n].jobs)) >= 2
-
-    witnesses = [
-        (w.name, concurrent if w.name == "concurrent_takeovers" else one_lu_witness(w.name))
-        for w in applicable
-    ]
     whole = {"lun_map_well_formed": comp.lun_map, "reads_return_written_data": comp.wrong_read}
     invariants = [(p.name, whole.get(p.name) or _per_lu(p.name, comp)) for p in SAFETY]
-    search = explore(
-        [comp.initial],
-        comp.successors,
-        invariants=invariants,
-        witnesses=witnesses,
-        obligations=comp.pending if liveness else None,
-        max_states=max_states,
-        keep_going=keep_going,
-        progress=progress,
-        all_hold=comp.all_hold,
-    )
+    # Imported here: the engine's module builds on this one's records.
+    from proofs.packed import Packing, TooWide, search_packed
+
+    bits = RECORD_BITS
+    while True:
+        try:
+            search = search_packed(
+                comp,
+                Packing(comp.lus, comp.first.budget, bits),
+                invariants,
+                [w.name for w in applicable],
+                liveness=liveness,
+                max_states=max_states,
+                keep_going=keep_going,
+                progress=progress,
+            )
+            break
+        except TooWide:
+            bits *= 2  # the records found so far stay: only the search starts again
     counterexamples = [_in_the_array(model, comp, v) for v in search.violations]
     search.seconds = time.monotonic() - started
     return Check(

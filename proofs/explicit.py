@@ -217,12 +217,7 @@ def explore(
         """Record violations in ``state``; True when the search should stop."""
         if all_hold is not None and all_hold(state):
             return False
-        for name, invariant in invariants:
-            if name not in broken and invariant(state) is not None:
-                broken[name] = i
-                if not keep_going:
-                    return True
-        return keep_going and bool(invariants) and len(broken) == len(invariants)
+        return record_broken(state, i, invariants, broken, keep_going)
 
     was_enabled = gc.isenabled()
     gc.disable()  # the search allocates millions of tuples and frees none: no cycles to find
@@ -236,7 +231,7 @@ def explore(
                 if visit is not None:
                     visit(s, 0)
                 queue.append((s, i, 0))
-                stop = stop or check(s, i)
+                stop = stop or check(s, i) or (max_states is not None and len(fingerprints) >= max_states)
         while queue and not stop:
             state, i, depth = queue.popleft()
             result.depth = max(result.depth, depth)
@@ -303,6 +298,19 @@ def explore(
             result.violations.extend(found if keep_going else found[:1])
     result.seconds = time.monotonic() - started
     return result
+
+
+def record_broken(
+    state: S, i: int, invariants: Sequence[tuple[str, Invariant[S]]], broken: dict[str, int], keep_going: bool
+) -> bool:
+    """Record in ``broken`` each invariant state ``state`` (number ``i``) is the first to
+    break; True when the search should stop: at the first, or once all are broken."""
+    for name, invariant in invariants:
+        if name not in broken and invariant(state) is not None:
+            broken[name] = i
+            if not keep_going:
+                return True
+    return keep_going and bool(invariants) and len(broken) == len(invariants)
 
 
 class _Reduced(Generic[S]):

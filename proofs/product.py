@@ -214,14 +214,16 @@ def product_check(
     searches: list[Search[World]] = []
     tallies: list[_Tally] = []
     moving: list[int | None] = []  # each LU's shallowest depth with a take-over under way
+    graphs: list[LocalGraph] = []  # with liveness: each LU's graph, recorded by its search
     for lu in range(len(scenario.lus)):
         local = Model(local_scenario(scenario, lu), model.protocol)
+        graphs.append(LocalGraph(local, scenario.budget))
         witnesses = [(w.name, bind_witness(w.reached, local)) for w in WITNESSES if w.applies(local)]
         witnesses.append(("moving", lambda before, label, after: any(not j.backup for j in after.jobs)))
         tallies.append(_Tally(lu, scenario.budget))
         own = explore(
             [local.initial()],
-            local.successors,
+            graphs[-1].successors if liveness else local.successors,
             invariants=[(p.name, bind(p.check, local)) for p in SAFETY],
             witnesses=witnesses,
             keep_going=True,
@@ -244,10 +246,7 @@ def product_check(
         counterexamples.append(_in_the_array(model, lu, hosts[lu], v))
     safe = not counterexamples
     if liveness and safe:
-        graphs = [
-            LocalGraph(Model(local_scenario(scenario, lu), model.protocol), scenario.budget)
-            for lu in range(len(scenario.lus))
-        ]
+        graphs = [g.finish() for g in graphs]
         for name, _, parts in shortest_dead_ends(graphs, hosts, scenario.budget)[: None if keep_going else 1]:
             counterexamples.append(_dead_end_in_the_array(model, graphs, hosts, name, parts))
     search: Search[World] = Search(

@@ -53,41 +53,76 @@ class Stuck:
 
 class LocalGraph:
     """One LU's own array searched breadth first, its graph kept: how to reach each state,
-    and the states where the LU is stuck."""
+    and the states where the LU is stuck.
+
+    ``successors`` is the model's successor function, recording what it is asked in the
+    order asked: the safety search of the LU's own array (``explore``, breadth first)
+    builds the graph as it goes, so the array is searched once for both. ``search`` runs a
+    search of its own."""
 
     def __init__(self, model: Model, budget: int) -> None:
+        self.model, self.budget = model, budget
         first = model.initial()
-        number: dict[World, int] = {first: 0}
+        self.number: dict[World, int] = {first: 0}
+        self.expanded = bytearray(1)
         self.parent, self.depth = [-1], [0]
         self.label: list[Label | None] = [None]  # the step that first reached each state
-        src, dst, labels = array("I"), array("I"), array("I")
+        self.src, self.dst = array("I"), array("I")
         self.stuck: list[Stuck] = []
-        queue: deque[World] = deque([first])
+        self.reached: list[World] = []  # the states the last new call first reached
+        self.states = 1
+        self.cycles: list[list[int]] = []
+
+    @classmethod
+    def search(cls, model: Model, budget: int) -> LocalGraph:
+        graph = cls(model, budget)
+        queue: deque[World] = deque([model.initial()])
         while queue:
-            w = queue.popleft()
-            i = number[w]
-            own_steps, designates = 0, False
-            for label, after in model.successors(w):
-                if label.action == "designate":
-                    designates = True
-                else:
-                    own_steps += 1
-                j = number.get(after)
-                if j is None:
-                    j = number[after] = len(self.parent)
-                    self.parent.append(i)
-                    self.label.append(label)
-                    self.depth.append(self.depth[i] + 1)
-                    queue.append(after)
-                src.append(i)
-                dst.append(j)
-                labels.append(0)  # only the components are asked for: no labels needed
-            if not own_steps:
-                self.stuck.append(
-                    Stuck(i, self.depth[i], budget - w.budget, designates, obligations(model, w))
-                )
+            graph.successors(queue.popleft())
+            queue.extend(graph.reached)
+        return graph.finish()
+
+    def successors(self, w: World) -> list[tuple[Label, World]]:
+        """The model's successors of ``w``; the first time ``w`` is asked about, its edges
+        and the states they first reach (``reached``) are recorded. States must be asked
+        about in breadth-first order, each after it was reached."""
+        moves = self.model.successors(w)
+        i = self.number[w]
+        if self.expanded[i]:  # asked again (a trace rebuilt): recorded already
+            return moves
+        self.expanded[i] = 1
+        own_steps, designates = 0, False
+        self.reached = []
+        for label, after in moves:
+            if label.action == "designate":
+                designates = True
+            else:
+                own_steps += 1
+            j = self.number.get(after)
+            if j is None:
+                j = self.number[after] = len(self.parent)
+                self.parent.append(i)
+                self.label.append(label)
+                self.depth.append(self.depth[i] + 1)
+                self.expanded.append(0)
+                self.reached.append(after)
+            self.src.append(i)
+            self.dst.append(j)
+        if not own_steps:
+            self.stuck.append(
+                Stuck(i, self.depth[i], self.budget - w.budget, designates, obligations(self.model, w))
+            )
+        return moves
+
+    def finish(self) -> LocalGraph:
+        """The graph once every state reached was asked about: its cycles found."""
+        if not all(self.expanded):
+            raise ValueError("the search of the LU's own array stopped before its end")
         self.states = len(self.parent)
-        self.cycles = cyclic_components(Graph(self.states, src, dst, labels))
+        labels = array("I", bytes(4 * len(self.src)))  # only the components are asked for: no labels
+        self.cycles = cyclic_components(Graph(self.states, self.src, self.dst, labels))
+        self.number.clear()
+        return self
 
     def run_to(self, i: int) -> list[Label]:
         """The labels of a shortest run to state ``i``."""

@@ -21,6 +21,7 @@ from model.protocol import CORRECT, VARIANTS, variant
 from model.scenario import Scenario, builtin, from_dict, load
 from model.state import Op
 from proofs.check import Check, run_check
+from proofs.explicit import explore
 from proofs.product import (
     NotIndependent,
     local_scenario,
@@ -218,12 +219,12 @@ def test_no_resume_leaves_every_obligation_of_both_lus_pending_in_the_product() 
 
 
 def test_an_lu_whose_own_array_has_a_cycle_is_not_judged_by_the_product() -> None:
-    graph = LocalGraph(Model(local_scenario(array(2, 2, 1, 1), 0), CORRECT), 1)
+    graph = LocalGraph.search(Model(local_scenario(array(2, 2, 1, 1), 0), CORRECT), 1)
     assert graph.cycles == [] and graph.states == 71 and graph.stuck
     graph.cycles = [[3, 4]]  # as if the LU could go round states 3 and 4 forever
     with pytest.raises(LocalCycle, match="LU1's own array has a cycle"):
         shortest_dead_ends(
-            [LocalGraph(Model(local_scenario(array(2, 2, 1, 1), 0), CORRECT), 1), graph], [0, 1], 1
+            [LocalGraph.search(Model(local_scenario(array(2, 2, 1, 1), 0), CORRECT), 1), graph], [0, 1], 1
         )
 
 
@@ -356,3 +357,20 @@ def test_check_takes_the_product_by_default_where_it_applies(
     assert main(["check", "--builtin", "three-hosts", "--no-liveness", "--json"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["lu_spaces"] is None and "per-LU product" not in out.err
+
+
+def test_the_graph_recorded_by_the_safety_search_is_the_graph_searched_alone() -> None:
+    """product_check with liveness builds each LU's graph from its safety search (one
+    search of the LU's own array, not two): the same states, edges, runs and stuck states."""
+    local = Model(local_scenario(array(3, 2, 1, 2), 1), variant("no-resume"))
+    alone = LocalGraph.search(local, 2)
+    recorded = LocalGraph(local, 2)
+    explore([local.initial()], recorded.successors, keep_going=True)
+    recorded.finish()
+    assert alone.states == recorded.states == 295 and alone.stuck
+    for field in ("parent", "depth", "label", "src", "dst", "stuck", "cycles"):
+        assert getattr(recorded, field) == getattr(alone, field), field
+    unfinished = LocalGraph(local, 2)
+    explore([local.initial()], unfinished.successors, max_states=100)
+    with pytest.raises(ValueError, match="stopped before its end"):
+        unfinished.finish()

@@ -362,6 +362,23 @@ def search_packed(
                             transitions -= len(deltas) - deltas.index(delta) - 1
                             stop = True
                             break
+                elif kind == QUIET and parent_holds:
+                    # The common case with liveness: the edges and obligations, no property.
+                    for label_id, delta in zip(ids_of[n], deltas, strict=True):
+                        transitions += 1
+                        nxt = key + delta
+                        j = number.insert(nxt, len(keys))
+                        edge_src.append(i)
+                        edge_dst.append(j if j >= 0 else len(keys))
+                        edge_label.append(label_id)
+                        if j >= 0:
+                            continue
+                        pending_of.append(pending(nxt))
+                        keys.append(nxt)
+                        parents.append(i)
+                        if len(keys) >= limit:
+                            stop = True
+                            break
                 elif kind == SPECIAL:
                     for (own, m, bad), label_id in zip(comp.moves(n), ids_of[n], strict=True):
                         nxt = key + ((m - n) << shift)

@@ -136,7 +136,7 @@ def test_only_quiet_records_skip_the_properties(monkeypatch: pytest.MonkeyPatch)
     """The shortcut is sound only for records judged quiet: a mutant that calls every
     record quiet misses the seeded bugs' broken properties."""
     model = Model(array(*SHAPE), variant("skip-destage"))
-    assert packed(model, False, False).violations
+    assert packed(model, False, False).violations and packed(model, False, True).violations
     build = _Tables.build
 
     def all_quiet(self: _Tables, n: int) -> list[int]:
@@ -146,3 +146,4 @@ def test_only_quiet_records_skip_the_properties(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(_Tables, "build", all_quiet)
     assert not packed(model, False, False).violations
+    assert not packed(model, False, True).violations  # with liveness: its own quiet path

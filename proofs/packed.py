@@ -243,9 +243,8 @@ def search_packed(
     edge_src, edge_dst, edge_label = array("I"), array("I"), array("I")
     pending_of = array("I")
     pending_sets: dict[frozenset[Hashable], int] = {}
-    # Per record, the number of the obligations it leaves pending; per tuple of those, the
-    # number of their union (a state's): few of either.
-    pending_id: dict[int, int] = {}
+    # The number of each record's obligations; per tuple of those, the number of their
+    # union (a state's): few of either.
     record_sets: dict[frozenset[Hashable], int] = {}
     union_of: dict[tuple[int, ...], int] = {}
 
@@ -266,17 +265,11 @@ def search_packed(
 
     def pending(key: int) -> int:
         """The number of the obligations state ``key`` leaves pending."""
-        ids = []
-        for shift in shifts:
-            n = (key >> shift) & mask
-            p = pending_id.get(n)
-            if p is None:
-                p = pending_id[n] = record_sets.setdefault(comp.record_pending(n), len(record_sets))
-            ids.append(p)
-        whole = union_of.get(tuple(ids))
+        sets = [comp.record_pending((key >> shift) & mask) for shift in shifts]
+        ids = tuple([record_sets.setdefault(found, len(record_sets)) for found in sets])
+        whole = union_of.get(ids)
         if whole is None:
-            union = frozenset().union(*(comp.record_pending((key >> shift) & mask) for shift in shifts))
-            whole = union_of[tuple(ids)] = pending_sets.setdefault(union, len(pending_sets))
+            whole = union_of[ids] = pending_sets.setdefault(frozenset().union(*sets), len(pending_sets))
         return whole
 
     def arrive(i: int, key: int, depth: int, label: Hashable, label_id: int, nxt: int, moved: bool) -> bool:
@@ -380,8 +373,8 @@ def search_packed(
                             stop = True
                             break
                 elif kind == SPECIAL:
-                    for (own, m, bad), label_id in zip(comp.moves(n), ids_of[n], strict=True):
-                        nxt = key + ((m - n) << shift)
+                    for (own, _, bad), label_id, delta in zip(comp.moves(n), ids_of[n], deltas, strict=True):
+                        nxt = key + delta
                         if bad >= 0 and not (key >> bad_shift) & bad_mask:
                             nxt += (bad + 1) << bad_shift
                         transitions += 1

@@ -217,7 +217,8 @@ def product_check(
     graphs: list[LocalGraph] = []  # with liveness: each LU's graph, recorded by its search
     for lu in range(len(scenario.lus)):
         local = Model(local_scenario(scenario, lu), model.protocol)
-        graphs.append(LocalGraph(local, scenario.budget))
+        if liveness:
+            graphs.append(LocalGraph(local, scenario.budget))
         witnesses = [(w.name, bind_witness(w.reached, local)) for w in WITNESSES if w.applies(local)]
         witnesses.append(("moving", lambda before, label, after: any(not j.backup for j in after.jobs)))
         tallies.append(_Tally(lu, scenario.budget))

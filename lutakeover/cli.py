@@ -54,6 +54,7 @@ from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, Check, exit_code, run_check
 from proofs.composed import composed_check, why_not_composable
 from proofs.encoding import EncodingLimit
+from proofs.explicit import first_progress_after
 from proofs.induction import format_proof, prove
 from proofs.product import NotIndependent, product_check, why_not_independent
 from proofs.product_liveness import LocalCycle
@@ -203,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     composed.add_argument(
         "--no-composed", dest="composed", action="store_false", help="never the composed search"
+    )
+    check.add_argument(
+        "--progress-after",
+        type=_bounded(0, MAX_TIMEOUT, "a day"),
+        default=3,
+        metavar="SECONDS",
+        help="seconds before the first progress line, then one every 2 s (default 3: a short "
+        "search prints none)",
     )
     _output_options(check)
     _report_option(check)
@@ -467,6 +476,11 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    with first_progress_after(args.progress_after):
+        return _check(args)
+
+
+def _check(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     protocol = _protocol(args.variant)
     size = group_size(scenario) if args.symmetry else 1  # counting them can take a while

@@ -17,7 +17,8 @@ import gc
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -129,12 +130,15 @@ class FingerprintIndex:
 
 
 class Progress:
-    """Reports progress to a callback every ``every`` seconds, after ``after`` seconds."""
+    """Reports progress to a callback every ``every`` seconds, after ``after`` seconds
+    (by default ``Progress.first_after``: a short search prints nothing)."""
 
-    def __init__(self, report: Callable[[str], None] | None, after: float = 3.0, every: float = 2.0):
+    first_after = 3.0
+
+    def __init__(self, report: Callable[[str], None] | None, after: float | None = None, every: float = 2.0):
         self.report, self.every = report, every
         self.start = time.monotonic()
-        self.next = self.start + after
+        self.next = self.start + (Progress.first_after if after is None else after)
 
     def tick(self, states: int, depth: int, queued: int) -> None:
         if self.report is None:
@@ -145,8 +149,19 @@ class Progress:
             seconds = now - self.start
             self.report(
                 f"{states:,} states, depth {depth}, {queued:,} queued, {seconds:.0f} s, "
-                f"{states / seconds:,.0f} states/s"
+                f"{states / max(seconds, 1e-6):,.0f} states/s"
             )
+
+
+@contextmanager
+def first_progress_after(seconds: float) -> Iterator[None]:
+    """Searches started inside wait ``seconds`` before their first progress line (the
+    command line's --progress-after; deep inside the engines, hence not a parameter)."""
+    saved, Progress.first_after = Progress.first_after, seconds
+    try:
+        yield
+    finally:
+        Progress.first_after = saved
 
 
 def explore(

@@ -19,6 +19,8 @@ from model.protocol import variant
 from model.scenario import builtin
 from proofs.check import run_check
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -128,11 +130,20 @@ def test_listing_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[0].startswith("correct") and "skip-destage" in out
 
 
-@pytest.mark.slow
-def test_progress_lines_on_stderr_for_long_runs() -> None:
-    r = run("check", "--builtin", "three-way")  # 70,745 states and their graph: several seconds
+@pytest.mark.parametrize("engine", ["--no-composed", "--composed"])
+def test_progress_lines_on_stderr_for_long_runs(engine: str, tmp_path: Path) -> None:
+    # A search counts as long from --progress-after on: 0 makes any search long, whatever the
+    # machine's speed. Both the search of whole states and the packed one report.
+    bench = (ROOT / "benchmarks" / "arrays" / "array-2x2x1-t2.toml").read_text()
+    small = tmp_path / "small.toml"  # 1,402 states: too few to wait 3 s for
+    small.write_text(
+        bench.replace("writes_per_block = 2", "writes_per_block = 1").replace("budget = 2", "budget = 1")
+    )
+    r = run("check", str(small), engine, "--no-product", "--progress-after", "0")
     assert r.returncode == 0
-    assert "lutakeover: " in r.stderr and "states/s" in r.stderr
+    assert re.search(r"lutakeover: [\d,]+ states, depth \d+, [\d,]+ queued, .* states/s", r.stderr)
+    quiet = run("check", str(small), engine, "--no-product")
+    assert quiet.returncode == 0 and "states/s" not in quiet.stderr  # by default a short search prints none
 
 
 def test_read_trace_refuses_other_files(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -196,15 +196,16 @@ def format_status(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def wait_for(directory: str, lu: int, since: int, out: Callable[[str], None]) -> None:
-    """Print each step from ``since`` until no job of ``lu`` is under way."""
+def wait_for(directory: str, lus: Collection[int], since: int, out: Callable[[str], None]) -> None:
+    """Print each step from ``since`` until no job of ``lus`` is under way. The status is
+    asked before the events, so the last events read include the step that ended the job."""
     while True:
+        status = ask(directory, {"op": "status"})
         events = ask(directory, {"op": "events", "since": since})
         for e in events["events"]:
             out(f"  {e['seq']:>6}  {e['event']}({', '.join(map(str, e['args']))})")
         since = events["next"]
-        status = ask(directory, {"op": "status"})
-        if not any(j["lu"] == lu for j in status["jobs"]):
+        if not any(j["lu"] in lus for j in status["jobs"]):
             return
         time.sleep(0.05)
 
@@ -237,12 +238,12 @@ def run(
                 message: dict[str, Any] = {"op": "takeover", "lus": lus, "to": args.to}
                 if args.port is not None:
                     message["port"] = args.port
-                watched = lus[0]
+                watched = lus
             else:
                 message = {"op": "backup", "pair": args.pair}
                 status = ask(args.dir, {"op": "status"})
                 pairs = status["pairs"]
-                watched = pairs[args.pair]["secondary"] if 0 <= args.pair < len(pairs) else -1
+                watched = [pairs[args.pair]["secondary"]] if 0 <= args.pair < len(pairs) else []
             answer = ask(args.dir, message)
             out(json.dumps(answer) if args.json else f"lutakeover: accepted as {answer['event']}")
             if args.wait:

@@ -41,6 +41,7 @@ def sample(states: list[World], n: int) -> list[World]:
     return states[::step][:n]
 
 
+@AGREEMENT
 def test_every_reachable_state_has_one_assignment_and_back() -> None:
     for scenario in ("fig5", "ping-pong", "fig9", "background-destage", "crash-takeover", "crash-backup"):
         layout = Encoding(Model(builtin(scenario))).layout
@@ -243,6 +244,7 @@ def test_a_successor_changed_in_any_one_variable_is_refused() -> None:
     assert checked_pairs > 20
 
 
+@AGREEMENT
 def test_reachable_states_that_do_not_follow_are_refused() -> None:
     m = Model(builtin("fig5"))
     enc, rng = Encoding(m), random.Random(11)

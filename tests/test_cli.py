@@ -292,6 +292,10 @@ def test_prove_fails_a_seeded_bug_naming_action_and_property(capsys: pytest.Capt
     failed = [(o["action"], o["part"]) for o in data["obligations"] if o["status"] != "ok"]
     assert failed == [("start_destination", "single_active_controller")]
     assert data["obligations"][-1]["status"] == "ok"
+
+
+@pytest.mark.slow  # a second whole proof; the first above runs by default
+def test_prove_fails_a_backup_bug_naming_action_and_property(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prove", "--variant", "resync-before-backup-done", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     failed = [(o["action"], o["part"]) for o in data["obligations"] if o["status"] != "ok"]

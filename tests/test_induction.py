@@ -244,7 +244,8 @@ DESTAGE_BUGS_CLASSIFIED = {
 }
 
 
-@pytest.mark.parametrize("name", one_by_default(DESTAGE_BUGS_CLASSIFIED))
+@AGREEMENT  # classification by default: test_a_bugs_counterexample_is_reachable_with_a_concrete_trace
+@pytest.mark.parametrize("name", list(DESTAGE_BUGS_CLASSIFIED))
 def test_the_destage_bugs_counterexamples_are_reachable(name: str) -> None:
     result = proof(name, classify=True)
     found: dict[str, tuple[str, str | None, int]] = {}
@@ -433,6 +434,7 @@ def small_array(name: str = "correct") -> tuple[Model, list[World]]:
     return m, reachable_worlds(m)
 
 
+@AGREEMENT
 def test_the_invariant_holds_in_the_models_reachable_states() -> None:
     m, worlds = small_array()
     assert len(worlds) == 1941
@@ -440,6 +442,7 @@ def test_the_invariant_holds_in_the_models_reachable_states() -> None:
     assert [w for w in worlds[::2] if broken_in(image, w)] == []
 
 
+@AGREEMENT
 def test_every_step_of_the_model_is_a_step_of_the_abstract_protocol() -> None:
     m, worlds = small_array()
     image = Image(m)
@@ -499,6 +502,7 @@ def backup_array() -> tuple[Model, list[World]]:
     return m, reachable_worlds(m)
 
 
+@AGREEMENT
 def test_the_invariant_holds_in_reachable_states_with_pairs() -> None:
     m, worlds = backup_array()
     assert len(worlds) == 5145
@@ -521,6 +525,7 @@ def _sampled_steps(m: Model, worlds: list[World], stride: int) -> list[tuple[Wor
     return steps
 
 
+@AGREEMENT
 def test_every_step_with_pairs_is_a_step_of_the_abstract_protocol() -> None:
     m, worlds = backup_array()
     image = Image(m)

@@ -12,7 +12,7 @@ import z3
 import model.actions as actions
 import model.scenario as scenario_module
 import proofs.check as check_module
-from conftest import reachable_worlds
+from conftest import AGREEMENT, reachable_worlds
 from invariants import safety
 from invariants.safety import lun_map_well_formed
 from invariants.witnesses import WITNESSES, liveness_of, obligations
@@ -199,6 +199,7 @@ def _without(lus: tuple[int, ...], lu: int) -> tuple[int, ...]:
     return tuple(x for x in lus if x != lu)
 
 
+@AGREEMENT
 def test_bmc_states_rows_follow_designation_as_the_model_does() -> None:
     """The z3 formula of the property and the Python check agree on reachable worlds and on
     worlds with the row, the designation or the controller in charge changed."""

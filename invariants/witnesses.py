@@ -230,9 +230,13 @@ class Liveness:
 
 
 def _batches_pending(m: Model, w: World) -> frozenset[Hashable]:
-    batches = (("batch", i) for i in range(w.batches, len(m.scenario.batches)))
     backups = (("backup", i) for i in range(w.backups, len(m.scenario.backups)))
-    return frozenset((*batches, *backups))
+    return batches_pending(m, w.batches).union(backups)
+
+
+def batches_pending(m: Model, designated: int) -> frozenset[Hashable]:
+    """The script's batches still owed once ``designated`` of them are."""
+    return frozenset(("batch", i) for i in range(designated, len(m.scenario.batches)))
 
 
 def _resyncs_pending(m: Model, w: World) -> frozenset[Hashable]:

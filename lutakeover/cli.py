@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="composed",
         action="store_true",
         default=None,
-        help="where no host uses two LUs (and take-overs are any LU's, one at a time), search "
-        "every state as one record per LU, working out each LU's steps once: the same states, "
+        help="where no host uses two LUs, no pair mirrors one and no crash is scripted, search "
+        "every state as one record per LU (take-overs any LU's or scripted in batches), "
+        "working out each LU's steps once: the same states, "
         "counterexamples and liveness verdicts, several times faster. The default on such an "
         "array of several LUs, unless the product applies or --symmetry is given",
     )

@@ -1,13 +1,14 @@
 """The search of every state, composed per LU (``lutakeover check --composed``).
 
-Where no host uses two LUs, no pair mirrors one LU to another, no crash is scripted and
-take-overs are designated one LU at a time ("any" mode), a step of one LU changes that LU's
-records alone: its flags, cache lines, row and de-stages in each controller, its disk
-blocks and row, its path, its hosts' requests, its jobs and ghost records. Step 801 is the
-one step that reads other LUs (the addresses they hold or will hold: the lowest external
-LUN free at the destination, and the gap rule) and the budget.
+Where no host uses two LUs, no pair mirrors one LU to another and no crash is scripted, a
+step of one LU changes that LU's records alone: its flags, cache lines, row and de-stages
+in each controller, its disk blocks and row, its path, its hosts' requests, its jobs and
+ghost records. Step 801 is the one step that reads other LUs (the addresses they hold or
+will hold: the lowest external LUN free at the destination, and the gap rule) and a
+counter: the budget of take-overs left ("any" mode, one LU at a time), or the batches
+designated so far ("scripted" mode, where one designation names every LU of its batch).
 
-So a state of the array is the budget and one record per LU (``LuPart``), each interned
+So a state of the array is that counter and one record per LU (``LuPart``), each interned
 as a number, and the search runs over tuples of numbers. What an LU can do from one of its
 records is worked out once, by the model itself, in an array where the other LUs are where
 they start; designations once per layout of addresses. Every state is still visited (the
@@ -28,7 +29,7 @@ from typing import NamedTuple, cast
 
 from invariants import SAFETY, WITNESSES
 from invariants.safety import lun_map_well_formed, reads_return_written_data
-from invariants.witnesses import obligations, untested_properties
+from invariants.witnesses import batches_pending, obligations, untested_properties
 from model.actions import Model
 from model.labels import Label
 from model.state import (
@@ -50,7 +51,8 @@ from proofs.explicit import Violation
 from proofs.product import ONE_LU_WITNESSES
 from proofs.trace import Counterexample
 
-# (budget, the first wrong read's number or -1, the number of each LU's record)
+# (the counter: the budget left or the batches designated; the first wrong read's number or
+# -1; the number of each LU's record)
 State = tuple[int, ...]
 HEAD = 2  # where the LUs' record numbers start in a State
 
@@ -87,8 +89,6 @@ class NotComposable(ValueError):
 def why_not_composable(model: Model) -> str | None:
     """Why the array's states cannot be composed per LU, or None."""
     s = model.scenario
-    if s.mode != "any":
-        return "take-overs are scripted in batches, which name several LUs"
     if s.pairs or s.backups:
         return "mirrored pairs tie an LU to another"
     if s.crashes:
@@ -122,6 +122,11 @@ class Composition:
             for lu in range(self.lus)
         ]
         self.first = model.initial()
+        # Step 801's counter: the budget left, counting down, or the batches designated,
+        # counting up to the script's length; ``counter_limit`` its largest value.
+        self.scripted = s.mode != "any"
+        self.counter_limit = len(s.batches) if self.scripted else self.first.budget
+        self.counter_step = 1 if self.scripted else -1
         self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each LU's own steps
         self.parts: list[LuPart] = []
         self.owner: list[int] = []  # part number -> its LU
@@ -136,12 +141,12 @@ class Composition:
         # only, so a later one of another LU changes nothing.
         self.bad_reads: list[BadRead] = []
         self._bad_number: dict[BadRead, int] = {}
-        self.initial: State = (self.first.budget, -1, *self.start_parts)
+        self.initial: State = (self.counter_of(self.first), -1, *self.start_parts)
         # Per part number: its own moves and its pending obligations; per layout of
         # addresses: the designations.
         self._moves: dict[int, list[tuple[Label, int, int]]] = {}
         self._pending: dict[int, frozenset[Hashable]] = {}
-        self._designations: dict[tuple[object, ...], list[tuple[Label, int, Job, Address]]] = {}
+        self._designations: dict[tuple[object, ...], list[tuple[Label, Designation]]] = {}
         self._designated: dict[tuple[int, Job, Address], int] = {}
         self._lun_map: dict[tuple[int, ...], object] = {}
         self._last_state: State = ()
@@ -193,12 +198,23 @@ class Composition:
             )
         return parts
 
+    def counter_of(self, w: World) -> int:
+        return w.batches if self.scripted else w.budget
+
+    def may_designate(self, counter: int) -> bool:
+        """Whether Step 801 has a designation left at this value of the counter."""
+        return counter < self.counter_limit if self.scripted else counter > 0
+
+    def counter_pending(self, counter: int) -> frozenset[Hashable]:
+        """The obligations the counter leaves pending: the batches not designated yet."""
+        return batches_pending(self.model, counter) if self.scripted else frozenset()
+
     def world(self, state: State) -> World:
         """The array's state that ``state`` stands for."""
         bad = self.bad_reads[state[1]] if state[1] >= 0 else None
         return self.join(state[0], bad, [self.parts[n] for n in state[HEAD:]])
 
-    def join(self, budget: int, bad: BadRead | None, parts: list[LuPart]) -> World:
+    def join(self, counter: int, bad: BadRead | None, parts: list[LuPart]) -> World:
         controllers = []
         for c in range(len(self.first.controllers)):
             mine = [p.controllers[c] for p in parts]
@@ -215,13 +231,13 @@ class Composition:
         for lu, p in enumerate(parts):
             for h, request in zip(self.hosts_of[lu], p.requests, strict=True):
                 hosts[h] = request
-        return self.first._replace(
+        w = self.first._replace(batches=counter) if self.scripted else self.first._replace(budget=counter)
+        return w._replace(
             controllers=tuple(controllers),
             disk=Disk(tuple(p.blocks for p in parts), tuple(p.row for p in parts)),
             paths=tuple(p.path for p in parts),
             hosts=tuple(hosts),
             jobs=tuple(j for p in parts for j in p.jobs),
-            budget=budget,
             ghost=Ghost(
                 tuple(p.acked for p in parts),
                 tuple(p.writes for p in parts),
@@ -232,22 +248,30 @@ class Composition:
         )
 
     def alone(self, lu: int, n: int) -> World:
-        """The array with LU ``lu`` in its record ``n`` and every other LU where it started."""
+        """The array with LU ``lu`` in its record ``n`` and every other LU where it started;
+        a script there is done, so that its batches are no record's obligations (they are
+        the counter's)."""
         parts = [self.parts[m] for m in self.start_parts]
         parts[lu] = self.parts[n]
-        return self.join(self.first.budget, None, parts)
+        return self.join(self.counter_limit if self.scripted else self.first.budget, None, parts)
 
     # --- what one LU can do -----------------------------------------------------------------
 
     def _which(self, before: list[LuPart], after: World, label: Label) -> tuple[int, LuPart]:
         """The one LU whose records a step changed, and its new record; NotComposable if it
         changed two LUs' records, or none (every step of the model changes something)."""
-        changed = [(lu, p) for lu, p in enumerate(self.split(after)) if p != before[lu]]
+        changed = self._changed(before, after, label)
         if len(changed) > 1:
             raise NotComposable(f"'{label}' changes LU{changed[0][0]} and LU{changed[1][0]}")
+        return changed[0]
+
+    def _changed(self, before: list[LuPart], after: World, label: Label) -> list[tuple[int, LuPart]]:
+        """The LUs whose records a step changed, and their new records (NotComposable if
+        none: every step of the model changes something)."""
+        changed = [(lu, p) for lu, p in enumerate(self.split(after)) if p != before[lu]]
         if not changed:
             raise NotComposable(f"'{label}' changes no LU's records")
-        return changed[0]
+        return changed
 
     def moves(self, n: int) -> list[tuple[Label, int, int]]:
         """Record ``n``'s own steps (not designations): (label, new record, the number of
@@ -260,11 +284,11 @@ class Composition:
         before = self.split(w)
         found = []
         for t in self.model.transitions(w):
-            if t.action.name == "designate":
+            if t.action.name in DESIGNATIONS:
                 continue
             label = t.label(w)
-            if t.after.budget != w.budget:
-                raise NotComposable(f"'{label}' changes the budget")
+            if self.counter_of(t.after) != self.counter_of(w):
+                raise NotComposable(f"'{label}' changes Step 801's counter")
             changed, part = self._which(before, t.after, label)
             if changed != lu:
                 continue  # another LU's step, from where it started: its own record's move
@@ -280,32 +304,39 @@ class Composition:
         self._moves[n] = found
         return found
 
-    def designations(self, state: State) -> list[tuple[Label, int, int]]:
-        """Step 801's designations from ``state``: (label, LU, the LU's new record)."""
+    def designations(self, state: State) -> list[tuple[Label, list[tuple[int, int]]]]:
+        """Step 801's designations from ``state``: (label, [(LU, the LU's new record), ...])."""
         return [
-            (label, lu, self.designated(state[HEAD + lu], job, address))
-            for label, lu, job, address in self.designation_steps(state)
+            (label, [(lu, self.designated(state[HEAD + lu], job, address)) for lu, job, address in changes])
+            for label, changes in self.designation_steps(state)
         ]
 
-    def designation_steps(self, state: State) -> list[tuple[Label, int, Job, Address]]:
-        """Step 801's designations from ``state``: (label, LU, the job it adds, the address
-        it records). They read the budget and every LU's disk row and jobs only, so they are
-        worked out once per layout of those."""
-        if state[0] <= 0:
+    def designation_steps(self, state: State) -> list[tuple[Label, Designation]]:
+        """Step 801's designations from ``state``: (label, for each LU it designates: (LU,
+        the job it adds, the address it records)), each moving the counter one step. They
+        read the counter and every LU's disk row and jobs only, so they are worked out once
+        per layout of those (and, in a script, per batch: the budget only says whether)."""
+        if not self.may_designate(state[0]):
             return []
-        layout = tuple((self.parts[n].row, self.parts[n].jobs) for n in state[HEAD:])
+        layout: tuple[object, ...] = tuple((self.parts[n].row, self.parts[n].jobs) for n in state[HEAD:])
+        if self.scripted:
+            layout = (state[0], *layout)
         found = self._designations.get(layout)
         if found is None:
             w = self.world(state)
             before = self.split(w)
             found = []
-            for t in self.model.transitions(w, names=("designate",)):
+            for t in self.model.transitions(w, names=DESIGNATIONS):
                 label = t.label(w)
-                lu, part = self._which(before, t.after, label)
-                job = part.jobs[-1]
-                if _designated(before[lu], job, part.designated) != part:
-                    raise NotComposable(f"'{label}' changes more of LU{lu} than its jobs and designation")
-                found.append((label, lu, job, part.designated))
+                if self.counter_of(t.after) != state[0] + self.counter_step:
+                    raise NotComposable(f"'{label}' moves Step 801's counter other than by one")
+                changes = []
+                for lu, part in self._changed(before, t.after, label):
+                    job = part.jobs[-1]
+                    if _designated(before[lu], job, part.designated) != part:
+                        raise NotComposable(f"'{label}' changes more of LU{lu} than its jobs and designation")
+                    changes.append((lu, job, part.designated))
+                found.append((label, tuple(changes)))
             self._designations[layout] = found
         return found
 
@@ -328,9 +359,11 @@ class Composition:
                     out.append((label, (budget, bad, *state[HEAD:at], m, *state[at + 1 :])))
                 else:
                     out.append((label, (*state[:at], m, *state[at + 1 :])))
-        for label, lu, m in self.designations(state):
-            at = HEAD + lu
-            out.append((label, (budget - 1, first_bad, *state[HEAD:at], m, *state[at + 1 :])))
+        for label, changes in self.designations(state):
+            after = [budget + self.counter_step, first_bad, *state[HEAD:]]
+            for lu, m in changes:
+                after[HEAD + lu] = m
+            out.append((label, tuple(after)))
         return out
 
     # --- properties, witnesses, obligations -------------------------------------------------
@@ -385,7 +418,7 @@ class Composition:
         return reads_return_written_data(self.model, self.world(state))
 
     def pending(self, state: State) -> frozenset[Hashable]:
-        return frozenset().union(*(self.record_pending(n) for n in state[HEAD:]))
+        return self.counter_pending(state[0]).union(*(self.record_pending(n) for n in state[HEAD:]))
 
     def record_pending(self, n: int) -> frozenset[Hashable]:
         """The obligations record ``n`` leaves pending: a state's are the union of its records'."""
@@ -396,6 +429,13 @@ class Composition:
 
 
 _UNKNOWN = object()
+
+# Step 801's actions: one LU in "any" mode, a batch of them in a script.
+DESIGNATIONS = ("designate", "designate_batch")
+
+# A designation's changes: for each LU it designates, (LU, the job it adds, the address it
+# records).
+Designation = tuple[tuple[int, Job, Address], ...]
 
 # Bits per record number in the packed state (proofs.packed): 65,536 records of the LUs
 # before the search starts again with wider fields.
@@ -442,7 +482,7 @@ def composed_check(
         try:
             search = search_packed(
                 comp,
-                Packing(comp.lus, comp.first.budget, bits),
+                Packing(comp.lus, comp.counter_limit, bits),
                 invariants,
                 [w.name for w in applicable],
                 liveness=liveness,

@@ -1,6 +1,6 @@
 """The composed search's engine: every state packed into one integer.
 
-A composed state is the budget, the first wrong read and one record number per LU
+A composed state is Step 801's counter, the first wrong read and one record number per LU
 (``proofs.composed``). Packed into fields of one integer (``Packing``), a step of one LU is
 the addition of a number worked out once per record (``(new - old) << the LU's shift``).
 The states seen are bits: one bitmap over LU0's record numbers per value of the other
@@ -29,8 +29,7 @@ from array import array
 from collections.abc import Callable, Hashable, MutableSequence, Sequence
 from itertools import pairwise
 
-from model.state import Address, Job
-from proofs.composed import HEAD, Composition, State
+from proofs.composed import HEAD, Composition, Designation, State
 from proofs.explicit import FingerprintIndex, Invariant, Progress, Search, Violation, record_broken
 from proofs.liveness import Graph, find_liveness_violations
 
@@ -46,16 +45,17 @@ class TooWide(Exception):
 class Packing:
     """Where each part of a composed state lies in its integer: LU0's record number in the
     lowest ``bits`` bits (so the states that differ in LU0 alone share one bitmap of the
-    states seen), then the budget, the first wrong read's number plus one (in ``BAD_BITS``)
+    states seen), then Step 801's counter (the budget left, or the batches designated), the
+    first wrong read's number plus one (in ``BAD_BITS``)
     and every other LU's record number. Two LUs at 16 bits fit in 63 bits, which an
     ``array("q")`` holds in 8 bytes."""
 
-    def __init__(self, lus: int, budget: int, bits: int) -> None:
+    def __init__(self, lus: int, counter_limit: int, bits: int) -> None:
         self.bits = bits
         self.mask = (1 << bits) - 1
-        self.budget_shift = bits
-        self.budget_mask = (1 << max(1, budget.bit_length())) - 1
-        self.bad_shift = self.budget_shift + max(1, budget.bit_length())
+        self.counter_shift = bits
+        self.counter_mask = (1 << max(1, counter_limit.bit_length())) - 1
+        self.bad_shift = self.counter_shift + max(1, counter_limit.bit_length())
         self.bad_mask = (1 << BAD_BITS) - 1
         self.shifts = [0] + [self.bad_shift + BAD_BITS + bits * lu for lu in range(lus - 1)]
         self.width = self.shifts[-1] + bits if lus > 1 else self.bad_shift + BAD_BITS
@@ -63,7 +63,7 @@ class Packing:
     def pack(self, state: State) -> int:
         if max(state[HEAD:]) > self.mask or state[1] + 1 > self.bad_mask:
             raise TooWide(f"a record number above {self.mask} or a wrong read above {self.bad_mask - 1}")
-        key = state[0] << self.budget_shift | (state[1] + 1) << self.bad_shift
+        key = state[0] << self.counter_shift | (state[1] + 1) << self.bad_shift
         for n, shift in zip(state[HEAD:], self.shifts, strict=True):
             key |= n << shift
         return key
@@ -71,7 +71,7 @@ class Packing:
     def unpack(self, key: int) -> State:
         mask = self.mask
         return (
-            (key >> self.budget_shift) & self.budget_mask,
+            (key >> self.counter_shift) & self.counter_mask,
             ((key >> self.bad_shift) & self.bad_mask) - 1,
             *((key >> shift) & mask for shift in self.shifts),
         )
@@ -196,14 +196,20 @@ def search_packed(
     result: Search[State] = Search(witnesses={name: None for name in witnesses})
     mask, shifts, bits = packing.mask, packing.shifts, packing.bits
     bad_shift, bad_mask = packing.bad_shift, packing.bad_mask
-    budget_shift, budget_mask = packing.budget_shift, packing.budget_mask
+    counter_shift, counter_mask = packing.counter_shift, packing.counter_mask
+    scripted = comp.scripted
+    designating = [comp.may_designate(c) for c in range(counter_mask + 1)]  # per value of the counter
+    counter_step = comp.counter_step << counter_shift
     unpack = packing.unpack
     deltas_of, kind_of, labels_of, ids_of = tables.deltas, tables.kind, tables.labels, tables.ids
     address_of, moving_of, layout_of = tables.address, tables.moving, tables.layout
     lun_map_holds: dict[tuple[int, ...], bool] = {}
-    # Step 801's designations per layout of addresses: (label, LU, job, address, record
-    # number -> the number its designation adds to a state).
-    designations: dict[tuple[int, ...], list[tuple[Hashable, int, int, Job, Address, dict[int, int]]]] = {}
+    # Step 801's designations per layout of addresses (and, in a script, per batch): (label,
+    # its number, its changes (LU, job, address), the record numbers of its LUs -> the
+    # number it adds to a state).
+    designations: dict[
+        tuple[int, ...], list[tuple[Hashable, int, Designation, dict[tuple[int, ...], int]]]
+    ] = {}
     open_witnesses = set(result.witnesses)
     broken: dict[str, int] = {}
     limit = max_states if max_states is not None else 1 << 62
@@ -266,6 +272,7 @@ def search_packed(
     def pending(key: int) -> int:
         """The number of the obligations state ``key`` leaves pending."""
         sets = [comp.record_pending((key >> shift) & mask) for shift in shifts]
+        sets.append(comp.counter_pending((key >> counter_shift) & counter_mask))
         ids = tuple([record_sets.setdefault(found, len(record_sets)) for found in sets])
         whole = union_of.get(ids)
         if whole is None:
@@ -389,22 +396,26 @@ def search_packed(
                             break
                 if stop:
                     break
-            if not stop and (key >> budget_shift) & budget_mask:
+            counter = (key >> counter_shift) & counter_mask
+            if not stop and designating[counter]:
                 layout = tuple([layout_of[(key >> shift) & mask] for shift in shifts])
+                if scripted:
+                    layout = (counter, *layout)
                 steps = designations.get(layout)
                 if steps is None:
                     steps = designations[layout] = [
-                        (label, tables.label_id(label), lu, job, address, {})
-                        for label, lu, job, address in comp.designation_steps(unpack(key))
+                        (label, tables.label_id(label), changes, {})
+                        for label, changes in comp.designation_steps(unpack(key))
                     ]
-                for designation, label_id, lu, job, address, memo in steps:
-                    shift = shifts[lu]
-                    n = (key >> shift) & mask
-                    added = memo.get(n)
+                for designation, label_id, changes, memo in steps:
+                    ns = tuple([(key >> shifts[lu]) & mask for lu, _, _ in changes])
+                    added = memo.get(ns)
                     if added is None:
-                        m = comp.designated(n, job, address)
+                        added = counter_step
+                        for (lu, job, address), n in zip(changes, ns, strict=True):
+                            added += (comp.designated(n, job, address) - n) << shifts[lu]
                         tables.grow()
-                        added = memo[n] = ((m - n) << shift) - (1 << budget_shift)
+                        memo[ns] = added
                     transitions += 1
                     if arrive(i, key, depth, designation, label_id, key + added, False):
                         stop = True

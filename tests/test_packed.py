@@ -12,11 +12,13 @@ from conftest import AGREEMENT
 from invariants import SAFETY, WITNESSES
 from model.actions import Model
 from model.protocol import VARIANTS, variant
+from model.scenario import parse
 from proofs.check import bind_witness
 from proofs.composed import HEAD, Composition, State, _per_lu, composed_check
 from proofs.explicit import Search, explore
 from proofs.packed import CONCURRENT, QUIET, Packing, TooWide, _Tables, search_packed
 from proofs.product import ONE_LU_WITNESSES
+from test_composed import SCRIPT_TWO
 from test_product import array
 
 # Three controllers, two LUs, one block, one take-over, one read per block: reads make the
@@ -68,7 +70,7 @@ def packed(
     comp, invariants, names = composition(model)
     return search_packed(
         comp,
-        Packing(comp.lus, comp.first.budget, bits),
+        Packing(comp.lus, comp.counter_limit, bits),
         invariants,
         names,
         liveness=liveness,
@@ -105,6 +107,18 @@ def test_the_packed_engine_visits_what_the_generic_engine_visits(
             ), (keep_going, liveness)
 
 
+@AGREEMENT
+@pytest.mark.parametrize("name", sorted(KEPT))
+def test_the_packed_engine_visits_what_the_generic_engine_visits_in_a_script(name: str) -> None:
+    # A designation of a batch changes two LUs' records and counts the script on.
+    model = Model(parse(SCRIPT_TWO), variant(name))
+    for keep_going in (False, True):
+        for liveness in (False, True):
+            assert everything(packed(model, keep_going, liveness)) == everything(
+                generic(model, keep_going, liveness)
+            ), (keep_going, liveness)
+
+
 def test_a_search_stopped_at_its_limit_stops_where_the_generic_one_does() -> None:
     model = Model(array(*SHAPE), variant("correct"))
     for limit in (1, 2, 1_000, 9_999):
@@ -125,7 +139,7 @@ def test_records_beyond_their_field_start_the_search_again_wider(monkeypatch: py
 
 
 def test_packing_round_trips() -> None:
-    packing = Packing(lus=3, budget=5, bits=7)
+    packing = Packing(lus=3, counter_limit=5, bits=7)
     for state in [(0, -1, 0, 0, 0), (5, 126, 127, 1, 64), (3, 0, 5, 127, 0)]:
         assert packing.unpack(packing.pack(state)) == state
     with pytest.raises(TooWide):

@@ -12,7 +12,8 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py --quick          # built-ins only
     python benchmarks/explore.py --arrays-only --max-states 500000
 
-Where no host of an array uses two LUs, rows "composed" follow its full searches: every
+Where no host of an array (or of a built-in of several LUs) uses two LUs, no pair mirrors
+one and no crash is scripted, rows "composed" follow its full searches: every
 state searched as one record per LU (``lutakeover check --composed``), without and with
 liveness, up to ``--composed-max-states`` (default 10,000,000). Where an array's LUs are
 independent, two rows "product" follow (without and with liveness): the same array checked
@@ -126,6 +127,10 @@ def main() -> None:
     if not args.arrays_only:
         runs += [(name, how, True, None) for name in builtin_names() for how in ("symmetry", "full")]
         runs += [(name, "full", False, None) for name in builtin_names()]
+        for name in builtin_names():
+            scenario = builtin(name)
+            if len(scenario.lus) > 1 and why_not_composable(Model(scenario, CORRECT)) is None:
+                runs += [(name, "composed", False, None), (name, "composed", True, None)]
     if not args.quick and not args.arrays_only:
         runs += [("three-way-budget-3", "full", False, None), ("three-way-budget-3", "symmetry", False, None)]
     if not args.quick:

@@ -87,14 +87,62 @@ destination = 0
 """
 
 
+# Batches of one LU each, the second designated while the first is under way, on a port
+# and external LUN of their own, then a take-back.
+OVERLAP = """\
+name = "overlap"
+description = "two LUs, batches of one that may overlap, then a take-back"
+[array]
+controllers = 3
+ports = 2
+[[lu]]
+id = 0
+controller = 0
+port = 0
+ext_lun = 0
+[[lu]]
+id = 1
+controller = 1
+port = 0
+ext_lun = 0
+[[host]]
+name = "h0"
+writes = [0]
+[[host]]
+name = "h1"
+writes = [1]
+reads = [1]
+[workload]
+writes_per_block = 1
+reads_per_block = 1
+[takeovers]
+mode = "scripted"
+[[takeovers.batch]]
+lus = [0]
+destination = 2
+port = 1
+[[takeovers.batch]]
+lus = [1]
+destination = 2
+port = 1
+ext_luns = [1]
+[[takeovers.batch]]
+lus = [1]
+destination = 1
+port = 0
+ext_luns = [0]
+"""
+
+
 def scripted(name: str) -> Scenario:
-    return parse(SCRIPT_TWO) if name == "script-two" else builtin(name)
+    return {"script-two": parse(SCRIPT_TWO), "overlap": parse(OVERLAP)}.get(name) or builtin(name)
 
 
 # Scripted take-overs: one designation names every LU of its batch, and the script's
 # progress is a counter with obligations of its own (script_completes). three-hosts: a
 # batch of two LUs, one of them with two hosts; script-two: two batches, the second taking
-# both LUs back. Every variant of both; by default one seeded bug.
+# both LUs back. Every variant of both (by default one seeded bug); overlapping batches
+# under five variants in the agreement step.
 SCRIPTED = [
     (scenario, name)
     if (scenario, name) == ("three-hosts", "skip-destage")
@@ -107,6 +155,9 @@ SCRIPTED = [
     )
     for scenario in ("three-hosts", "script-two")
     for name in VARIANTS
+] + [
+    pytest.param("overlap", name, marks=AGREEMENT)
+    for name in ("correct", "skip-destage", "no-resume", "start-before-stop", "stale-config-row")
 ]
 
 

@@ -68,7 +68,7 @@ def child(name: str, directory: str, seed: int, kill_after: int, bugs: frozenset
     sim.record_writes(os.path.join(directory, WRITES))
 
     def after(event: Event) -> None:
-        if len(sim.log) == kill_after:
+        if sim.steps == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
     sim.listeners.append(after)

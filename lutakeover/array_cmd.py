@@ -138,7 +138,7 @@ def start(
     stats = runtime.stop()
     runtime.close()
     os.unlink(socket_path)
-    print(f"lutakeover: array stopped after {len(runtime.sim.log):,} steps", flush=True)
+    print(f"lutakeover: array stopped after {runtime.sim.steps:,} steps", flush=True)
     for error in stats.errors:
         print(f"lutakeover: error: {error}", file=sys.stderr)
     return 1 if stats.errors else 0
@@ -201,10 +201,13 @@ def wait_for(directory: str, lus: Collection[int], since: int, out: Callable[[st
     asked before the events, so the last events read include the step that ended the job."""
     while True:
         status = ask(directory, {"op": "status"})
-        events = ask(directory, {"op": "events", "since": since})
-        for e in events["events"]:
-            out(f"  {e['seq']:>6}  {e['event']}({', '.join(map(str, e['args']))})")
-        since = events["next"]
+        while since < status["steps"]:  # an answer holds a bounded number of steps
+            events = ask(directory, {"op": "events", "since": since})
+            if events.get("dropped"):
+                out(f"  ({events['dropped']:,} steps no longer held in memory: see events.jsonl)")
+            for e in events["events"]:
+                out(f"  {e['seq']:>6}  {e['event']}({', '.join(map(str, e['args']))})")
+            since = events["next"]
         if not any(j["lu"] in lus for j in status["jobs"]):
             return
         time.sleep(0.05)

@@ -17,6 +17,7 @@ log can be validated against it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socketserver
@@ -28,6 +29,7 @@ from reference_impl.events import Event
 from reference_impl.runtime import Runtime
 
 MAX_MESSAGE = 64 * 1024
+EVENTS_PER_ANSWER = 10_000  # an answer of about a megabyte; ``next`` says where to go on
 
 
 class RequestError(ValueError):
@@ -108,7 +110,7 @@ class ManagementApi:
                 }
                 for p in array.pairs
             ],
-            "steps": len(self.runtime.sim.log),
+            "steps": self.runtime.sim.steps,
         }
 
     def _takeover(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +147,7 @@ class ManagementApi:
                 )
             event = Event("designate_batch", (index,))
         sim.perform(event)
-        return {"event": str(event), "step": len(sim.log)}
+        return {"event": str(event), "step": sim.steps}
 
     def _backup(self, request: dict[str, Any]) -> dict[str, Any]:
         pair = _int(request, "pair")
@@ -162,15 +164,22 @@ class ManagementApi:
             )
         event = Event("split_pair", (index,))
         sim.perform(event)
-        return {"event": str(event), "step": len(sim.log)}
+        return {"event": str(event), "step": sim.steps}
 
     def _events(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The steps from number ``since`` on, at most ``EVENTS_PER_ANSWER`` of them
+        (``next``: where to ask from next); ``dropped``: how many of those asked for the
+        array no longer holds in memory (events.jsonl has them all)."""
         since = _int(request, "since", optional=True) or 0
+        if since < 0:
+            raise RequestError('"since" must be a step number, 0 or more')
         sim = self.runtime.sim
-        events = [
-            {"seq": n, "event": e.name, "args": list(e.args)} for n, e in enumerate(sim.log[since:], since)
-        ]
-        return {"events": events, "next": len(sim.log)}
+        first = sim.steps - len(sim.log)  # the number of the oldest step still held
+        start = min(max(since, first), sim.steps)
+        end = min(start + EVENTS_PER_ANSWER, sim.steps)
+        held = itertools.islice(sim.log, start - first, end - first)
+        events = [{"seq": n, "event": e.name, "args": list(e.args)} for n, e in enumerate(held, start)]
+        return {"events": events, "next": end, "dropped": max(0, first - since)}
 
     def _stop(self, request: dict[str, Any]) -> dict[str, Any]:
         self.stop_requested.set()

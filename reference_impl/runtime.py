@@ -44,6 +44,9 @@ _OPERATOR = {"designate", "designate_batch", "instruct", "split_pair"}
 # De-stages a controller chooses among at a step: a few, found without looking at every
 # dirty line, so that a step during the purge of thousands of lines costs what any step does.
 _DESTAGE_SAMPLE = 4
+# The steps a running array holds in memory for the management API's "events" (about 100
+# bytes each); events.jsonl has every step.
+LOG_LIMIT = 100_000
 # A host's frame on its way: served during 804's de-stage, as a real controller serves it.
 _HOST_IO = {"send_write", "send_read", "deliver", "process", "complete", "retry", "mirror_write"}
 
@@ -87,7 +90,7 @@ class Runtime:
             while os.path.exists(os.path.join(directory, f"events.{n}.jsonl")):
                 n += 1
             os.replace(self.log_path, os.path.join(directory, f"events.{n}.jsonl"))
-        self.sim = Simulation(config, workload, bugs, directory, restart, external_hosts)
+        self.sim = Simulation(config, workload, bugs, directory, restart, external_hosts, LOG_LIMIT)
         self.sim.event_log = EventLog(
             self.log_path, {**(meta or {}), **({"restarted": True} if restart else {})}
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ class Simulation:
         directory: str | None = None,
         restart: bool = False,
         external_hosts: bool = False,
+        log_limit: int | None = None,
     ) -> None:
         self.array = DiskArray(config, bugs, directory, restart)
         blocks = {lu.lu: lu.blocks for lu in config.lus}
@@ -41,7 +43,11 @@ class Simulation:
             for h, hc in enumerate(workload.hosts)
         ]
         self.operator = Operator(workload, config)
-        self.log: list[Event] = []
+        # The steps taken, in order: the last ``log_limit`` of them if given (a running
+        # array keeps its whole log on disk, events.jsonl, and would otherwise grow without
+        # end in memory); ``steps`` counts them all.
+        self.log: deque[Event] = deque(maxlen=log_limit)
+        self.steps = 0
         self.listeners: list[Callable[[Event], None]] = []
         self.event_log: EventLog | None = None  # the JSON-lines log, if one is kept
         self._last_completed: tuple[int, int, int] | None = None  # (lu, block, n) just acknowledged
@@ -137,6 +143,7 @@ class Simulation:
         else:
             self.array.job_step(event)
         self.log.append(event)
+        self.steps += 1
         if self.event_log is not None:
             self.event_log.record(event, self.component_of(event), self._value_read(event))
         for listener in self.listeners:
@@ -235,4 +242,4 @@ class Simulation:
             if not offers:
                 break
             self.perform(rng.choice(offers))
-        return self.log
+        return list(self.log)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+import reference_impl.api as api_module
+import reference_impl.runtime as runtime_module
 from conformance.setup import array_of
 from model.scenario import builtin
 from reference_impl.api import MAX_MESSAGE, ManagementApi, request, serve
@@ -48,6 +50,8 @@ def api_of(name: str, directory: Path) -> ManagementApi:
         ("fig9", {"op": "backup", "pair": 1}, "the next backup is of pair0"),
         ("fig9", {"op": "backup", "pair": 5}, "there is no pair5"),
         ("fig5", {"op": "backup", "pair": 0}, "there is no pair0"),
+        ("fig5", {"op": "events", "since": -1}, '"since" must be a step number, 0 or more'),
+        ("fig5", {"op": "events", "since": "0"}, '"since" must be a whole number'),
     ],
 )
 def test_a_bad_request_is_refused_with_its_reason_and_changes_nothing(
@@ -69,6 +73,33 @@ def test_an_lu_already_moving_is_refused_and_the_array_keeps_serving(tmp_path: P
     assert [(j["lu"], j["destination"], j["next_step"]) for j in status["jobs"]] == [(1, 1, "instruct")]
     events = api.handle({"op": "events", "since": 0})
     assert [e["event"] for e in events["events"]] == ["designate"] and events["next"] == 1
+
+
+def test_a_running_array_holds_its_last_steps_and_answers_in_bounded_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Memory holds the last LOG_LIMIT steps (events.jsonl has them all); an answer holds at
+    # most EVENTS_PER_ANSWER of them and says how many asked for are gone.
+    monkeypatch.setattr(runtime_module, "LOG_LIMIT", 3)
+    monkeypatch.setattr(api_module, "EVENTS_PER_ANSWER", 2)
+    api = api_of("fig5", tmp_path)
+    sim = api.runtime.sim
+    taken = []
+    for _ in range(5):
+        event = sim.offers()[0]
+        sim.perform(event)
+        taken.append(event.name)
+    assert api.handle({"op": "status"})["steps"] == 5 and len(sim.log) == 3
+    first = api.handle({"op": "events", "since": 0})
+    assert (first["dropped"], first["next"]) == (2, 4)
+    assert [(e["seq"], e["event"]) for e in first["events"]] == [(2, taken[2]), (3, taken[3])]
+    rest = api.handle({"op": "events", "since": first["next"]})
+    assert (rest["dropped"], rest["next"], [e["seq"] for e in rest["events"]]) == (0, 5, [4])
+    assert api.handle({"op": "events", "since": 9})["events"] == []  # none yet
+    assert sim.event_log is not None
+    sim.event_log.close()
+    _meta, *logged = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["event"] for line in logged] == taken  # the file keeps every step
 
 
 def test_the_socket_is_the_owners_and_refuses_malformed_and_oversized_messages(tmp_path: Path) -> None:

@@ -231,8 +231,7 @@ class Composition:
         for lu, p in enumerate(parts):
             for h, request in zip(self.hosts_of[lu], p.requests, strict=True):
                 hosts[h] = request
-        w = self.first._replace(batches=counter) if self.scripted else self.first._replace(budget=counter)
-        return w._replace(
+        w = self.first._replace(
             controllers=tuple(controllers),
             disk=Disk(tuple(p.blocks for p in parts), tuple(p.row for p in parts)),
             paths=tuple(p.path for p in parts),
@@ -246,6 +245,7 @@ class Composition:
                 tuple(p.designated for p in parts),
             ),
         )
+        return w._replace(batches=counter) if self.scripted else w._replace(budget=counter)
 
     def alone(self, lu: int, n: int) -> World:
         """The array with LU ``lu`` in its record ``n`` and every other LU where it started;
@@ -315,7 +315,8 @@ class Composition:
         """Step 801's designations from ``state``: (label, for each LU it designates: (LU,
         the job it adds, the address it records)), each moving the counter one step. They
         read the counter and every LU's disk row and jobs only, so they are worked out once
-        per layout of those (and, in a script, per batch: the budget only says whether)."""
+        per layout of those (in a script, and per value of the counter, which names the
+        batch; the budget only says whether one is left)."""
         if not self.may_designate(state[0]):
             return []
         layout: tuple[object, ...] = tuple((self.parts[n].row, self.parts[n].jobs) for n in state[HEAD:])

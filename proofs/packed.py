@@ -46,9 +46,8 @@ class Packing:
     """Where each part of a composed state lies in its integer: LU0's record number in the
     lowest ``bits`` bits (so the states that differ in LU0 alone share one bitmap of the
     states seen), then Step 801's counter (the budget left, or the batches designated), the
-    first wrong read's number plus one (in ``BAD_BITS``)
-    and every other LU's record number. Two LUs at 16 bits fit in 63 bits, which an
-    ``array("q")`` holds in 8 bytes."""
+    first wrong read's number plus one (in ``BAD_BITS``) and every other LU's record
+    number. Two LUs at 16 bits fit in 63 bits, which an ``array("q")`` holds in 8 bytes."""
 
     def __init__(self, lus: int, counter_limit: int, bits: int) -> None:
         self.bits = bits

@@ -72,7 +72,7 @@ def summary(check: Check) -> dict[str, int]:
 
 
 # Markers (pyproject.toml): the default run keeps one case of each long family, so it stays
-# under two minutes; `-m agreement` (every engine against the others, every variant and
+# near three minutes on two cores; `-m agreement` (every engine against the others, every variant and
 # scenario) and `-m slow` (long explorations and whole-command runs) are CI steps of their own.
 AGREEMENT = pytest.mark.agreement
 SLOW = pytest.mark.slow

@@ -14,7 +14,7 @@ from conftest import AGREEMENT, SLOW, reachable_worlds, summary
 from invariants import SAFETY
 from lutakeover.cli import main
 from model.actions import Model, Transition
-from model.protocol import CORRECT, VARIANTS, variant
+from model.protocol import BACKUP_BUGS, CORRECT, RECOVERY_BUGS, VARIANTS, variant
 from model.scenario import Scenario, builtin, load, parse
 from model.state import World
 from proofs.check import Check, run_check
@@ -155,6 +155,9 @@ SCRIPTED = [
     )
     for scenario in ("three-hosts", "script-two")
     for name in VARIANTS
+    # Bugs of backups and of crash recovery change nothing in a script with neither: their
+    # searches are the correct protocol's (measured once on both, findings equal).
+    if name not in BACKUP_BUGS and name not in RECOVERY_BUGS
 ] + [
     pytest.param("overlap", name, marks=AGREEMENT)
     for name in ("correct", "skip-destage", "no-resume", "start-before-stop", "stale-config-row")

@@ -12,10 +12,12 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py --quick          # built-ins only
     python benchmarks/explore.py --arrays-only --max-states 500000
 
-Where no host of an array (or of a built-in of several LUs) uses two LUs, no pair mirrors
-one and no crash is scripted, rows "composed" follow its full searches: every
-state searched as one record per LU (``lutakeover check --composed``), without and with
-liveness, up to ``--composed-max-states`` (default 10,000,000). Where an array's LUs are
+Where no backup cycle or crash is scripted and two groups of LUs or more can change (LUs a
+host uses, or a mirrored pair, form one group), rows "composed" follow an array's (or a
+built-in's) full searches: every state searched as one record per group
+(``lutakeover check --composed``), without and with liveness, up to
+``--composed-max-states`` (default 10,000,000). The arrays of ``benchmarks/grouped/``
+(two mirrored pairs; two hosts each using two LUs) have groups of two LUs. Where an array's LUs are
 independent, two rows "product" follow (without and with liveness): the same array checked
 by the per-LU product (``lutakeover check --product``), every state counted; its states per
 second and bytes per state are the product's states over its time and memory.
@@ -35,13 +37,19 @@ from model.actions import Model
 from model.protocol import CORRECT
 from model.scenario import Scenario, builtin, builtin_names, load
 from proofs.check import run_check
-from proofs.composed import composed_check, why_not_composable
+from proofs.composed import composed_check, live_groups, why_not_composable
 from proofs.product import product_check, why_not_independent
 
 
 def larger() -> Scenario:
     """three-way with a third take-over: about a minute without symmetry reduction."""
     return replace(builtin("three-way"), name="three-way-budget-3", budget=3)
+
+
+def composes(scenario: Scenario) -> bool:
+    """Whether ``check`` composes the scenario by default."""
+    model = Model(scenario, CORRECT)
+    return why_not_composable(model) is None and live_groups(model) >= 2
 
 
 def resident_kib() -> int:
@@ -53,20 +61,22 @@ def resident_kib() -> int:
 
 
 ARRAYS = Path(__file__).parent / "arrays"
+GROUPED = Path(__file__).parent / "grouped"
 
 
 def scenario_named(name: str) -> Scenario:
     """A built-in, the larger scenario, or a benchmark array (by its file's name)."""
     if name == "three-way-budget-3":
         return larger()
-    if (ARRAYS / f"{name}.toml").exists():
-        return load(ARRAYS / f"{name}.toml")
+    for folder in (ARRAYS, GROUPED):
+        if (folder / f"{name}.toml").exists():
+            return load(folder / f"{name}.toml")
     return builtin(name)
 
 
 def measure(name: str, how: str, liveness: bool, max_states: int | None = None) -> dict[str, object]:
     """Run one search in this process and return its figures (called in a child). ``how``:
-    "full", "symmetry" (reduced by symmetry), "composed" (every state, one record per LU)
+    "full", "symmetry" (reduced by symmetry), "composed" (every state, one record per group of LUs)
     or "product" (the per-LU product)."""
     model = Model(scenario_named(name), CORRECT)
     before = resident_kib()
@@ -128,8 +138,7 @@ def main() -> None:
         runs += [(name, how, True, None) for name in builtin_names() for how in ("symmetry", "full")]
         runs += [(name, "full", False, None) for name in builtin_names()]
         for name in builtin_names():
-            scenario = builtin(name)
-            if len(scenario.lus) > 1 and why_not_composable(Model(scenario, CORRECT)) is None:
+            if composes(builtin(name)):
                 runs += [(name, "composed", False, None), (name, "composed", True, None)]
     if not args.quick and not args.arrays_only:
         runs += [("three-way-budget-3", "full", False, None), ("three-way-budget-3", "symmetry", False, None)]
@@ -140,10 +149,13 @@ def main() -> None:
                 (name, "symmetry", False, limit),
                 (name, "symmetry", True, limit),
             ]
-            if why_not_composable(Model(scenario_named(name), CORRECT)) is None:
+            if composes(scenario_named(name)):
                 runs += [(name, "composed", False, composed_limit), (name, "composed", True, composed_limit)]
             if why_not_independent(scenario_named(name)) is None:
                 runs += [(name, "product", False, None), (name, "product", True, None)]
+        for name in sorted(p.stem for p in GROUPED.glob("*.toml")):
+            runs += [(name, "full", False, None), (name, "full", True, None)]
+            runs += [(name, "composed", False, None), (name, "composed", True, None)]
     header = f"{'scenario':<20} {'search':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "
     header += f"{'seconds':>8} {'states/s':>11} {'B/state':>8}"
     print(header)

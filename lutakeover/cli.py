@@ -52,7 +52,7 @@ from model.scenario import (
 from model.symmetry import MAX_GROUP, describe_size, group_size
 from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, Check, exit_code, run_check
-from proofs.composed import composed_check, why_not_composable
+from proofs.composed import composed_check, live_groups, why_not_composable
 from proofs.encoding import EncodingLimit
 from proofs.explicit import first_progress_after
 from proofs.induction import format_proof, prove
@@ -197,11 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="composed",
         action="store_true",
         default=None,
-        help="where no host uses two LUs, no pair mirrors one and no crash is scripted, search "
-        "every state as one record per LU (take-overs any LU's or scripted in batches), "
-        "working out each LU's steps once: the same states, "
-        "counterexamples and liveness verdicts, several times faster. The default on such an "
-        "array of several LUs, unless the product applies or --symmetry is given",
+        help="where no backup cycle or crash is scripted, search every state as one record "
+        "per group of LUs (LUs a host uses, or a mirrored pair, share one), working out each "
+        "group's steps once: the same states, counterexamples and liveness verdicts, several "
+        "times faster. The default where two groups or more can change, unless the product "
+        "applies or --symmetry is given",
     )
     composed.add_argument(
         "--no-composed", dest="composed", action="store_false", help="never the composed search"
@@ -476,6 +476,12 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
         raise BadInput(f"{option} {path}: directory {folder} is not writable")
 
 
+def _composes(model: Model) -> bool:
+    """Whether ``check`` composes by default: where it can, and two groups of LUs or more
+    can change (with one, its records are whole states, and slower to search)."""
+    return why_not_composable(model) is None and live_groups(model) >= 2
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     with first_progress_after(args.progress_after):
         return _check(args)
@@ -510,16 +516,11 @@ def _check(args: argparse.Namespace) -> int:
             raise BadInput(f"--product searches each LU's own array whole: drop {' and '.join(given)}")
     model = Model(scenario, protocol)
     if args.composed is None:  # where it applies, unless a reduction was chosen
-        args.composed = (
-            not args.product
-            and not args.symmetry
-            and len(scenario.lus) > 1
-            and why_not_composable(model) is None
-        )
+        args.composed = not args.product and not args.symmetry and _composes(model)
         if args.composed and not args.quiet:
             print(
-                "lutakeover: no host uses two LUs: every state searched as one record per LU "
-                "(--no-composed for the search of whole states)",
+                "lutakeover: every state searched as one record per group of LUs (a host or a "
+                "mirrored pair ties LUs into one; --no-composed for the search of whole states)",
                 file=sys.stderr,
             )
     if args.composed:
@@ -530,6 +531,12 @@ def _check(args: argparse.Namespace) -> int:
         reason = why_not_composable(model)
         if reason is not None:
             raise BadInput(f"--composed: {scenario.name}: the composed search does not apply: {reason}")
+        if live_groups(model) < 2 and not args.quiet:
+            print(
+                "lutakeover: --composed: one group of LUs at most can change here, so its records "
+                "are whole states: the search of whole states is quicker",
+                file=sys.stderr,
+            )
     if args.trace_out:
         _check_writable(args.trace_out)
     if args.report:
@@ -552,7 +559,7 @@ def _check(args: argparse.Namespace) -> int:
                 raise BadInput(f"--product: {e}") from None
             if not args.quiet:
                 print(f"lutakeover: {e}: every state searched instead", file=sys.stderr)
-            args.composed = why_not_composable(model) is None
+            args.composed = _composes(model)
     if result is None and args.composed:
         result = composed_check(
             model,

@@ -59,9 +59,11 @@ class Check:
     # With the per-LU product (proofs/product.py): each LU's own space, in states; the
     # search's states are then the product's, counted, not visited one by one.
     lu_spaces: list[int] | None = None
-    # With the composed search (proofs/composed.py): how many records of each LU it met;
-    # every state was still searched.
+    # With the composed search (proofs/composed.py): how many records of each group of LUs
+    # it met, and the groups (LUs tied by a host or a pair share a record); every state was
+    # still searched.
     lu_records: list[int] | None = None
+    lu_groups: list[list[int]] | None = None
 
     @property
     def verdict(self) -> str:

@@ -1,21 +1,24 @@
-"""The search of every state, composed per LU (``lutakeover check --composed``).
+"""The search of every state, composed per group of LUs (``lutakeover check --composed``).
 
-Where no host uses two LUs, no pair mirrors one LU to another and no crash is scripted, a
-step of one LU changes that LU's records alone: its flags, cache lines, row and de-stages
-in each controller, its disk blocks and row, its path, its hosts' requests, its jobs and
-ghost records. Step 801 is the one step that reads other LUs (the addresses they hold or
-will hold: the lowest external LUN free at the destination, and the gap rule) and a
-counter: the budget of take-overs left ("any" mode, one LU at a time), or the batches
-designated so far ("scripted" mode, where one designation names every LU of its batch).
+LUs are tied into one group by a host that uses several of them (its one outstanding
+request is for one LU or another) and by a mirrored pair (a write to the primary writes the
+secondary). Where no backup cycle or crash is scripted, a step of one group changes that
+group's records alone: for each of its LUs, its flags, cache lines, row and de-stages in
+each controller, its disk blocks and row, its path, its hosts' requests, its jobs and ghost
+records; and its pairs. Step 801 is the one step that reads other groups (the addresses
+their LUs hold or will hold: the lowest external LUN free at the destination, and the gap
+rule) and a counter: the budget of take-overs left ("any" mode, one LU at a time), or the
+batches designated so far ("scripted" mode, where one designation names every LU of its
+batch).
 
-So a state of the array is that counter and one record per LU (``LuPart``), each interned
-as a number, and the search runs over tuples of numbers. What an LU can do from one of its
-records is worked out once, by the model itself, in an array where the other LUs are where
-they start; designations once per layout of addresses. Every state is still visited (the
-counts, depths, counterexamples and the liveness graph are the array's own), but a state
-costs a few tuple operations instead of the model's guards. Each step worked out is
-checked to change its own LU's record alone (``NotComposable`` otherwise), and every
-counterexample is replayed in the whole array's model.
+So a state of the array is that counter and one record per group (``Record``), each
+interned as a number, and the search runs over tuples of numbers. What a group can do from
+one of its records is worked out once, by the model itself, in an array where the other
+groups are where they start; designations once per layout of addresses. Every state is
+still visited (the counts, depths, counterexamples and the liveness graph are the array's
+own), but a state costs a few tuple operations instead of the model's guards. Each step
+worked out is checked to change its own group's record alone (``NotComposable``
+otherwise), and every counterexample is replayed in the whole array's model.
 
 Unlike the per-LU product (``proofs/product.py``), LUs may share ports, and liveness is
 judged: the graph searched is the array's.
@@ -32,6 +35,7 @@ from invariants.safety import lun_map_well_formed, reads_return_written_data
 from invariants.witnesses import batches_pending, obligations, untested_properties
 from model.actions import Model
 from model.labels import Label
+from model.scenario import Scenario
 from model.state import (
     Address,
     BadRead,
@@ -41,6 +45,7 @@ from model.state import (
     Ghost,
     Job,
     Line,
+    Pair,
     Path,
     Request,
     Row,
@@ -52,9 +57,9 @@ from proofs.product import ONE_LU_WITNESSES
 from proofs.trace import Counterexample
 
 # (the counter: the budget left or the batches designated; the first wrong read's number or
-# -1; the number of each LU's record)
+# -1; the number of each group's record)
 State = tuple[int, ...]
-HEAD = 2  # where the LUs' record numbers start in a State
+HEAD = 2  # where the groups' record numbers start in a State
 
 
 class InController(NamedTuple):
@@ -74,7 +79,7 @@ class LuPart(NamedTuple):
     blocks: tuple[int, ...]
     row: Row  # the disk's
     path: Path
-    requests: tuple[Request | None, ...]  # of its hosts, in host order
+    requests: tuple[Request | None, ...]  # of the hosts whose lowest LU it is, in host order
     jobs: tuple[Job, ...]
     acked: tuple[int, ...]
     writes: tuple[int, ...]
@@ -82,29 +87,68 @@ class LuPart(NamedTuple):
     designated: Address
 
 
+class Record(NamedTuple):
+    """Everything in the array's state that belongs to one group of LUs."""
+
+    lus: tuple[LuPart, ...]  # in the group's order
+    pairs: tuple[Pair, ...]  # the mirrored pairs of its LUs, in the scenario's order
+
+
 class NotComposable(ValueError):
-    """The array's LUs are tied together beyond Step 801; says why."""
+    """The array's groups of LUs are tied together beyond Step 801; says why."""
+
+
+def lu_groups(scenario: Scenario) -> list[tuple[int, ...]]:
+    """The LUs that share one record, each group sorted, in the order of their lowest LU:
+    those a host uses (its one outstanding request is for one or another; a host as a record
+    of its own, read by each of its LUs' steps, was tried: exact, and slower than the search
+    of whole states, see docs/ARCHITECTURE.md) and the two LUs of a mirrored pair."""
+    leader = list(range(len(scenario.lus)))
+
+    def find(lu: int) -> int:
+        while leader[lu] != lu:
+            lu = leader[lu]
+        return lu
+
+    ties = [sorted(set(h.writes) | set(h.reads)) for h in scenario.hosts]
+    ties += [[p.primary, p.secondary] for p in scenario.pairs]
+    for tied in ties:
+        for lu in tied[1:]:
+            a, b = sorted((find(tied[0]), find(lu)))
+            leader[b] = a
+    groups: dict[int, list[int]] = {}
+    for lu in range(len(scenario.lus)):
+        groups.setdefault(find(lu), []).append(lu)
+    return [tuple(g) for g in groups.values()]
+
+
+def group_name(group: tuple[int, ...]) -> str:
+    return "+".join(f"LU{lu}" for lu in group)
 
 
 def why_not_composable(model: Model) -> str | None:
-    """Why the array's states cannot be composed per LU, or None."""
+    """Why the array's states cannot be composed per group of LUs, or None."""
     s = model.scenario
-    if s.pairs or s.backups:
-        return "mirrored pairs tie an LU to another"
+    if s.backups:
+        # Step 901 moves a counter of its own (the backups begun), which the State lacks.
+        return "a backup script is a second counter of the whole array"
     if s.crashes:
         return "a crash of the whole array touches every LU"
-    for host in s.hosts:
-        lus = set(host.writes) | set(host.reads)
-        if len(lus) != 1:
-            # Its one outstanding request ties its LUs. It could be a record of its own, which
-            # each of its LUs' steps read: tried, exact, and slower than the search of whole
-            # states (docs/ARCHITECTURE.md), since an LU's steps then hardly ever repeat.
-            return f"host {host.name} uses {len(lus)} LUs, not one"
     return None
 
 
+def live_groups(model: Model) -> int:
+    """How many groups of LUs can change at all (a host uses them, or a take-over may move
+    them): the composed search pays where two or more can."""
+    s = model.scenario
+    used = {lu for h in s.hosts for lu in (*h.writes, *h.reads)}
+    movable = set(range(len(s.lus))) if s.mode == "any" else {lu for b in s.batches for lu in b.lus}
+    return sum(1 for g in lu_groups(s) if set(g) & (used | movable))
+
+
 class Composition:
-    """The array's states as tuples of per-LU records, and the successor function on them."""
+    """The array's states as tuples of records, one per group of LUs, and the successor
+    function on them."""
 
     def __init__(
         self,
@@ -117,9 +161,22 @@ class Composition:
         self.model = model
         s = model.scenario
         self.lus = len(s.lus)
+        self.groups = lu_groups(s)
+        self.group_of = [0] * self.lus  # LU -> its group
+        self.position = [0] * self.lus  # LU -> its place in its group
+        for g, group in enumerate(self.groups):
+            for i, lu in enumerate(group):
+                self.group_of[lu], self.position[lu] = g, i
+        self.names = [group_name(group) for group in self.groups]
+        # A host's request is in the record of the lowest LU it uses (all its LUs are in
+        # one group); a pair's in its group's.
         self.hosts_of = [
-            tuple(h for h, spec in enumerate(s.hosts) if lu in spec.writes + spec.reads)
+            tuple(h for h, spec in enumerate(s.hosts) if lu == min(spec.writes + spec.reads, default=-1))
             for lu in range(self.lus)
+        ]
+        self.pairs_of = [
+            tuple(i for i, p in enumerate(s.pairs) if self.group_of[p.primary] == g)
+            for g in range(len(self.groups))
         ]
         self.first = model.initial()
         # Step 801's counter: the budget left, counting down, or the batches designated,
@@ -127,16 +184,16 @@ class Composition:
         self.scripted = s.mode != "any"
         self.counter_limit = len(s.batches) if self.scripted else self.first.budget
         self.counter_step = 1 if self.scripted else -1
-        self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each LU's own steps
-        self.parts: list[LuPart] = []
-        self.owner: list[int] = []  # part number -> its LU
+        self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each group's own steps
+        self.parts: list[Record] = []
+        self.owner: list[int] = []  # part number -> its group
         self.broken_of: list[frozenset[str] | None] = []  # part number -> ``broken``, once asked
-        # Part number -> the number of what lun_map_well_formed reads of it: its disk row and
-        # whether it has a job under way.
+        # Part number -> the number of what lun_map_well_formed reads of it: each LU's disk
+        # row and whether it has a job under way.
         self.address: list[int] = []
-        self._addresses: dict[tuple[Row, bool], int] = {}
-        self.number: dict[tuple[int, LuPart], int] = {}
-        self.start_parts = tuple(self.intern(lu, p) for lu, p in enumerate(self.split(self.first)))
+        self._addresses: dict[tuple[tuple[Row, bool], ...], int] = {}
+        self.number: dict[tuple[int, Record], int] = {}
+        self.start_parts = tuple(self.intern(g, p) for g, p in enumerate(self.split(self.first)))
         # The first wrong read is the array's, not an LU's: the model records the first
         # only, so a later one of another LU changes nothing.
         self.bad_reads: list[BadRead] = []
@@ -147,7 +204,7 @@ class Composition:
         self._moves: dict[int, list[tuple[Label, int, int]]] = {}
         self._pending: dict[int, frozenset[Hashable]] = {}
         self._designations: dict[tuple[object, ...], list[tuple[Label, Designation]]] = {}
-        self._designated: dict[tuple[int, Job, Address], int] = {}
+        self._designated: dict[tuple[int, Changes], int] = {}
         self._lun_map: dict[tuple[int, ...], object] = {}
         self._last_state: State = ()
         self._last_broken: frozenset[str] = frozenset()
@@ -155,19 +212,28 @@ class Composition:
 
     # --- records ---------------------------------------------------------------------------
 
-    def intern(self, lu: int, part: LuPart) -> int:
-        """The number of LU ``lu``'s record ``part`` (two LUs' records are never one number:
-        under a seeded bug two LUs can hold equal records)."""
-        n = self.number.get((lu, part))
+    def intern(self, g: int, part: Record) -> int:
+        """The number of group ``g``'s record ``part`` (two groups' records are never one
+        number: under a seeded bug two LUs can hold equal records)."""
+        n = self.number.get((g, part))
         if n is None:
-            n = self.number[lu, part] = len(self.parts)
+            n = self.number[g, part] = len(self.parts)
             self.parts.append(part)
-            self.owner.append(lu)
+            self.owner.append(g)
             self.broken_of.append(None)
-            self.address.append(self._addresses.setdefault((part.row, bool(part.jobs)), len(self._addresses)))
+            address = tuple((p.row, bool(p.jobs)) for p in part.lus)
+            self.address.append(self._addresses.setdefault(address, len(self._addresses)))
         return n
 
-    def split(self, w: World) -> list[LuPart]:
+    def split(self, w: World) -> list[Record]:
+        """Each group's records of ``w``."""
+        lus = self.split_lus(w)
+        return [
+            Record(tuple(lus[lu] for lu in group), tuple(w.pairs[i] for i in self.pairs_of[g]))
+            for g, group in enumerate(self.groups)
+        ]
+
+    def split_lus(self, w: World) -> list[LuPart]:
         """Each LU's records of ``w``."""
         parts = []
         for lu in range(self.lus):
@@ -214,7 +280,12 @@ class Composition:
         bad = self.bad_reads[state[1]] if state[1] >= 0 else None
         return self.join(state[0], bad, [self.parts[n] for n in state[HEAD:]])
 
-    def join(self, counter: int, bad: BadRead | None, parts: list[LuPart]) -> World:
+    def join(self, counter: int, bad: BadRead | None, records: list[Record]) -> World:
+        parts = [records[self.group_of[lu]].lus[self.position[lu]] for lu in range(self.lus)]
+        pairs = list(self.first.pairs)
+        for g, record in enumerate(records):
+            for i, pair in zip(self.pairs_of[g], record.pairs, strict=True):
+                pairs[i] = pair
         controllers = []
         for c in range(len(self.first.controllers)):
             mine = [p.controllers[c] for p in parts]
@@ -244,31 +315,33 @@ class Composition:
                 bad,
                 tuple(p.designated for p in parts),
             ),
+            pairs=tuple(pairs),
         )
         return w._replace(batches=counter) if self.scripted else w._replace(budget=counter)
 
-    def alone(self, lu: int, n: int) -> World:
-        """The array with LU ``lu`` in its record ``n`` and every other LU where it started;
-        a script there is done, so that its batches are no record's obligations (they are
-        the counter's)."""
+    def alone(self, g: int, n: int) -> World:
+        """The array with group ``g`` in its record ``n`` and every other group where it
+        started; a script there is done, so that its batches are no record's obligations
+        (they are the counter's)."""
         parts = [self.parts[m] for m in self.start_parts]
-        parts[lu] = self.parts[n]
+        parts[g] = self.parts[n]
         return self.join(self.counter_limit if self.scripted else self.first.budget, None, parts)
 
-    # --- what one LU can do -----------------------------------------------------------------
+    # --- what one group can do --------------------------------------------------------------
 
-    def _which(self, before: list[LuPart], after: World, label: Label) -> tuple[int, LuPart]:
-        """The one LU whose records a step changed, and its new record; NotComposable if it
-        changed two LUs' records, or none (every step of the model changes something)."""
+    def _which(self, before: list[Record], after: World, label: Label) -> tuple[int, Record]:
+        """The one group whose record a step changed, and its new record; NotComposable if
+        it changed two groups' records, or none (every step of the model changes something)."""
         changed = self._changed(before, after, label)
         if len(changed) > 1:
-            raise NotComposable(f"'{label}' changes LU{changed[0][0]} and LU{changed[1][0]}")
+            names = self.names
+            raise NotComposable(f"'{label}' changes {names[changed[0][0]]} and {names[changed[1][0]]}")
         return changed[0]
 
-    def _changed(self, before: list[LuPart], after: World, label: Label) -> list[tuple[int, LuPart]]:
-        """The LUs whose records a step changed, and their new records (NotComposable if
+    def _changed(self, before: list[Record], after: World, label: Label) -> list[tuple[int, Record]]:
+        """The groups whose records a step changed, and their new records (NotComposable if
         none: every step of the model changes something)."""
-        changed = [(lu, p) for lu, p in enumerate(self.split(after)) if p != before[lu]]
+        changed = [(g, p) for g, p in enumerate(self.split(after)) if p != before[g]]
         if not changed:
             raise NotComposable(f"'{label}' changes no LU's records")
         return changed
@@ -279,8 +352,8 @@ class Composition:
         found = self._moves.get(n)
         if found is not None:
             return found
-        lu = self.owner[n]
-        w = self.alone(lu, n)
+        g = self.owner[n]
+        w = self.alone(g, n)
         before = self.split(w)
         found = []
         for t in self.model.transitions(w):
@@ -290,14 +363,14 @@ class Composition:
             if self.counter_of(t.after) != self.counter_of(w):
                 raise NotComposable(f"'{label}' changes Step 801's counter")
             changed, part = self._which(before, t.after, label)
-            if changed != lu:
-                continue  # another LU's step, from where it started: its own record's move
+            if changed != g:
+                continue  # another group's step, from where it started: its own record's move
             bad = -1
             if t.after.ghost.bad_read is not None:
                 bad = self._bad_number.setdefault(t.after.ghost.bad_read, len(self.bad_reads))
                 if bad == len(self.bad_reads):
                     self.bad_reads.append(t.after.ghost.bad_read)
-            found.append((label, self.intern(lu, part), bad))
+            found.append((label, self.intern(g, part), bad))
             for name, reached in self.witness_checks:
                 if reached(w, label, t.after):
                     self.reached.setdefault(name, set()).add((n, label))
@@ -305,21 +378,21 @@ class Composition:
         return found
 
     def designations(self, state: State) -> list[tuple[Label, list[tuple[int, int]]]]:
-        """Step 801's designations from ``state``: (label, [(LU, the LU's new record), ...])."""
+        """Step 801's designations from ``state``: (label, [(group, its new record), ...])."""
         return [
-            (label, [(lu, self.designated(state[HEAD + lu], job, address)) for lu, job, address in changes])
-            for label, changes in self.designation_steps(state)
+            (label, [(g, self.designated(state[HEAD + g], changes)) for g, changes in designation])
+            for label, designation in self.designation_steps(state)
         ]
 
     def designation_steps(self, state: State) -> list[tuple[Label, Designation]]:
-        """Step 801's designations from ``state``: (label, for each LU it designates: (LU,
-        the job it adds, the address it records)), each moving the counter one step. They
-        read the counter and every LU's disk row and jobs only, so they are worked out once
-        per layout of those (in a script, and per value of the counter, which names the
-        batch; the budget only says whether one is left)."""
+        """Step 801's designations from ``state``: (label, for each group it designates LUs
+        of: (group, its changes)), each moving the counter one step. They read the counter
+        and every LU's disk row and jobs only, so they are worked out once per layout of
+        those (in a script, and per value of the counter, which names the batch; the budget
+        only says whether one is left)."""
         if not self.may_designate(state[0]):
             return []
-        layout: tuple[object, ...] = tuple((self.parts[n].row, self.parts[n].jobs) for n in state[HEAD:])
+        layout: tuple[object, ...] = tuple(self.layout_of(self.parts[n]) for n in state[HEAD:])
         if self.scripted:
             layout = (state[0], *layout)
         found = self._designations.get(layout)
@@ -331,30 +404,46 @@ class Composition:
                 label = t.label(w)
                 if self.counter_of(t.after) != state[0] + self.counter_step:
                     raise NotComposable(f"'{label}' moves Step 801's counter other than by one")
-                changes = []
-                for lu, part in self._changed(before, t.after, label):
-                    job = part.jobs[-1]
-                    if _designated(before[lu], job, part.designated) != part:
-                        raise NotComposable(f"'{label}' changes more of LU{lu} than its jobs and designation")
-                    changes.append((lu, job, part.designated))
-                found.append((label, tuple(changes)))
+                designation = []
+                for g, record in self._changed(before, t.after, label):
+                    changes = tuple(
+                        (i, part.jobs[-1], part.designated)
+                        for i, part in enumerate(record.lus)
+                        if part != before[g].lus[i]
+                    )
+                    if _designated(before[g], changes) != record:
+                        raise NotComposable(
+                            f"'{label}' changes more of {self.names[g]} than its LUs' jobs and designations"
+                        )
+                    designation.append((g, changes))
+                found.append((label, tuple(designation)))
             self._designations[layout] = found
         return found
 
-    def designated(self, n: int, job: Job, address: Address) -> int:
-        """The number of record ``n`` once Step 801 designated its LU: ``job`` added,
-        ``address`` recorded."""
-        key = (n, job, address)
+    def designated(self, n: int, changes: Changes) -> int:
+        """The number of record ``n`` once Step 801 designated LUs of its group: for each,
+        its job added and its address recorded."""
+        key = (n, changes)
         m = self._designated.get(key)
         if m is None:
-            m = self._designated[key] = self.intern(self.owner[n], _designated(self.parts[n], job, address))
+            m = self._designated[key] = self.intern(self.owner[n], _designated(self.parts[n], changes))
         return m
+
+    @staticmethod
+    def layout_of(record: Record) -> tuple[tuple[Row, tuple[Job, ...]], ...]:
+        """What Step 801 reads of a record: each LU's disk row and jobs."""
+        return tuple((p.row, p.jobs) for p in record.lus)
+
+    @staticmethod
+    def moving(record: Record) -> int:
+        """How many of the record's LUs have a take-over under way (a backup is not one)."""
+        return sum(1 for p in record.lus if any(not j.backup for j in p.jobs))
 
     def successors(self, state: State) -> Iterable[tuple[Hashable, State]]:
         out: list[tuple[Hashable, State]] = []
         budget, first_bad = state[0], state[1]
-        for lu in range(self.lus):
-            at = HEAD + lu
+        for g in range(len(self.groups)):
+            at = HEAD + g
             for label, m, bad in self.moves(state[at]):
                 if bad >= 0 and first_bad < 0:
                     out.append((label, (budget, bad, *state[HEAD:at], m, *state[at + 1 :])))
@@ -362,17 +451,17 @@ class Composition:
                     out.append((label, (*state[:at], m, *state[at + 1 :])))
         for label, changes in self.designations(state):
             after = [budget + self.counter_step, first_bad, *state[HEAD:]]
-            for lu, m in changes:
-                after[HEAD + lu] = m
+            for g, m in changes:
+                after[HEAD + g] = m
             out.append((label, tuple(after)))
         return out
 
     # --- properties, witnesses, obligations -------------------------------------------------
 
     def broken(self, n: int) -> frozenset[str]:
-        """The properties of one LU that record ``n`` breaks (in the array where the others
-        are where they started, which breaks none); those of ``_WHOLE`` are judged on the
-        State."""
+        """The properties of one group that record ``n`` breaks (in the array where the
+        others are where they started, which breaks none); those of ``_WHOLE`` are judged on
+        the State."""
         found = self.broken_of[n]
         if found is None:
             w = self.alone(self.owner[n], n)
@@ -382,7 +471,7 @@ class Composition:
         return found
 
     def broken_in(self, state: State) -> frozenset[str]:
-        """The per-LU properties some LU of ``state`` breaks. The engine asks each property
+        """The per-group properties some group of ``state`` breaks. The engine asks each property
         in turn of the same state, so the last answer is kept."""
         if state is not self._last_state:
             self._last_state = state
@@ -434,22 +523,27 @@ _UNKNOWN = object()
 # Step 801's actions: one LU in "any" mode, a batch of them in a script.
 DESIGNATIONS = ("designate", "designate_batch")
 
-# A designation's changes: for each LU it designates, (LU, the job it adds, the address it
-# records).
-Designation = tuple[tuple[int, Job, Address], ...]
+# What a designation does to one group's record: for each LU of it designated, (its place in
+# the group, the job it adds, the address it records).
+Changes = tuple[tuple[int, Job, Address], ...]
+# A designation's changes: (group, its changes) for each group it designates LUs of.
+Designation = tuple[tuple[int, Changes], ...]
 
-# Bits per record number in the packed state (proofs.packed): 65,536 records of the LUs
+# Bits per record number in the packed state (proofs.packed): 65,536 records of a group
 # before the search starts again with wider fields.
 RECORD_BITS = 16
 
-# The properties that read more than one LU's records: judged on the State.
+# The properties that read more than one group's records: judged on the State.
 _WHOLE = {"lun_map_well_formed", "reads_return_written_data"}
 
 
-def _designated(part: LuPart, job: Job, address: Address) -> LuPart:
-    """An LU's record after Step 801 designated it: the job added (after any other of the
-    LU's, in designation order), the address recorded."""
-    return part._replace(jobs=(*part.jobs, job), designated=address)
+def _designated(record: Record, changes: Changes) -> Record:
+    """A group's record after Step 801 designated LUs of it: each LU's job added (after any
+    other of the LU's, in designation order), its address recorded."""
+    lus = list(record.lus)
+    for i, job, address in changes:
+        lus[i] = lus[i]._replace(jobs=(*lus[i].jobs, job), designated=address)
+    return record._replace(lus=tuple(lus))
 
 
 def composed_check(
@@ -460,7 +554,7 @@ def composed_check(
     max_states: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Check:
-    """Every state of the array, searched as tuples of per-LU records: the same states,
+    """Every state of the array, searched as tuples of records per group of LUs: the same states,
     depths, counterexamples and liveness verdicts as ``run_check`` without symmetry."""
     started = time.monotonic()
     applicable = [w for w in WITNESSES if w.applies(model)]
@@ -483,7 +577,7 @@ def composed_check(
         try:
             search = search_packed(
                 comp,
-                Packing(comp.lus, comp.counter_limit, bits),
+                Packing(len(comp.groups), comp.counter_limit, bits),
                 invariants,
                 [w.name for w in applicable],
                 liveness=liveness,
@@ -505,7 +599,8 @@ def composed_check(
         1,
         untested_properties(model),
         counterexamples,
-        lu_records=[comp.owner.count(lu) for lu in range(comp.lus)],
+        lu_records=[comp.owner.count(g) for g in range(len(comp.groups))],
+        lu_groups=[list(group) for group in comp.groups],
     )
 
 

@@ -1,15 +1,15 @@
 """The composed search's engine: every state packed into one integer.
 
-A composed state is Step 801's counter, the first wrong read and one record number per LU
-(``proofs.composed``). Packed into fields of one integer (``Packing``), a step of one LU is
-the addition of a number worked out once per record (``(new - old) << the LU's shift``).
-The states seen are bits: one bitmap over LU0's record numbers per value of the other
-fields, exact (no fingerprint, no collision) at a few bytes per state where a set of
+A composed state is Step 801's counter, the first wrong read and one record number per
+group of LUs (``proofs.composed``). Packed into fields of one integer (``Packing``), a step
+of one group is the addition of a number worked out once per record (``(new - old) << the
+group's shift``). The states seen are bits: one bitmap over the first group's record numbers
+per value of the other fields, exact (no fingerprint, no collision) at a few bytes per state where a set of
 integers costs 70. The states in the order found, in an ``array("q")``, are at once the
 breadth-first queue and, with one parent number per state, the record of every run.
 
-What a step can break is judged once per record. A record whose every step keeps its LU's
-properties holding, its LU's address and whether it has a take-over under way (``QUIET``)
+What a step can break is judged once per record. A record whose every step keeps its group's
+properties holding, its LUs' addresses and how many have a take-over under way (``QUIET``)
 leads from a state where everything holds to states where everything holds, so each of its
 steps costs an addition and a bit test; others take the long way (``arrive``). Liveness
 needs the number of every state a step reaches, for the graph's edges: an index over the
@@ -43,21 +43,22 @@ class TooWide(Exception):
 
 
 class Packing:
-    """Where each part of a composed state lies in its integer: LU0's record number in the
-    lowest ``bits`` bits (so the states that differ in LU0 alone share one bitmap of the
-    states seen), then Step 801's counter (the budget left, or the batches designated), the
-    first wrong read's number plus one (in ``BAD_BITS``) and every other LU's record
-    number. Two LUs at 16 bits fit in 63 bits, which an ``array("q")`` holds in 8 bytes."""
+    """Where each part of a composed state lies in its integer: the first group's record
+    number in the lowest ``bits`` bits (so the states that differ in it alone share one
+    bitmap of the states seen), then Step 801's counter (the budget left, or the batches
+    designated), the first wrong read's number plus one (in ``BAD_BITS``) and every other
+    group's record number. Two groups at 16 bits fit in 63 bits, which an ``array("q")``
+    holds in 8 bytes."""
 
-    def __init__(self, lus: int, counter_limit: int, bits: int) -> None:
+    def __init__(self, records: int, counter_limit: int, bits: int) -> None:
         self.bits = bits
         self.mask = (1 << bits) - 1
         self.counter_shift = bits
         self.counter_mask = (1 << max(1, counter_limit.bit_length())) - 1
         self.bad_shift = self.counter_shift + max(1, counter_limit.bit_length())
         self.bad_mask = (1 << BAD_BITS) - 1
-        self.shifts = [0] + [self.bad_shift + BAD_BITS + bits * lu for lu in range(lus - 1)]
-        self.width = self.shifts[-1] + bits if lus > 1 else self.bad_shift + BAD_BITS
+        self.shifts = [0] + [self.bad_shift + BAD_BITS + bits * g for g in range(records - 1)]
+        self.width = self.shifts[-1] + bits if records > 1 else self.bad_shift + BAD_BITS
 
     def pack(self, state: State) -> int:
         if max(state[HEAD:]) > self.mask or state[1] + 1 > self.bad_mask:
@@ -80,7 +81,8 @@ class _Numbers:
     """The number of each state seen, for 63-bit states: a ``FingerprintIndex`` over each
     state multiplied by an odd constant modulo 2**64 and folded (a one-to-one map, so the
     index stays exact) to spread the states over the index's slots, which it picks by the
-    lowest bits: a state's own lowest bits are LU0's record, shared by thousands of states."""
+    lowest bits: a state's own lowest bits are the first group's record, shared by thousands
+    of states."""
 
     def __init__(self) -> None:
         self.spread = array("Q")
@@ -88,8 +90,11 @@ class _Numbers:
 
     def insert(self, key: int, n: int) -> int:
         """The number of state ``key`` if seen; else -1, and ``key`` is recorded as ``n``."""
-        fp = (key * _ODD) & _WORD
-        fp ^= fp >> 32  # the product's low bits are the state's low bits': bring the high ones down
+        # Each step one to one on 64 bits. The product's low bits are the state's low bits',
+        # so the state's high bits are brought down first (where only a high group's record
+        # varies, the low bits would be alike), and the product's high bits after.
+        fp = ((key ^ (key >> 32)) * _ODD) & _WORD
+        fp ^= fp >> 32
         found = self.index.insert(fp, n)
         if found < 0:
             self.spread.append(fp)
@@ -127,9 +132,9 @@ class _Tables:
         self.label_ids: dict[Hashable, int] = {}
         self.kind: list[int] = []
         # Per record: its address number (what lun_map_well_formed reads of it) if its own
-        # properties hold, else -1; and whether a take-over job of its LU is under way.
+        # properties hold, else -1; and how many of its LUs have a take-over under way.
         self.address: list[int] = []
-        self.moving: list[bool] = []
+        self.moving: list[int] = []
         self.layout: list[int] = []  # the number of its disk row and jobs (Step 801 reads them)
         self._layouts: dict[tuple[object, ...], int] = {}
         self.grow()
@@ -138,7 +143,7 @@ class _Tables:
         """Tables for the records the composition has numbered since the last call."""
         comp = self.comp
         if len(comp.parts) > self.packing.mask + 1 or len(comp.bad_reads) >= self.packing.bad_mask:
-            raise TooWide(f"more than {self.packing.mask + 1} records of the LUs, or wrong reads")
+            raise TooWide(f"more than {self.packing.mask + 1} records of a group of LUs, or wrong reads")
         for n in range(len(self.address), len(comp.parts)):
             part = comp.parts[n]
             self.deltas.append(None)
@@ -146,8 +151,8 @@ class _Tables:
             self.ids.append([])
             self.kind.append(SPECIAL)
             self.address.append(-1 if comp.broken(n) else comp.address[n])
-            self.moving.append(any(not j.backup for j in part.jobs))
-            self.layout.append(self._layouts.setdefault((part.row, part.jobs), len(self._layouts)))
+            self.moving.append(comp.moving(part))
+            self.layout.append(self._layouts.setdefault(comp.layout_of(part), len(self._layouts)))
 
     def label_id(self, label: Hashable) -> int:
         return self.label_ids.setdefault(label, len(self.label_ids))
@@ -204,7 +209,7 @@ def search_packed(
     address_of, moving_of, layout_of = tables.address, tables.moving, tables.layout
     lun_map_holds: dict[tuple[int, ...], bool] = {}
     # Step 801's designations per layout of addresses (and, in a script, per batch): (label,
-    # its number, its changes (LU, job, address), the record numbers of its LUs -> the
+    # its number, its changes per group, the record numbers of those groups -> the
     # number it adds to a state).
     designations: dict[
         tuple[int, ...], list[tuple[Hashable, int, Designation, dict[tuple[int, ...], int]]]
@@ -233,10 +238,10 @@ def search_packed(
         return record_broken(unpack(key), j, invariants, broken, keep_going)
 
     def concurrent_in(key: int) -> bool:
-        return sum(1 for shift in shifts if moving_of[(key >> shift) & mask]) >= 2
+        return sum([moving_of[(key >> shift) & mask] for shift in shifts]) >= 2
 
     # The states in the order found: the queue, and with their parents every run. Which
-    # states were seen: one bitmap over LU0's record numbers per value of the other fields
+    # states were seen: one bitmap over the first group's record numbers per value of the other fields
     # (a bit per state where a set of integers costs 70 bytes). Where liveness needs the
     # edges, the number of each state seen: an index over the states themselves.
     initial = packing.pack(comp.initial)
@@ -323,7 +328,7 @@ def search_packed(
                 level_end = len(keys)
             key = keys[i]
             parent_holds = not keep_going or holds(key)
-            # Where the state's LU0 record lies in a bitmap: a step of another LU keeps it.
+            # Where the state's first record lies in a bitmap: a step of another group keeps it.
             lo = key & mask
             byte, bit = lo >> 3, 1 << (lo & 7)
             for lu, shift in enumerate(shifts):
@@ -335,7 +340,7 @@ def search_packed(
                 if kind == QUIET and parent_holds and not liveness:
                     # The common case, inline: no property can break, no witness be reached.
                     transitions += len(deltas)
-                    own_row = seen[key >> bits]  # LU0's steps keep every other field
+                    own_row = seen[key >> bits]  # the first group's steps keep every other field
                     for delta in deltas:
                         nxt = key + delta
                         if lu:
@@ -407,12 +412,12 @@ def search_packed(
                         for label, changes in comp.designation_steps(unpack(key))
                     ]
                 for designation, label_id, changes, memo in steps:
-                    ns = tuple([(key >> shifts[lu]) & mask for lu, _, _ in changes])
+                    ns = tuple([(key >> shifts[g]) & mask for g, _ in changes])
                     added = memo.get(ns)
                     if added is None:
                         added = counter_step
-                        for (lu, job, address), n in zip(changes, ns, strict=True):
-                            added += (comp.designated(n, job, address) - n) << shifts[lu]
+                        for (g, group_changes), n in zip(changes, ns, strict=True):
+                            added += (comp.designated(n, group_changes) - n) << shifts[g]
                         tables.grow()
                         memo[ns] = added
                     transitions += 1

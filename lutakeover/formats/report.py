@@ -174,6 +174,18 @@ STATUS = {  # a property's status in words, by (kind, Check.status)
 }
 
 
+def _composed(check: Check) -> str:
+    """How the composed search split the array: records per LU, or per group of LUs."""
+    records = check.lu_records or []
+    groups = check.lu_groups or [[lu] for lu in range(len(records))]
+    if all(len(group) == 1 for group in groups):
+        return f", composed per LU from {', '.join(f'{n:,}' for n in records)} LU records"
+    named = [
+        f"{n:,} of {'+'.join(f'LU{lu}' for lu in group)}" for n, group in zip(records, groups, strict=True)
+    ]
+    return f", composed per group of LUs from records {', '.join(named)}"
+
+
 def format_check(check: Check) -> str:
     """The human-readable report of a check: statistics, verdict, counterexamples."""
     m, s = check.model, check.search
@@ -183,11 +195,7 @@ def format_check(check: Check) -> str:
             f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
             f"{s.seconds:.2f} s ({s.states_per_second:,.0f} states/s)"
             + (f", symmetry reduction over {check.symmetry} permutations" if check.symmetry > 1 else "")
-            + (
-                f", composed per LU from {', '.join(f'{n:,}' for n in check.lu_records)} LU records"
-                if check.lu_records is not None
-                else ""
-            )
+            + (_composed(check) if check.lu_records is not None else "")
         )
     elif check.counterexamples:
         lines.append(
@@ -262,6 +270,7 @@ def check_json(check: Check) -> dict[str, Any]:
         "symmetry_permutations": check.symmetry,
         "lu_spaces": check.lu_spaces,
         "lu_records": check.lu_records,
+        "lu_groups": check.lu_groups,
         "liveness_checked": s.liveness_checked,
         "properties": properties,
         "witnesses": {

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterable
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from invariants import SAFETY, WITNESSES
 from invariants.safety import lun_map_well_formed, reads_return_written_data
 from invariants.witnesses import batches_pending, obligations, untested_properties
-from model.actions import Model
+from model.actions import ACTIONS, Model
 from model.labels import Label
 from model.scenario import Scenario
 from model.state import (
@@ -184,6 +184,9 @@ class Composition:
         self.scripted = s.mode != "any"
         self.counter_limit = len(s.batches) if self.scripted else self.first.budget
         self.counter_step = 1 if self.scripted else -1
+        # Every action but Step 801's: a record's own steps (asking the model for the
+        # designations too would work them out for every record, only to drop them).
+        self.own_actions = frozenset(a.name for a in ACTIONS if a.name not in DESIGNATIONS)
         self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each group's own steps
         self.parts: list[Record] = []
         self.owner: list[int] = []  # part number -> its group
@@ -235,34 +238,50 @@ class Composition:
 
     def split_lus(self, w: World) -> list[LuPart]:
         """Each LU's records of ``w``."""
-        parts = []
-        for lu in range(self.lus):
-            controllers = tuple(
-                InController(
-                    lu in ctl.active,
-                    lu in ctl.write_through,
-                    tuple(x for x in ctl.cache if x.lu == lu),
-                    ctl.table[lu],
-                    tuple(x for x in ctl.destaging if x.lu == lu),
-                )
-                for ctl in w.controllers
-            )
-            g = w.ghost
-            parts.append(
-                LuPart(
-                    controllers,
-                    w.disk.blocks[lu],
-                    w.disk.table[lu],
-                    w.paths[lu],
-                    tuple(w.hosts[h] for h in self.hosts_of[lu]),
-                    tuple(j for j in w.jobs if j.lu == lu),
-                    g.acked[lu],
-                    g.writes[lu],
-                    g.reads[lu],
-                    g.designated[lu],
+        lus = range(self.lus)
+        # Per controller, its active and write-through flags, lines and de-stages per LU:
+        # each controller's tuples read once, not once per LU.
+        mine = [
+            list(
+                zip(
+                    [lu in ctl.active for lu in lus],
+                    [lu in ctl.write_through for lu in lus],
+                    self._per_lu(ctl.cache),
+                    ctl.table,
+                    self._per_lu(ctl.destaging),
+                    strict=True,
                 )
             )
-        return parts
+            for ctl in w.controllers
+        ]
+        jobs = self._per_lu(w.jobs)
+        g = w.ghost
+        return [
+            LuPart(
+                tuple(InController(*ctl[lu]) for ctl in mine),
+                w.disk.blocks[lu],
+                w.disk.table[lu],
+                w.paths[lu],
+                tuple(w.hosts[h] for h in self.hosts_of[lu]),
+                jobs[lu],
+                g.acked[lu],
+                g.writes[lu],
+                g.reads[lu],
+                g.designated[lu],
+            )
+            for lu in lus
+        ]
+
+    def _per_lu(
+        self, items: tuple[Line, ...] | tuple[Destage, ...] | tuple[Job, ...]
+    ) -> list[tuple[Any, ...]]:
+        """``items`` (each of an LU, in order) per LU, in their order."""
+        if not items:
+            return [()] * self.lus
+        found: list[list[Any]] = [[] for _ in range(self.lus)]
+        for x in items:
+            found[x.lu].append(x)
+        return [tuple(x) for x in found]
 
     def counter_of(self, w: World) -> int:
         return w.batches if self.scripted else w.budget
@@ -356,9 +375,7 @@ class Composition:
         w = self.alone(g, n)
         before = self.split(w)
         found = []
-        for t in self.model.transitions(w):
-            if t.action.name in DESIGNATIONS:
-                continue
+        for t in self.model.transitions(w, self.own_actions):
             label = t.label(w)
             if self.counter_of(t.after) != self.counter_of(w):
                 raise NotComposable(f"'{label}' changes Step 801's counter")

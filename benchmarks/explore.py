@@ -12,7 +12,7 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py --quick          # built-ins only
     python benchmarks/explore.py --arrays-only --max-states 500000
 
-Where no backup cycle or crash is scripted and two groups of LUs or more can change (LUs a
+Where no crash is scripted and two groups of LUs or more can change (LUs a
 host uses, or a mirrored pair, form one group), rows "composed" follow an array's (or a
 built-in's) full searches: every state searched as one record per group
 (``lutakeover check --composed``), without and with liveness, up to

@@ -230,13 +230,17 @@ class Liveness:
 
 
 def _batches_pending(m: Model, w: World) -> frozenset[Hashable]:
-    backups = (("backup", i) for i in range(w.backups, len(m.scenario.backups)))
-    return batches_pending(m, w.batches).union(backups)
+    return batches_pending(m, w.batches) | backups_pending(m, w.backups)
 
 
 def batches_pending(m: Model, designated: int) -> frozenset[Hashable]:
     """The script's batches still owed once ``designated`` of them are."""
     return frozenset(("batch", i) for i in range(designated, len(m.scenario.batches)))
+
+
+def backups_pending(m: Model, begun: int) -> frozenset[Hashable]:
+    """The backup script's cycles still owed once ``begun`` of them are."""
+    return frozenset(("backup", i) for i in range(begun, len(m.scenario.backups)))
 
 
 def _resyncs_pending(m: Model, w: World) -> frozenset[Hashable]:

@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="composed",
         action="store_true",
         default=None,
-        help="where no backup cycle or crash is scripted, search every state as one record "
+        help="where no crash is scripted, search every state as one record "
         "per group of LUs (LUs a host uses, or a mirrored pair, share one), working out each "
         "group's steps once: the same states, counterexamples and liveness verdicts, several "
         "times faster. The default where two groups or more can change, unless the product "

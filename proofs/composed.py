@@ -2,19 +2,21 @@
 
 LUs are tied into one group by a host that uses several of them (its one outstanding
 request is for one LU or another) and by a mirrored pair (a write to the primary writes the
-secondary). Where no backup cycle or crash is scripted, a step of one group changes that
-group's records alone: for each of its LUs, its flags, cache lines, row and de-stages in
-each controller, its disk blocks and row, its path, its hosts' requests, its jobs and ghost
-records; and its pairs. Step 801 is the one step that reads other groups (the addresses
-their LUs hold or will hold: the lowest external LUN free at the destination, and the gap
-rule) and a counter: the budget of take-overs left ("any" mode, one LU at a time), or the
-batches designated so far ("scripted" mode, where one designation names every LU of its
-batch).
+secondary). Where no crash is scripted, a step of one group changes that group's records
+alone: for each of its LUs, its flags, cache lines, row and de-stages in each controller,
+its disk blocks and row, its path, its hosts' requests, its jobs and ghost records; and its
+pairs. Two steps read a counter of the whole array besides. Step 801, which also reads
+other groups (the addresses their LUs hold or will hold: the lowest external LUN free at
+the destination, and the gap rule), counts the budget of take-overs left ("any" mode, one
+LU at a time) or the batches designated so far ("scripted" mode, where one designation
+names every LU of its batch). Step 901 counts the backups begun: the backup script names
+the pair it splits next.
 
-So a state of the array is that counter and one record per group (``Record``), each
-interned as a number, and the search runs over tuples of numbers. What a group can do from
-one of its records is worked out once, by the model itself, in an array where the other
-groups are where they start; designations once per layout of addresses. Every state is
+So a state of the array is the counter (both counts in one number) and one record per
+group (``Record``), each interned as a number, and the search runs over tuples of numbers.
+What a group can do from one of its records is worked out once, by the model itself, in an
+array where the other groups are where they start; designations once per layout of
+addresses; a backup's split once per record of its pair's group. Every state is
 still visited (the counts, depths, counterexamples and the liveness graph are the array's
 own), but a state costs a few tuple operations instead of the model's guards. Each step
 worked out is checked to change its own group's record alone (``NotComposable``
@@ -32,7 +34,7 @@ from typing import Any, NamedTuple, cast
 
 from invariants import SAFETY, WITNESSES
 from invariants.safety import lun_map_well_formed, reads_return_written_data
-from invariants.witnesses import batches_pending, obligations, untested_properties
+from invariants.witnesses import backups_pending, batches_pending, obligations, untested_properties
 from model.actions import ACTIONS, Model
 from model.labels import Label
 from model.scenario import Scenario
@@ -129,9 +131,6 @@ def group_name(group: tuple[int, ...]) -> str:
 def why_not_composable(model: Model) -> str | None:
     """Why the array's states cannot be composed per group of LUs, or None."""
     s = model.scenario
-    if s.backups:
-        # Step 901 moves a counter of its own (the backups begun), which the State lacks.
-        return "a backup script is a second counter of the whole array"
     if s.crashes:
         return "a crash of the whole array touches every LU"
     return None
@@ -179,14 +178,21 @@ class Composition:
             for g in range(len(self.groups))
         ]
         self.first = model.initial()
-        # Step 801's counter: the budget left, counting down, or the batches designated,
-        # counting up to the script's length; ``counter_limit`` its largest value.
+        # The counter: Step 801's (the budget left, counting down, or the batches designated,
+        # counting up to the script's length) plus ``radix`` times the backups begun (Step
+        # 901, counting up to the backup script's length); ``counter_limit`` its largest value.
         self.scripted = s.mode != "any"
-        self.counter_limit = len(s.batches) if self.scripted else self.first.budget
+        main_limit = len(s.batches) if self.scripted else self.first.budget
+        self.radix = main_limit + 1
+        self.backup_script = len(s.backups)
+        self.counter_limit = self.radix * (self.backup_script + 1) - 1
         self.counter_step = 1 if self.scripted else -1
-        # Every action but Step 801's: a record's own steps (asking the model for the
+        # A script done and every backup begun: where a record's own steps are worked out,
+        # so that the scripts' steps are no record's (nor their obligations).
+        self.done = (main_limit if self.scripted else self.first.budget) + self.radix * self.backup_script
+        # Every action but the counters': a record's own steps (asking the model for the
         # designations too would work them out for every record, only to drop them).
-        self.own_actions = frozenset(a.name for a in ACTIONS if a.name not in DESIGNATIONS)
+        self.own_actions = frozenset(a.name for a in ACTIONS if a.name not in DESIGNATIONS + BACKUP_STARTS)
         self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each group's own steps
         self.parts: list[Record] = []
         self.owner: list[int] = []  # part number -> its group
@@ -208,6 +214,7 @@ class Composition:
         self._pending: dict[int, frozenset[Hashable]] = {}
         self._designations: dict[tuple[object, ...], list[tuple[Label, Designation]]] = {}
         self._designated: dict[tuple[int, Changes], int] = {}
+        self._backup_starts: dict[tuple[int, int], list[tuple[Label, int, int]]] = {}
         self._lun_map: dict[tuple[int, ...], object] = {}
         self._last_state: State = ()
         self._last_broken: frozenset[str] = frozenset()
@@ -284,15 +291,18 @@ class Composition:
         return [tuple(x) for x in found]
 
     def counter_of(self, w: World) -> int:
-        return w.batches if self.scripted else w.budget
+        return (w.batches if self.scripted else w.budget) + self.radix * w.backups
 
     def may_designate(self, counter: int) -> bool:
         """Whether Step 801 has a designation left at this value of the counter."""
-        return counter < self.counter_limit if self.scripted else counter > 0
+        main = counter % self.radix
+        return main < self.radix - 1 if self.scripted else main > 0
 
     def counter_pending(self, counter: int) -> frozenset[Hashable]:
-        """The obligations the counter leaves pending: the batches not designated yet."""
-        return batches_pending(self.model, counter) if self.scripted else frozenset()
+        """The obligations the counter leaves pending: the batches not designated yet, the
+        backups not begun."""
+        batches = batches_pending(self.model, counter % self.radix) if self.scripted else frozenset()
+        return batches | backups_pending(self.model, counter // self.radix)
 
     def world(self, state: State) -> World:
         """The array's state that ``state`` stands for."""
@@ -336,15 +346,20 @@ class Composition:
             ),
             pairs=tuple(pairs),
         )
-        return w._replace(batches=counter) if self.scripted else w._replace(budget=counter)
+        main, backups = counter % self.radix, counter // self.radix
+        return (
+            w._replace(batches=main, backups=backups)
+            if self.scripted
+            else w._replace(budget=main, backups=backups)
+        )
 
     def alone(self, g: int, n: int) -> World:
         """The array with group ``g`` in its record ``n`` and every other group where it
-        started; a script there is done, so that its batches are no record's obligations
-        (they are the counter's)."""
+        started; the scripts there are done, so that their batches and backups are no
+        record's obligations (they are the counter's)."""
         parts = [self.parts[m] for m in self.start_parts]
         parts[g] = self.parts[n]
-        return self.join(self.counter_limit if self.scripted else self.first.budget, None, parts)
+        return self.join(self.done, None, parts)
 
     # --- what one group can do --------------------------------------------------------------
 
@@ -471,7 +486,43 @@ class Composition:
             for g, m in changes:
                 after[HEAD + g] = m
             out.append((label, tuple(after)))
+        for label, g, m in self.backup_starts(state):
+            at = HEAD + g
+            out.append((label, (budget + self.radix, first_bad, *state[HEAD:at], m, *state[at + 1 :])))
         return out
+
+    def backup_group(self, counter: int) -> int | None:
+        """The group whose pair the backup script splits next at this value of the
+        counter, or None when every backup is begun."""
+        index = counter // self.radix
+        if index >= self.backup_script:
+            return None
+        s = self.model.scenario
+        return self.group_of[s.pairs[s.backups[index]].primary]
+
+    def backup_starts(self, state: State) -> list[tuple[Label, int, int]]:
+        """Step 901 from ``state``: (label, the group of the pair it splits, its new record),
+        each moving the counter ``radix`` on. It reads which backup is next and that pair's
+        group alone, so it is worked out once per backup and record."""
+        g = self.backup_group(state[0])
+        if g is None:
+            return []
+        index, n = state[0] // self.radix, state[HEAD + g]
+        found = self._backup_starts.get((index, n))
+        if found is None:
+            w = self.alone(g, n)._replace(backups=index)
+            before = self.split(w)
+            found = []
+            for t in self.model.transitions(w, BACKUP_STARTS):
+                label = t.label(w)
+                if self.counter_of(t.after) != self.counter_of(w) + self.radix:
+                    raise NotComposable(f"'{label}' moves the backups begun other than by one")
+                changed, record = self._which(before, t.after, label)
+                if changed != g:
+                    raise NotComposable(f"'{label}' changes {self.names[changed]}, not its pair's group")
+                found.append((label, g, self.intern(g, record)))
+            self._backup_starts[index, n] = found
+        return found
 
     # --- properties, witnesses, obligations -------------------------------------------------
 
@@ -537,8 +588,18 @@ class Composition:
 
 _UNKNOWN = object()
 
+# The witnesses a group's own step reaches, judged on its records' steps (in the array
+# where the other groups are where they started): one LU's, and a mirrored pair's.
+GROUP_WITNESSES = ONE_LU_WITNESSES | {
+    "backup_completes",
+    "primary_moved_during_backup",
+    "write_tracked_during_split",
+}
+
 # Step 801's actions: one LU in "any" mode, a batch of them in a script.
 DESIGNATIONS = ("designate", "designate_batch")
+# Step 901's: the backup script's next pair split.
+BACKUP_STARTS = ("split_pair",)
 
 # What a designation does to one group's record: for each LU of it designated, (its place in
 # the group, the job it adds, the address it records).
@@ -576,9 +637,9 @@ def composed_check(
     started = time.monotonic()
     applicable = [w for w in WITNESSES if w.applies(model)]
     comp = Composition(  # refuses an array it cannot take, saying why
-        model, [(w.name, bind_witness(w.reached, model)) for w in applicable if w.name in ONE_LU_WITNESSES]
+        model, [(w.name, bind_witness(w.reached, model)) for w in applicable if w.name in GROUP_WITNESSES]
     )
-    unknown = [w.name for w in applicable if w.name not in ONE_LU_WITNESSES | {"concurrent_takeovers"}]
+    unknown = [w.name for w in applicable if w.name not in GROUP_WITNESSES | {"concurrent_takeovers"}]
     if unknown:
         raise NotComposable(f"the composed search cannot judge the witness {unknown[0]}")
     # Every record's own steps are worked out when the record is first expanded, so a

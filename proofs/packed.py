@@ -204,6 +204,14 @@ def search_packed(
     scripted = comp.scripted
     designating = [comp.may_designate(c) for c in range(counter_mask + 1)]  # per value of the counter
     counter_step = comp.counter_step << counter_shift
+    # Per value of the counter, the group whose pair Step 901 splits next, or -1; per
+    # (counter, that group's record): (label, its number, the number it adds to a state).
+    backing_up = [-1] * (counter_mask + 1)
+    for c in range(comp.counter_limit + 1):
+        group = comp.backup_group(c)
+        backing_up[c] = -1 if group is None else group
+    backup_step = comp.radix << counter_shift
+    backup_starts: dict[tuple[int, int], list[tuple[Hashable, int, int]]] = {}
     unpack = packing.unpack
     deltas_of, kind_of, labels_of, ids_of = tables.deltas, tables.kind, tables.labels, tables.ids
     address_of, moving_of, layout_of = tables.address, tables.moving, tables.layout
@@ -422,6 +430,21 @@ def search_packed(
                         memo[ns] = added
                     transitions += 1
                     if arrive(i, key, depth, designation, label_id, key + added, False):
+                        stop = True
+                        break
+            g = backing_up[counter]
+            if not stop and g >= 0:
+                n = (key >> shifts[g]) & mask
+                starts = backup_starts.get((counter, n))
+                if starts is None:
+                    starts = backup_starts[counter, n] = [
+                        (label, tables.label_id(label), backup_step + ((m - n) << shifts[g]))
+                        for label, _, m in comp.backup_starts(unpack(key))
+                    ]
+                    tables.grow()
+                for label, label_id, added in starts:
+                    transitions += 1
+                    if arrive(i, key, depth, label, label_id, key + added, False):
                         stop = True
                         break
             if len(keys) > level_end:

@@ -52,7 +52,7 @@ from model.scenario import (
 from model.symmetry import MAX_GROUP, describe_size, group_size
 from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, Check, exit_code, run_check
-from proofs.composed import composed_check, live_groups, why_not_composable
+from proofs.composed import composed_check, live_groups
 from proofs.encoding import EncodingLimit
 from proofs.explicit import first_progress_after
 from proofs.induction import format_proof, prove
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="composed",
         action="store_true",
         default=None,
-        help="where no crash is scripted, search every state as one record "
+        help="search every state as one record "
         "per group of LUs (LUs a host uses, or a mirrored pair, share one), working out each "
         "group's steps once: the same states, counterexamples and liveness verdicts, several "
         "times faster. The default where two groups or more can change, unless the product "
@@ -477,9 +477,9 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
 
 
 def _composes(model: Model) -> bool:
-    """Whether ``check`` composes by default: where it can, and two groups of LUs or more
-    can change (with one, its records are whole states, and slower to search)."""
-    return why_not_composable(model) is None and live_groups(model) >= 2
+    """Whether ``check`` composes by default: where two groups of LUs or more can change
+    (with one, its records are whole states, and slower to search)."""
+    return live_groups(model) >= 2
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -528,9 +528,6 @@ def _check(args: argparse.Namespace) -> int:
             raise BadInput("--composed searches every state and --product counts them: choose one")
         if args.symmetry:
             raise BadInput("--composed searches every state, not one per orbit: drop --symmetry")
-        reason = why_not_composable(model)
-        if reason is not None:
-            raise BadInput(f"--composed: {scenario.name}: the composed search does not apply: {reason}")
         if live_groups(model) < 2 and not args.quiet:
             print(
                 "lutakeover: --composed: one group of LUs at most can change here, so its records "

@@ -2,21 +2,23 @@
 
 LUs are tied into one group by a host that uses several of them (its one outstanding
 request is for one LU or another) and by a mirrored pair (a write to the primary writes the
-secondary). Where no crash is scripted, a step of one group changes that group's records
-alone: for each of its LUs, its flags, cache lines, row and de-stages in each controller,
-its disk blocks and row, its path, its hosts' requests, its jobs and ghost records; and its
-pairs. Two steps read a counter of the whole array besides. Step 801, which also reads
+secondary). A step of one group changes that group's records alone: for each of its LUs,
+its flags, cache lines, row and de-stages in each controller, its disk blocks and row, its
+path, its hosts' requests, its jobs and ghost records; and its pairs. A crash of the whole
+array changes every group's records, each as the group's own records say. Three steps
+read a counter of the whole array besides. Step 801, which also reads
 other groups (the addresses their LUs hold or will hold: the lowest external LUN free at
 the destination, and the gap rule), counts the budget of take-overs left ("any" mode, one
 LU at a time) or the batches designated so far ("scripted" mode, where one designation
 names every LU of its batch). Step 901 counts the backups begun: the backup script names
-the pair it splits next.
+the pair it splits next. A crash counts the crashes the scenario still allows.
 
-So a state of the array is the counter (both counts in one number) and one record per
+So a state of the array is the counter (the three counts in one number) and one record per
 group (``Record``), each interned as a number, and the search runs over tuples of numbers.
 What a group can do from one of its records is worked out once, by the model itself, in an
 array where the other groups are where they start; designations once per layout of
-addresses; a backup's split once per record of its pair's group. Every state is
+addresses; a backup's split once per record of its pair's group; a crash once per record
+of every group. Every state is
 still visited (the counts, depths, counterexamples and the liveness graph are the array's
 own), but a state costs a few tuple operations instead of the model's guards. Each step
 worked out is checked to change its own group's record alone (``NotComposable``
@@ -128,14 +130,6 @@ def group_name(group: tuple[int, ...]) -> str:
     return "+".join(f"LU{lu}" for lu in group)
 
 
-def why_not_composable(model: Model) -> str | None:
-    """Why the array's states cannot be composed per group of LUs, or None."""
-    s = model.scenario
-    if s.crashes:
-        return "a crash of the whole array touches every LU"
-    return None
-
-
 def live_groups(model: Model) -> int:
     """How many groups of LUs can change at all (a host uses them, or a take-over may move
     them): the composed search pays where two or more can."""
@@ -154,9 +148,6 @@ class Composition:
         model: Model,
         witness_checks: list[tuple[str, Callable[[World, Label, World], bool]]] | None = None,
     ) -> None:
-        reason = why_not_composable(model)
-        if reason is not None:
-            raise NotComposable(f"{model.scenario.name}: the composed search does not apply: {reason}")
         self.model = model
         s = model.scenario
         self.lus = len(s.lus)
@@ -178,21 +169,26 @@ class Composition:
             for g in range(len(self.groups))
         ]
         self.first = model.initial()
-        # The counter: Step 801's (the budget left, counting down, or the batches designated,
-        # counting up to the script's length) plus ``radix`` times the backups begun (Step
-        # 901, counting up to the backup script's length); ``counter_limit`` its largest value.
+        # The counter, three counts in one number: Step 801's (the budget left, counting
+        # down, or the batches designated, counting up to the script's length), plus
+        # ``radix`` times the backups begun (Step 901, up to the backup script's length),
+        # plus ``crash_unit`` times the crashes the scenario still allows (counting down);
+        # ``counter_limit`` its largest value.
         self.scripted = s.mode != "any"
         main_limit = len(s.batches) if self.scripted else self.first.budget
         self.radix = main_limit + 1
         self.backup_script = len(s.backups)
-        self.counter_limit = self.radix * (self.backup_script + 1) - 1
+        self.crash_unit = self.radix * (self.backup_script + 1)
+        self.counter_limit = self.crash_unit * (self.first.crashes + 1) - 1
         self.counter_step = 1 if self.scripted else -1
-        # A script done and every backup begun: where a record's own steps are worked out,
-        # so that the scripts' steps are no record's (nor their obligations).
+        # A script done, every backup begun and no crash left: where a record's own steps
+        # are worked out, so that the counters' steps are no record's (nor their obligations).
         self.done = (main_limit if self.scripted else self.first.budget) + self.radix * self.backup_script
         # Every action but the counters': a record's own steps (asking the model for the
         # designations too would work them out for every record, only to drop them).
-        self.own_actions = frozenset(a.name for a in ACTIONS if a.name not in DESIGNATIONS + BACKUP_STARTS)
+        self.own_actions = frozenset(
+            a.name for a in ACTIONS if a.name not in DESIGNATIONS + BACKUP_STARTS + CRASHES
+        )
         self.witness_checks = witness_checks or []  # one-LU witnesses, judged on each group's own steps
         self.parts: list[Record] = []
         self.owner: list[int] = []  # part number -> its group
@@ -215,6 +211,7 @@ class Composition:
         self._designations: dict[tuple[object, ...], list[tuple[Label, Designation]]] = {}
         self._designated: dict[tuple[int, Changes], int] = {}
         self._backup_starts: dict[tuple[int, int], list[tuple[Label, int, int]]] = {}
+        self._crashed: dict[int, int] = {}
         self._lun_map: dict[tuple[int, ...], object] = {}
         self._last_state: State = ()
         self._last_broken: frozenset[str] = frozenset()
@@ -291,7 +288,11 @@ class Composition:
         return [tuple(x) for x in found]
 
     def counter_of(self, w: World) -> int:
-        return (w.batches if self.scripted else w.budget) + self.radix * w.backups
+        main = w.batches if self.scripted else w.budget
+        return main + self.radix * w.backups + self.crash_unit * w.crashes
+
+    def backups_begun(self, counter: int) -> int:
+        return (counter % self.crash_unit) // self.radix
 
     def may_designate(self, counter: int) -> bool:
         """Whether Step 801 has a designation left at this value of the counter."""
@@ -302,7 +303,7 @@ class Composition:
         """The obligations the counter leaves pending: the batches not designated yet, the
         backups not begun."""
         batches = batches_pending(self.model, counter % self.radix) if self.scripted else frozenset()
-        return batches | backups_pending(self.model, counter // self.radix)
+        return batches | backups_pending(self.model, self.backups_begun(counter))
 
     def world(self, state: State) -> World:
         """The array's state that ``state`` stands for."""
@@ -346,11 +347,11 @@ class Composition:
             ),
             pairs=tuple(pairs),
         )
-        main, backups = counter % self.radix, counter // self.radix
+        main, backups, crashes = counter % self.radix, self.backups_begun(counter), counter // self.crash_unit
         return (
-            w._replace(batches=main, backups=backups)
+            w._replace(batches=main, backups=backups, crashes=crashes)
             if self.scripted
-            else w._replace(budget=main, backups=backups)
+            else w._replace(budget=main, backups=backups, crashes=crashes)
         )
 
     def alone(self, g: int, n: int) -> World:
@@ -489,12 +490,36 @@ class Composition:
         for label, g, m in self.backup_starts(state):
             at = HEAD + g
             out.append((label, (budget + self.radix, first_bad, *state[HEAD:at], m, *state[at + 1 :])))
+        if budget >= self.crash_unit:
+            out.append((CRASH, (budget - self.crash_unit, first_bad, *map(self.crashed, state[HEAD:]))))
         return out
+
+    def crashed(self, n: int) -> int:
+        """The number of record ``n`` once the whole array crashed and recovered. Recovery
+        treats each LU by its own jobs, lines, rows and pairs, and a group where it started
+        comes through unchanged (nothing held, nothing under way), so a crash is worked out
+        once per record, in the array where the other groups are where they started (a
+        crash that changed one of them raises NotComposable). The crash's witnesses reached
+        from the record are kept as its own step's (``reached``)."""
+        m = self._crashed.get(n)
+        if m is None:
+            g = self.owner[n]
+            w = self.alone(g, n)._replace(crashes=1)
+            before = self.split(w)
+            (t,) = self.model.transitions(w, CRASHES)
+            changed = [(h, record) for h, record in enumerate(self.split(t.after)) if record != before[h]]
+            if any(h != g for h, _ in changed):
+                raise NotComposable(f"'{CRASH}' changes {self.names[changed[-1][0]]} where it started")
+            m = self._crashed[n] = self.intern(g, changed[0][1]) if changed else n
+            for name, reached in self.witness_checks:
+                if reached(w, CRASH, t.after):
+                    self.reached.setdefault(name, set()).add((n, CRASH))
+        return m
 
     def backup_group(self, counter: int) -> int | None:
         """The group whose pair the backup script splits next at this value of the
         counter, or None when every backup is begun."""
-        index = counter // self.radix
+        index = self.backups_begun(counter)
         if index >= self.backup_script:
             return None
         s = self.model.scenario
@@ -507,7 +532,7 @@ class Composition:
         g = self.backup_group(state[0])
         if g is None:
             return []
-        index, n = state[0] // self.radix, state[HEAD + g]
+        index, n = self.backups_begun(state[0]), state[HEAD + g]
         found = self._backup_starts.get((index, n))
         if found is None:
             w = self.alone(g, n)._replace(backups=index)
@@ -594,12 +619,18 @@ GROUP_WITNESSES = ONE_LU_WITNESSES | {
     "backup_completes",
     "primary_moved_during_backup",
     "write_tracked_during_split",
+    # reached by a crash (every group's step at once) where one group's jobs are under way
+    "recovery_completes_takeover",
+    "recovery_abandons_backup",
 }
 
 # Step 801's actions: one LU in "any" mode, a batch of them in a script.
 DESIGNATIONS = ("designate", "designate_batch")
 # Step 901's: the backup script's next pair split.
 BACKUP_STARTS = ("split_pair",)
+# A crash of the whole array and its recovery: every group's record changes at once.
+CRASHES = ("crash_recover",)
+CRASH = Label("crash_recover", ())
 
 # What a designation does to one group's record: for each LU of it designated, (its place in
 # the group, the job it adds, the address it records).

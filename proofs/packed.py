@@ -29,7 +29,7 @@ from array import array
 from collections.abc import Callable, Hashable, MutableSequence, Sequence
 from itertools import pairwise
 
-from proofs.composed import HEAD, Composition, Designation, State
+from proofs.composed import CRASH, HEAD, Composition, Designation, State
 from proofs.explicit import FingerprintIndex, Invariant, Progress, Search, Violation, record_broken
 from proofs.liveness import Graph, find_liveness_violations
 
@@ -212,6 +212,19 @@ def search_packed(
         backing_up[c] = -1 if group is None else group
     backup_step = comp.radix << counter_shift
     backup_starts: dict[tuple[int, int], list[tuple[Hashable, int, int]]] = {}
+    # A crash, while the counter allows one: per record number, its change once crashed.
+    crash_unit = comp.crash_unit
+    crash_step = crash_unit << counter_shift
+    crash_change: list[int | None] = []
+    crash_id = tables.label_id(CRASH)
+
+    def crash_changes(n: int) -> int:
+        m = comp.crashed(n)
+        tables.grow()
+        crash_change.extend([None] * (len(comp.parts) - len(crash_change)))
+        crash_change[n] = m - n
+        return m - n
+
     unpack = packing.unpack
     deltas_of, kind_of, labels_of, ids_of = tables.deltas, tables.kind, tables.labels, tables.ids
     address_of, moving_of, layout_of = tables.address, tables.moving, tables.layout
@@ -447,6 +460,19 @@ def search_packed(
                     if arrive(i, key, depth, label, label_id, key + added, False):
                         stop = True
                         break
+            if not stop and counter >= crash_unit:
+                # A crash changes every group's record: the sum of each one's change.
+                added = -crash_step
+                for shift in shifts:
+                    n = (key >> shift) & mask
+                    change = crash_change[n] if n < len(crash_change) else None
+                    if change is None:
+                        change = crash_changes(n)
+                    added += change << shift
+                transitions += 1
+                # The crash's witnesses are its groups' (comp.reached): a record's own step's.
+                if arrive(i, key, depth, CRASH, crash_id, key + added, True):
+                    stop = True
             if len(keys) > level_end:
                 deepest = depth + 1
             i += 1

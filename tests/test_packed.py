@@ -108,7 +108,7 @@ def test_the_packed_engine_visits_what_the_generic_engine_visits(
     [("fig9", "stale-diff-copy")]
     + [
         pytest.param(scenario, name, marks=AGREEMENT)
-        for scenario in ("script-two", "two-pairs", "fig9")
+        for scenario in ("script-two", "two-pairs", "fig9", "script-two-crash")
         for name in sorted(KEPT)
     ],
 )
@@ -117,7 +117,8 @@ def test_the_packed_engine_visits_what_the_generic_engine_visits_in_a_script(
 ) -> None:
     # A designation of a batch changes two LUs' records and counts the script on; in
     # two-pairs and fig9, a record is a mirrored pair's two LUs, and in fig9 Step 901
-    # splits each pair in turn, counting the backup script on.
+    # splits each pair in turn, counting the backup script on; in script-two-crash a crash
+    # changes every record at once.
     model = Model(scripted(scenario), variant(name))
     for keep_going in (False, True):
         for liveness in (False, True):

@@ -37,18 +37,13 @@ from model.actions import Model
 from model.protocol import CORRECT
 from model.scenario import Scenario, builtin, builtin_names, load
 from proofs.check import run_check
-from proofs.composed import composed_check, live_groups
+from proofs.composed import composed_check, composes_by_default
 from proofs.product import product_check, why_not_independent
 
 
 def larger() -> Scenario:
     """three-way with a third take-over: about a minute without symmetry reduction."""
     return replace(builtin("three-way"), name="three-way-budget-3", budget=3)
-
-
-def composes(scenario: Scenario) -> bool:
-    """Whether ``check`` composes the scenario by default."""
-    return live_groups(Model(scenario, CORRECT)) >= 2
 
 
 def resident_kib() -> int:
@@ -137,7 +132,7 @@ def main() -> None:
         runs += [(name, how, True, None) for name in builtin_names() for how in ("symmetry", "full")]
         runs += [(name, "full", False, None) for name in builtin_names()]
         for name in builtin_names():
-            if composes(builtin(name)):
+            if composes_by_default(Model(builtin(name), CORRECT)):
                 runs += [(name, "composed", False, None), (name, "composed", True, None)]
     if not args.quick and not args.arrays_only:
         runs += [("three-way-budget-3", "full", False, None), ("three-way-budget-3", "symmetry", False, None)]
@@ -148,7 +143,7 @@ def main() -> None:
                 (name, "symmetry", False, limit),
                 (name, "symmetry", True, limit),
             ]
-            if composes(scenario_named(name)):
+            if composes_by_default(Model(scenario_named(name), CORRECT)):
                 runs += [(name, "composed", False, composed_limit), (name, "composed", True, composed_limit)]
             if why_not_independent(scenario_named(name)) is None:
                 runs += [(name, "product", False, None), (name, "product", True, None)]

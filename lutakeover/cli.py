@@ -52,7 +52,7 @@ from model.scenario import (
 from model.symmetry import MAX_GROUP, describe_size, group_size
 from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, Check, exit_code, run_check
-from proofs.composed import composed_check, live_groups
+from proofs.composed import composed_check, composes_by_default
 from proofs.encoding import EncodingLimit
 from proofs.explicit import first_progress_after
 from proofs.induction import format_proof, prove
@@ -476,12 +476,6 @@ def _check_writable(path: str, option: str = "--trace-out") -> None:
         raise BadInput(f"{option} {path}: directory {folder} is not writable")
 
 
-def _composes(model: Model) -> bool:
-    """Whether ``check`` composes by default: where two groups of LUs or more can change
-    (with one, its records are whole states, and slower to search)."""
-    return live_groups(model) >= 2
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     with first_progress_after(args.progress_after):
         return _check(args)
@@ -516,7 +510,7 @@ def _check(args: argparse.Namespace) -> int:
             raise BadInput(f"--product searches each LU's own array whole: drop {' and '.join(given)}")
     model = Model(scenario, protocol)
     if args.composed is None:  # where it applies, unless a reduction was chosen
-        args.composed = not args.product and not args.symmetry and _composes(model)
+        args.composed = not args.product and not args.symmetry and composes_by_default(model)
         if args.composed and not args.quiet:
             print(
                 "lutakeover: every state searched as one record per group of LUs (a host or a "
@@ -528,7 +522,7 @@ def _check(args: argparse.Namespace) -> int:
             raise BadInput("--composed searches every state and --product counts them: choose one")
         if args.symmetry:
             raise BadInput("--composed searches every state, not one per orbit: drop --symmetry")
-        if live_groups(model) < 2 and not args.quiet:
+        if not composes_by_default(model) and not args.quiet:
             print(
                 "lutakeover: --composed: one group of LUs at most can change here, so its records "
                 "are whole states: the search of whole states is quicker",
@@ -556,7 +550,7 @@ def _check(args: argparse.Namespace) -> int:
                 raise BadInput(f"--product: {e}") from None
             if not args.quiet:
                 print(f"lutakeover: {e}: every state searched instead", file=sys.stderr)
-            args.composed = _composes(model)
+            args.composed = composes_by_default(model)
     if result is None and args.composed:
         result = composed_check(
             model,

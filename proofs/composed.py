@@ -139,6 +139,12 @@ def live_groups(model: Model) -> int:
     return sum(1 for g in lu_groups(s) if set(g) & (used | movable))
 
 
+def composes_by_default(model: Model) -> bool:
+    """Whether ``check`` composes without being asked: where two groups or more can change
+    (with one, its records are whole states, and slower to search than whole states)."""
+    return live_groups(model) >= 2
+
+
 class Composition:
     """The array's states as tuples of records, one per group of LUs, and the successor
     function on them."""
@@ -376,10 +382,14 @@ class Composition:
     def _changed(self, before: list[Record], after: World, label: Label) -> list[tuple[int, Record]]:
         """The groups whose records a step changed, and their new records (NotComposable if
         none: every step of the model changes something)."""
-        changed = [(g, p) for g, p in enumerate(self.split(after)) if p != before[g]]
+        changed = self._differing(before, after)
         if not changed:
             raise NotComposable(f"'{label}' changes no LU's records")
         return changed
+
+    def _differing(self, before: list[Record], after: World) -> list[tuple[int, Record]]:
+        """The groups whose records differ in ``after`` from ``before``, and their records there."""
+        return [(g, p) for g, p in enumerate(self.split(after)) if p != before[g]]
 
     def moves(self, n: int) -> list[tuple[Label, int, int]]:
         """Record ``n``'s own steps (not designations): (label, new record, the number of
@@ -507,7 +517,7 @@ class Composition:
             w = self.alone(g, n)._replace(crashes=1)
             before = self.split(w)
             (t,) = self.model.transitions(w, CRASHES)
-            changed = [(h, record) for h, record in enumerate(self.split(t.after)) if record != before[h]]
+            changed = self._differing(before, t.after)
             if any(h != g for h, _ in changed):
                 raise NotComposable(f"'{CRASH}' changes {self.names[changed[-1][0]]} where it started")
             m = self._crashed[n] = self.intern(g, changed[0][1]) if changed else n

@@ -45,8 +45,8 @@ class TooWide(Exception):
 class Packing:
     """Where each part of a composed state lies in its integer: the first group's record
     number in the lowest ``bits`` bits (so the states that differ in it alone share one
-    bitmap of the states seen), then Step 801's counter (the budget left, or the batches
-    designated), the first wrong read's number plus one (in ``BAD_BITS``) and every other
+    bitmap of the states seen), then the counter (Step 801's count, the backups begun and
+    the crashes left, in one number), the first wrong read's number plus one (in ``BAD_BITS``) and every other
     group's record number. Two groups at 16 bits fit in 63 bits, which an ``array("q")``
     holds in 8 bytes."""
 
@@ -215,15 +215,8 @@ def search_packed(
     # A crash, while the counter allows one: per record number, its change once crashed.
     crash_unit = comp.crash_unit
     crash_step = crash_unit << counter_shift
-    crash_change: list[int | None] = []
+    crash_change: dict[int, int] = {}
     crash_id = tables.label_id(CRASH)
-
-    def crash_changes(n: int) -> int:
-        m = comp.crashed(n)
-        tables.grow()
-        crash_change.extend([None] * (len(comp.parts) - len(crash_change)))
-        crash_change[n] = m - n
-        return m - n
 
     unpack = packing.unpack
     deltas_of, kind_of, labels_of, ids_of = tables.deltas, tables.kind, tables.labels, tables.ids
@@ -465,9 +458,10 @@ def search_packed(
                 added = -crash_step
                 for shift in shifts:
                     n = (key >> shift) & mask
-                    change = crash_change[n] if n < len(crash_change) else None
+                    change = crash_change.get(n)
                     if change is None:
-                        change = crash_changes(n)
+                        change = crash_change[n] = comp.crashed(n) - n
+                        tables.grow()
                     added += change << shift
                 transitions += 1
                 # The crash's witnesses are its groups' (comp.reached): a record's own step's.

@@ -204,6 +204,10 @@ class Composition:
         self.address: list[int] = []
         self._addresses: dict[tuple[tuple[Row, bool], ...], int] = {}
         self.number: dict[tuple[int, Record], int] = {}
+        self._in_controllers: dict[Controller, tuple[InController, ...]] = {}
+        # Record number -> ``alone`` of it, from the step that found it until its own
+        # steps are worked out.
+        self._alone: dict[int, World] = {}
         self.start_parts = tuple(self.intern(g, p) for g, p in enumerate(self.split(self.first)))
         # The first wrong read is the array's, not an LU's: the model records the first
         # only, so a later one of another LU changes nothing.
@@ -248,27 +252,12 @@ class Composition:
 
     def split_lus(self, w: World) -> list[LuPart]:
         """Each LU's records of ``w``."""
-        lus = range(self.lus)
-        # Per controller, its active and write-through flags, lines and de-stages per LU:
-        # each controller's tuples read once, not once per LU.
-        mine = [
-            list(
-                zip(
-                    [lu in ctl.active for lu in lus],
-                    [lu in ctl.write_through for lu in lus],
-                    self._per_lu(ctl.cache),
-                    ctl.table,
-                    self._per_lu(ctl.destaging),
-                    strict=True,
-                )
-            )
-            for ctl in w.controllers
-        ]
+        in_controllers = list(zip(*map(self._in_controller, w.controllers), strict=True))
         jobs = self._per_lu(w.jobs)
         g = w.ghost
         return [
             LuPart(
-                tuple(InController(*ctl[lu]) for ctl in mine),
+                in_controllers[lu],
                 w.disk.blocks[lu],
                 w.disk.table[lu],
                 w.paths[lu],
@@ -279,8 +268,27 @@ class Composition:
                 g.reads[lu],
                 g.designated[lu],
             )
-            for lu in lus
+            for lu in range(self.lus)
         ]
+
+    def _in_controller(self, ctl: Controller) -> tuple[InController, ...]:
+        """Controller ``ctl``'s part of each LU: worked out once per value of a controller
+        (they repeat across records and their successors)."""
+        found = self._in_controllers.get(ctl)
+        if found is None:
+            lus = range(self.lus)
+            found = self._in_controllers[ctl] = tuple(
+                InController(*part)
+                for part in zip(
+                    [lu in ctl.active for lu in lus],
+                    [lu in ctl.write_through for lu in lus],
+                    self._per_lu(ctl.cache),
+                    ctl.table,
+                    self._per_lu(ctl.destaging),
+                    strict=True,
+                )
+            )
+        return found
 
     def _per_lu(
         self, items: tuple[Line, ...] | tuple[Destage, ...] | tuple[Job, ...]
@@ -364,9 +372,16 @@ class Composition:
         """The array with group ``g`` in its record ``n`` and every other group where it
         started; the scripts there are done, so that their batches and backups are no
         record's obligations (they are the counter's)."""
-        parts = [self.parts[m] for m in self.start_parts]
-        parts[g] = self.parts[n]
-        return self.join(self.done, None, parts)
+        w = self._alone.get(n)
+        if w is None:
+            w = self.join(self.done, None, self.alone_records(g, n))
+        return w
+
+    def alone_records(self, g: int, n: int) -> list[Record]:
+        """The records of ``alone(g, n)``."""
+        records = [self.parts[m] for m in self.start_parts]
+        records[g] = self.parts[n]
+        return records
 
     # --- what one group can do --------------------------------------------------------------
 
@@ -399,7 +414,8 @@ class Composition:
             return found
         g = self.owner[n]
         w = self.alone(g, n)
-        before = self.split(w)
+        self._alone.pop(n, None)  # its last use but for liveness's obligations
+        before = self.alone_records(g, n)
         found = []
         for t in self.model.transitions(w, self.own_actions):
             label = t.label(w)
@@ -413,7 +429,13 @@ class Composition:
                 bad = self._bad_number.setdefault(t.after.ghost.bad_read, len(self.bad_reads))
                 if bad == len(self.bad_reads):
                     self.bad_reads.append(t.after.ghost.bad_read)
-            found.append((label, self.intern(g, part), bad))
+            known = len(self.parts)
+            m = self.intern(g, part)
+            if m == known and bad < 0:
+                # A new record, and the array it stands in is this one: kept for its own
+                # steps and properties, not joined again.
+                self._alone[m] = t.after
+            found.append((label, m, bad))
             for name, reached in self.witness_checks:
                 if reached(w, label, t.after):
                     self.reached.setdefault(name, set()).add((n, label))

@@ -265,6 +265,31 @@ def test_each_state_stands_for_the_world_it_was_split_from() -> None:
         assert comp.world((w.budget, -1, *parts)) == w
 
 
+@pytest.mark.parametrize(
+    ("name", "variant_name"), [("fig9", "stale-diff-copy"), ("script-two-crash", "recover-without-destage")]
+)
+def test_the_array_kept_for_a_new_record_is_the_one_joined_for_it(
+    name: str, variant_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record's own steps and properties are worked out in the array a step found it in
+    (``Composition.alone`` keeps it): that array must be the one its records join into."""
+    kept = 0
+    alone = Composition.alone
+
+    def checked(comp: Composition, g: int, n: int) -> World:
+        nonlocal kept
+        w = alone(comp, g, n)
+        if n in comp._alone:
+            kept += 1
+            assert w == comp.join(comp.done, None, comp.alone_records(g, n))
+        return w
+
+    monkeypatch.setattr(Composition, "alone", checked)
+    check = composed_check(Model(scripted(name), variant(variant_name)), liveness=True, keep_going=True)
+    # Each record a step found is asked for twice (its properties, then its steps).
+    assert check.lu_records is not None and kept >= sum(check.lu_records)
+
+
 class Tied(Model):
     """A mutant array in which a host's write to LU0 also suspends LU1's path: one step
     changes two LUs."""

@@ -17,6 +17,7 @@ from invariants.witnesses import describe_obligation, liveness_of, untested_prop
 from model.actions import Model
 from model.labels import Label
 from model.scenario import Scenario
+from model.sharing import Sharing
 from model.state import World
 from model.symmetry import MAX_GROUP, canonicalizer, group_size, lazy_renamers, renamings_per_state
 from proofs.explicit import Search, Violation, explore
@@ -146,6 +147,7 @@ def run_check(
         max_states=max_states,
         keep_going=keep_going,
         progress=progress,
+        share=Sharing(),
     )
     return Check(
         model,

@@ -177,13 +177,17 @@ def explore(
     progress: Callable[[str], None] | None = None,
     visit: Callable[[S, int], None] | None = None,
     all_hold: Callable[[S], bool] | None = None,
+    share: Callable[[S, int], S] | None = None,
 ) -> Search[S]:
     """Breadth-first search of every state reachable from ``initial``.
 
     ``visit``, if given, is called with each new state (its representative, with
     ``canonical``) and its depth, as the search reaches it. ``all_hold``, if given, is a
     quick test that every invariant holds in a state: where it says so, the invariants are
-    not asked one by one (where it does not, they are, and name what broke).
+    not asked one by one (where it does not, they are, and name what broke). ``share``, if
+    given, is called with each state put in the frontier and its depth, and returns an
+    equal state to keep there instead (one whose parts it shares with other states: the
+    frontier is where a search's memory goes).
 
     Stops at the first invariant violation unless ``keep_going``, in which case it records
     the shortest counterexample of every property it can break. With ``obligations`` it
@@ -207,7 +211,7 @@ def explore(
     result: Search[S] = Search(witnesses={name: None for name, _ in witnesses})
     fingerprints = array("q")
     index = FingerprintIndex(fingerprints)
-    parents = array("q")
+    parents = array("i")  # a state's parent's number (-1 for an initial state)
     # The graph, kept only for liveness: edges as three parallel arrays, labels interned.
     edge_src, edge_dst, edge_label = array("I"), array("I"), array("I")
     labels: dict[Hashable, int] = {}
@@ -278,7 +282,7 @@ def explore(
                 if max_states is not None and len(fingerprints) >= max_states:
                     stop = True
                     break
-                queue.append((nxt, j, depth + 1))
+                queue.append((nxt if share is None else share(nxt, depth + 1), j, depth + 1))
             progress_meter.tick(len(fingerprints), depth, len(queue))
         hit_limit = max_states is not None and len(fingerprints) >= max_states
         # A violation found is a final verdict even with states left; the limit is not.

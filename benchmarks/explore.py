@@ -11,6 +11,7 @@ they are searched up to ``--max-states`` (the row says when it stopped there).
     python benchmarks/explore.py                  # every built-in, the larger scenario, the arrays
     python benchmarks/explore.py --quick          # built-ins only
     python benchmarks/explore.py --arrays-only --max-states 500000
+    python benchmarks/explore.py --only two-hosts,fig9   # every row of these
 
 Where two groups of LUs or more can change (LUs a
 host uses, or a mirrored pair, form one group), rows "composed" follow an array's (or a
@@ -122,7 +123,16 @@ def main() -> None:
         default=10_000_000,
         help="stop a composed search there (default 10,000,000; 0: no limit)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="only these scenarios, comma-separated: built-ins, three-way-budget-3, or the file "
+        "names of benchmarks/arrays/ and benchmarks/grouped/ (every row of each)",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None and (args.quick or args.arrays_only):
+        parser.error("--only chooses the scenarios itself: drop --quick and --arrays-only")
     if args.max_states < 0 or args.composed_max_states < 0:
         parser.error("--max-states and --composed-max-states must be 0 (no limit) or more")
     limit = args.max_states or None
@@ -150,6 +160,12 @@ def main() -> None:
         for name in sorted(p.stem for p in GROUPED.glob("*.toml")):
             runs += [(name, "full", False, None), (name, "full", True, None)]
             runs += [(name, "composed", False, None), (name, "composed", True, None)]
+    if only is not None:
+        unknown = only - {name for name, *_ in runs}
+        if unknown:
+            known = ", ".join(sorted({name for name, *_ in runs}))
+            parser.error(f"--only: no scenario {', '.join(sorted(unknown))}; there are {known}")
+        runs = [run for run in runs if run[0] in only]
     header = f"{'scenario':<20} {'search':>8} {'liveness':>8} {'states':>11} {'transitions':>12} "
     header += f"{'seconds':>8} {'states/s':>11} {'B/state':>8}"
     print(header)
@@ -162,10 +178,11 @@ def main() -> None:
             f"{r['states_per_second']:>11,} {r['bytes_per_state']:>8,}{stopped}",
             flush=True,
         )
-    if not args.quick:
+    arrays = sorted({name for name, *_ in runs} & {p.stem for p in ARRAYS.glob("*.toml")})
+    reasons = [(name, why_not_independent(scenario_named(name))) for name in arrays]
+    if any(reason is not None for _, reason in reasons):
         print("\nthe per-LU product does not apply to:")
-        for name in sorted(p.stem for p in ARRAYS.glob("*.toml")):
-            reason = why_not_independent(scenario_named(name))
+        for name, reason in reasons:
             if reason is not None:
                 print(f"  {name:<20} {reason}")
 

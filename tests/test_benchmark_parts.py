@@ -3,6 +3,8 @@ printed by benchmarks/, never asserted: the machine is shared)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,30 @@ def test_the_mypyc_build_is_compiled_and_explores_what_python_does(tmp_path: Pat
     assert (compiled["compiled"], python["compiled"]) == (True, False)
     shape = ("states", "transitions", "depth")
     assert [compiled[k] for k in shape] == [python[k] for k in shape] == [71, 113, 16]
+
+
+EXPLORE = Path(__file__).parent.parent / "benchmarks" / "explore.py"
+
+
+def test_the_exploration_benchmark_runs_the_scenarios_asked_for() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXPLORE), "--only", "one-lu"], capture_output=True, text=True, check=True
+    )
+    rows = [line.split() for line in done.stdout.splitlines()[1:] if line.strip()]
+    assert [(row[0], row[1], row[2], row[3]) for row in rows] == [
+        ("one-lu", "symmetry", "on", "71"),
+        ("one-lu", "full", "on", "71"),
+        ("one-lu", "full", "off", "71"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--only", "one-lu,nope"], "--only: no scenario nope; there are array-2x2x1-t2, "),
+        (["--only", "one-lu", "--quick"], "--only chooses the scenarios itself"),
+    ],
+)
+def test_the_exploration_benchmark_names_what_it_cannot_run(arguments: list[str], message: str) -> None:
+    done = subprocess.run([sys.executable, str(EXPLORE), *arguments], capture_output=True, text=True)
+    assert done.returncode == 2 and message in done.stderr and done.stdout == ""

@@ -229,14 +229,17 @@ def test_scripts_and_groups_compose_and_find_what_the_search_of_whole_states_fin
     finds_the_same(Model(scripted(scenario), variant(name)))
 
 
-# Every other built-in under every variant, on demand (-m bench): composing is not their
-# default (one group of LUs can change), but --composed takes them, and must find the same.
+# Every other built-in under every variant, on demand (-m bench; 251 cases, 14 minutes on
+# two cores): composing is not their default (one group of LUs can change), but --composed
+# takes them, and must find the same.
 COVERED = {tuple(getattr(p, "values", p)) for p in SCRIPTED}  # a pytest.param's, or the pair
 EVERY_BUILTIN = [
     pytest.param(scenario, name, marks=pytest.mark.bench)
     for scenario in builtin_names()
     for name in VARIANTS
-    if (scenario, name) not in COVERED
+    # chain under concurrent-same-lu: with one group, a record is a whole state, and the
+    # composed search keeps every record; its records outgrew 7 GB.
+    if (scenario, name) not in COVERED and (scenario, name) != ("chain", "concurrent-same-lu")
 ]
 
 

@@ -463,7 +463,7 @@ class Composition:
         found = self._designations.get(layout)
         if found is None:
             w = self.world(state)
-            before = self.split(w)
+            before = [self.parts[n] for n in state[HEAD:]]  # the records w was joined from
             found = []
             for t in self.model.transitions(w, names=DESIGNATIONS):
                 label = t.label(w)
@@ -537,7 +537,7 @@ class Composition:
         if m is None:
             g = self.owner[n]
             w = self.alone(g, n)._replace(crashes=1)
-            before = self.split(w)
+            before = self.alone_records(g, n)
             (t,) = self.model.transitions(w, CRASHES)
             changed = self._differing(before, t.after)
             if any(h != g for h, _ in changed):
@@ -568,7 +568,7 @@ class Composition:
         found = self._backup_starts.get((index, n))
         if found is None:
             w = self.alone(g, n)._replace(backups=index)
-            before = self.split(w)
+            before = self.alone_records(g, n)
             found = []
             for t in self.model.transitions(w, BACKUP_STARTS):
                 label = t.label(w)

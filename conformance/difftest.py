@@ -12,10 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-
 from conformance.lockstep import Divergence, Lockstep
 from model.labels import Label
 from model.protocol import CORRECT, Protocol
@@ -73,6 +69,12 @@ def difftest(
 ) -> DifftestResult:
     """Run ``examples`` lockstep runs chosen by Hypothesis (from ``seed``); on a divergence,
     the shrunk program leading to it."""
+    # Imported here: Hypothesis takes a tenth of a second to import, and the command line
+    # imports this module for every command.
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis import strategies as st
+
     result = DifftestResult(scenario.name, tuple(sorted(bugs)), seed)
     started = time.monotonic()
 

@@ -50,15 +50,11 @@ from model.scenario import (
     load,
 )
 from model.symmetry import MAX_GROUP, describe_size, group_size
-from proofs.bmc import bmc
 from proofs.check import AUTO_SYMMETRY_LIMIT, EXIT_BAD_INPUT, EXIT_OK, Check, exit_code, run_check
 from proofs.composed import composed_check, composes_by_default
-from proofs.encoding import EncodingLimit
 from proofs.explicit import first_progress_after
-from proofs.induction import format_proof, prove
 from proofs.product import NotIndependent, product_check, why_not_independent
 from proofs.product_liveness import LocalCycle
-from proofs.simulate import simulate
 from reference_impl.bugs import ALL_IMPL_BUGS
 from reference_impl.config import ConfigError
 
@@ -588,7 +584,13 @@ def _check(args: argparse.Namespace) -> int:
     return exit_code(result.verdict)
 
 
+# The engines built on Hypothesis and z3 are imported by the commands that run them: the two
+# take about a third of a second to import, as long as `check` takes on a small scenario.
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from proofs.simulate import simulate
+
     generated = args.scenario is None and args.builtin is None
     shape = (args.controllers, args.lus, args.blocks)
     if generated:
@@ -663,6 +665,9 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
 
 
 def cmd_bmc(args: argparse.Namespace) -> int:
+    from proofs.bmc import bmc
+    from proofs.encoding import EncodingLimit
+
     scenario = _scenario(args)
     protocol = _protocol(args.variant)
     if args.trace_out:
@@ -687,6 +692,8 @@ def cmd_bmc(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
+    from proofs.induction import format_proof, prove
+
     protocol = _protocol(args.variant)
     # Without --json each obligation's line is the output itself, printed as it is decided.
     live = None if args.json or args.quiet else (lambda line: _print(line))

@@ -36,6 +36,35 @@ def test_default_check_is_fig5_and_passes() -> None:
     assert "holds              no_acknowledged_write_lost" in r.stdout
 
 
+_IMPORTED_AFTER = """
+import sys
+from lutakeover.cli import main
+code = main(sys.argv[1:])
+print(",".join(m for m in ("z3", "hypothesis", "networkx") if m in sys.modules))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "imported"),
+    [
+        (["check", "--builtin", "one-lu", "--quiet"], ""),
+        (["check", "--builtin", "three-hosts", "--quiet", "--json"], ""),  # the composed search
+        (["scenarios"], ""),
+        (["bmc", "--builtin", "one-lu", "--depth", "2", "--quiet"], "z3"),
+        (["simulate", "--builtin", "one-lu", "--runs", "30", "--seed", "1", "--quiet"], "hypothesis"),
+    ],
+)
+def test_a_command_imports_z3_and_hypothesis_only_if_it_runs_them(args: list[str], imported: str) -> None:
+    """The two take about a third of a second to import, as long as `check` takes on a
+    small scenario: a check, run in CI for every scenario, starts without them."""
+    r = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_AFTER, *args], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == imported
+
+
 def test_violation_exits_1_with_a_step_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--variant", "start-before-stop", "--quiet"]) == 1
     out = capsys.readouterr().out

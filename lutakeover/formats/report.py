@@ -7,16 +7,18 @@ Each state is flattened into named fields with short readable values (``c0.cache
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invariants import LIVENESS, SAFETY
 from model.actions import ACTIONS_BY_NAME, Model
 from model.state import Job, Op, PairState, Request, Row, Where, World, in_inbox
 from model.symmetry import describe_size
-from proofs.bmc import Bmc
 from proofs.check import Check, exit_code, symmetry_pays
-from proofs.simulate import Simulation
 from proofs.trace import Counterexample
+
+if TYPE_CHECKING:  # z3 and Hypothesis take a third of a second to import: `check` needs neither
+    from proofs.bmc import Bmc
+    from proofs.simulate import Simulation
 
 
 def fields(m: Model, w: World) -> dict[str, str]:

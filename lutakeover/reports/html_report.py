@@ -17,7 +17,7 @@ import html
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lutakeover.diagrams.dot import DiagramError, svg_text
 from lutakeover.diagrams.phases import derive, phase_dot
@@ -28,8 +28,10 @@ from model.actions import Model
 from model.protocol import VARIANTS, Protocol
 from model.scenario import builtin
 from proofs.check import Check
-from proofs.simulate import Simulation
 from proofs.trace import Counterexample
+
+if TYPE_CHECKING:  # Hypothesis takes a tenth of a second to import; a check's report needs none
+    from proofs.simulate import Simulation
 
 PAGE = "index.html"
 TRACE = "counterexample.itf.json"

@@ -100,3 +100,29 @@ def test_the_exploration_benchmark_runs_the_scenarios_asked_for() -> None:
 def test_the_exploration_benchmark_names_what_it_cannot_run(arguments: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, str(EXPLORE), *arguments], capture_output=True, text=True)
     assert done.returncode == 2 and message in done.stderr and done.stdout == ""
+
+
+CEILING = Path(__file__).parent.parent / "benchmarks" / "ceiling.py"
+
+
+def test_the_ceiling_benchmark_searches_the_same_states_three_ways() -> None:
+    """benchmarks/ceiling.py: the model's successors, then looked up, with and without the
+    properties; the same states each time, or the figures compare nothing."""
+    done = subprocess.run(
+        [sys.executable, str(CEILING), "one-lu", "crash-takeover"], capture_output=True, text=True, check=True
+    )
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    assert [(row[0], row[-4]) for row in rows] == [("one-lu", "71")] * 3 + [("crash-takeover", "4,550")] * 3
+    assert [" ".join(row[1:-4]) for row in rows[:3]] == [
+        "model's successors, properties",
+        "looked up, properties",
+        "looked up, no property",
+    ]
+
+
+def test_the_ceiling_benchmark_names_a_scenario_it_does_not_know() -> None:
+    done = subprocess.run([sys.executable, str(CEILING), "one-lu", "nope"], capture_output=True, text=True)
+    assert (
+        done.returncode == 2 and "no built-in scenario called nope; known: background-destage" in done.stderr
+    )
+    assert done.stdout == ""

@@ -12,13 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from conformance import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS
 from conformance.lockstep import Divergence, Lockstep
 from model.labels import Label
 from model.protocol import CORRECT, Protocol
 from model.scenario import Scenario
 
-DEFAULT_EXAMPLES = 200
-DEFAULT_MAX_STEPS = 2_000
 _WINDOW = 8  # longest run of steps ``minimise`` tries to leave out at once
 
 

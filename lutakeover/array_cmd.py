@@ -18,15 +18,14 @@ import sys
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conformance.setup import array_of, for_real_clients
 from model.scenario import Scenario
-from reference_impl.api import ManagementApi, request, serve
-from reference_impl.config import ConfigError
-from reference_impl.nbd.array_backend import ArrayBackend, ServeError, serve_array
-from reference_impl.nbd.server import Server
-from reference_impl.runtime import Runtime
+
+if TYPE_CHECKING:  # the reference array is imported by the verbs that run or ask it
+    from reference_impl.nbd.array_backend import ArrayBackend
+    from reference_impl.nbd.server import Server
+    from reference_impl.runtime import Runtime
 
 SOCKET = "api.sock"
 
@@ -90,6 +89,11 @@ def start(
     simulated_hosts: bool = False,
     nbd_port: int | None = None,
 ) -> int:
+    from conformance.setup import array_of, for_real_clients
+    from reference_impl.api import ManagementApi, serve
+    from reference_impl.config import ConfigError
+    from reference_impl.runtime import Runtime
+
     if not simulated_hosts:
         scenario = for_real_clients(scenario)
         unsafe = [h.name for h in scenario.hosts if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", h.name)]
@@ -146,6 +150,8 @@ def start(
 
 def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Server, ArrayBackend, list[str]]:
     """An NBD listener per host, and a line for each saying where it is and what it exports."""
+    from reference_impl.nbd.array_backend import ServeError, serve_array
+
     try:
         server, backend = serve_array(runtime, directory, port)
     except ServeError as e:
@@ -159,6 +165,8 @@ def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Serv
 
 
 def ask(directory: str, message: dict[str, Any]) -> dict[str, Any]:
+    from reference_impl.api import request
+
     socket_path = os.path.join(directory, SOCKET)
     if not Path(socket_path).exists():
         raise ArrayError(

@@ -15,15 +15,9 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from conformance.difftest import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS, DifftestResult, difftest, replay
-from conformance.setup import array_of, for_real_clients
-from conformance.validate import LogError, read_log, validate
+from conformance import DEFAULT_EXAMPLES, DEFAULT_MAX_STEPS
 from lutakeover import array_cmd
-from lutakeover.diagrams import kinds as diagram
-from lutakeover.diagrams.dot import DiagramError, format_of
-from lutakeover.diagrams.dot import write as write_diagram
-from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES
-from lutakeover.formats.difftest import difftest_json, divergence_dot, format_difftest
+from lutakeover.diagrams import DEFAULT_MAX_NODES, GRAPH_KINDS, KINDS
 from lutakeover.formats.itf import ItfError, trace_origin, violation_description, write_trace
 from lutakeover.formats.report import (
     bmc_json,
@@ -34,7 +28,6 @@ from lutakeover.formats.report import (
     format_simulation,
     simulation_json,
 )
-from lutakeover.reports.html_report import check_report, simulation_report
 from model.actions import Model
 from model.generate import array_scenario
 from model.labels import Label, LabelError
@@ -56,7 +49,6 @@ from proofs.explicit import first_progress_after
 from proofs.product import NotIndependent, product_check, why_not_independent
 from proofs.product_liveness import LocalCycle
 from reference_impl.bugs import ALL_IMPL_BUGS
-from reference_impl.config import ConfigError
 
 MAX_TIMEOUT = 86_400  # seconds
 
@@ -315,11 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
         "diagram",
         help="draw the phase machine, the state graph, a trace or the configuration tables",
         description="Diagrams generated from the model: "
-        + "; ".join(f"{kind}: {what}" for kind, what in diagram.KINDS.items())
+        + "; ".join(f"{kind}: {what}" for kind, what in KINDS.items())
         + ". The output format follows the file's extension: .svg, .png, or .dot (Graphviz source, "
         "byte-identical for the same model).",
     )
-    draw.add_argument("kind", choices=list(diagram.KINDS), metavar="KIND", help=", ".join(diagram.KINDS))
+    draw.add_argument("kind", choices=list(KINDS), metavar="KIND", help=", ".join(KINDS))
     # No default variant: a --trace file's #meta names the variant it was found under.
     _scenario_options(draw, "a scenario file (default: the built-in fig5)", variant_default=None)
     draw.add_argument(
@@ -580,12 +572,15 @@ def _check(args: argparse.Namespace) -> int:
         elif not args.quiet:
             print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
     if args.report:
+        from lutakeover.reports.html_report import check_report
+
         _write_report(lambda: check_report(result, args.report), args.quiet)
     return exit_code(result.verdict)
 
 
-# The engines built on Hypothesis and z3 are imported by the commands that run them: the two
-# take about a third of a second to import, as long as `check` takes on a small scenario.
+# The engines built on Hypothesis and z3, Graphviz and the reference array are imported by
+# the commands that use them: together they take about a third of a second to import, as
+# long as `check` takes on a small scenario.
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -647,6 +642,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             said = f"{what} written" if result.failure else f"no failing run, so no {what} written"
             print(f"lutakeover: {said} to {path}", file=sys.stderr)
     if args.report:
+        from lutakeover.reports.html_report import simulation_report
+
         _write_report(lambda: simulation_report(result, args.report), args.quiet)
     return exit_code(result.verdict)
 
@@ -709,12 +706,16 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
+    from lutakeover.diagrams import kinds as diagram
+    from lutakeover.diagrams.dot import DiagramError, format_of
+    from lutakeover.diagrams.dot import write as write_diagram
+
     try:
         format_of(args.output)
     except DiagramError as e:
         raise BadInput(f"-o {e}") from None
     _check_writable(args.output, "-o")
-    if args.graphml and args.kind not in diagram.GRAPH_KINDS:
+    if args.graphml and args.kind not in GRAPH_KINDS:
         raise BadInput(f"--graphml: a {args.kind} diagram is not a graph; only phases and states are")
     if args.graphml:
         _check_writable(args.graphml, "--graphml")
@@ -821,6 +822,13 @@ def _generated(shape: str) -> Scenario:
 
 
 def cmd_difftest(args: argparse.Namespace) -> int:
+    from conformance.difftest import DifftestResult, difftest, replay
+    from conformance.setup import array_of
+    from lutakeover.diagrams.dot import DiagramError, format_of
+    from lutakeover.diagrams.dot import write as write_diagram
+    from lutakeover.formats.difftest import difftest_json, divergence_dot, format_difftest
+    from reference_impl.config import ConfigError
+
     if "list" in args.impl_bug:
         _print("\n".join(f"{name:<30} {what}" for name, what in ALL_IMPL_BUGS.items()))
         return EXIT_OK
@@ -873,6 +881,9 @@ def cmd_difftest(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from conformance.setup import for_real_clients
+    from conformance.validate import LogError, read_log, validate
+
     try:
         with open(args.log, encoding="utf-8") as f:
             header, read = read_log(f)

@@ -40,7 +40,8 @@ _IMPORTED_AFTER = """
 import sys
 from lutakeover.cli import main
 code = main(sys.argv[1:])
-print(",".join(m for m in ("z3", "hypothesis", "networkx") if m in sys.modules))
+heavy = ("z3", "hypothesis", "networkx", "graphviz", "reference_impl.runtime")
+print(",".join(m for m in heavy if m in sys.modules))
 sys.exit(code)
 """
 
@@ -51,15 +52,22 @@ sys.exit(code)
         (["check", "--builtin", "one-lu", "--quiet"], ""),
         (["check", "--builtin", "three-hosts", "--quiet", "--json"], ""),  # the composed search
         (["scenarios"], ""),
+        (["diagram", "tables", "--builtin", "one-lu", "-o", "{tmp}/tables.dot"], "graphviz"),
         (["bmc", "--builtin", "one-lu", "--depth", "2", "--quiet"], "z3"),
         (["simulate", "--builtin", "one-lu", "--runs", "30", "--seed", "1", "--quiet"], "hypothesis"),
     ],
 )
-def test_a_command_imports_z3_and_hypothesis_only_if_it_runs_them(args: list[str], imported: str) -> None:
-    """The two take about a third of a second to import, as long as `check` takes on a
-    small scenario: a check, run in CI for every scenario, starts without them."""
+def test_a_command_imports_z3_and_hypothesis_only_if_it_runs_them(
+    args: list[str], imported: str, tmp_path: Path
+) -> None:
+    """z3, Hypothesis, Graphviz and the reference array take about a third of a second to
+    import, as long as `check` takes on a small scenario: a check, run in CI for every
+    scenario, starts without them, and `bmc` and `simulate` import only their own."""
     r = subprocess.run(
-        [sys.executable, "-c", _IMPORTED_AFTER, *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", _IMPORTED_AFTER, *(a.format(tmp=tmp_path) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == imported

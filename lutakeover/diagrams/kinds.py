@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lutakeover.diagrams import DEFAULT_MAX_NODES
 from lutakeover.diagrams.dot import DiagramError
 from lutakeover.diagrams.phases import DEFAULT_LIMIT, derive, phase_graph, phase_graph_dot
 from lutakeover.diagrams.sequence import trace_dot
-from lutakeover.diagrams.state_graph import DEFAULT_MAX_NODES, graph_dot, state_graph
+from lutakeover.diagrams.state_graph import graph_dot, state_graph
 from lutakeover.diagrams.tables import tables_dot
 from lutakeover.formats.itf import ItfError, read_trace
 from model.actions import Model
@@ -31,15 +32,6 @@ from proofs.trace import Counterexample, Step
 
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
     import networkx as nx
-
-KINDS: dict[str, str] = {
-    "phases": "the per-LU phase machine: phases as nodes, actions labelled with patent steps",
-    "states": "the reachable state graph of a small scenario, counterexample in red",
-    "trace": "a counterexample (or --trace FILE, an ITF trace) as a sequence diagram",
-    "tables": "every controller's configuration table before and after the take-overs",
-}
-
-GRAPH_KINDS = ("phases", "states")  # the kinds that are graphs (and can be written as GraphML)
 
 Progress = Callable[[str], None] | None
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import graphviz
 
+from lutakeover.diagrams import DEFAULT_MAX_NODES
 from lutakeover.diagrams.dot import HIGHLIGHT, DiagramError, digraph, esc
 from lutakeover.diagrams.phases import WorldPhase, world_phase, world_phase_title
 from model.actions import ACTIONS_BY_NAME, Model
@@ -31,7 +32,6 @@ from proofs.trace import Counterexample
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
     import networkx as nx
 
-DEFAULT_MAX_NODES = 150  # Graphviz lays 156 states out in about 2 s; more is unreadable anyway
 QUOTIENT_LIMIT = 500_000  # states explored to draw the quotient by phase
 QUOTIENT_FACTOR = 2  # a quotient of more than this many times --max-nodes phases is not drawn
 

@@ -33,17 +33,15 @@ DEFAULT = ("three-way", "multi-block", "fig5")
 
 
 def every_successor(m: Model) -> dict[World, list[tuple[Label, World]]]:
-    """Each reachable state's successors, as the model gives them."""
+    """Each reachable state's successors, as the model gives them: kept as a search asks
+    for them (it asks once for each state it reaches)."""
     found: dict[World, list[tuple[Label, World]]] = {}
-    todo = [m.initial()]
-    seen = {m.initial()}
-    while todo:
-        w = todo.pop()
+
+    def remember(w: World) -> list[tuple[Label, World]]:
         found[w] = m.successors(w)
-        for _, after in found[w]:
-            if after not in seen:
-                seen.add(after)
-                todo.append(after)
+        return found[w]
+
+    explore([m.initial()], remember)
     return found
 
 

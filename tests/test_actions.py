@@ -39,6 +39,7 @@ def test_initial_state_is_fig_5a() -> None:
 
 
 def test_fig5_takeover_ends_in_fig_5b() -> None:
+    w: World | None
     m, w = fig5()
     w = a.designate_batch(m, w, 0)
     assert w is not None and [j.lu for j in w.jobs] == [2, 3]
@@ -56,8 +57,10 @@ def test_fig5_takeover_ends_in_fig_5b() -> None:
 
 
 def test_write_back_keeps_a_dirty_line_and_write_through_goes_to_disk() -> None:
+    w: World | None
     m, w = fig5()
     w = a.send_write(m, w, 0, 2, 0)
+    assert w is not None
     w = a.deliver(m, w, 0)
     assert w is not None and w.hosts[0] is not None and w.hosts[0].at == 0
     after = a.process(m, w, 0)
@@ -69,8 +72,10 @@ def test_write_back_keeps_a_dirty_line_and_write_through_goes_to_disk() -> None:
 
 
 def test_a_controller_not_in_charge_refuses_frames_and_the_host_retries() -> None:
+    w: World | None
     m, w = fig5()
     w = a.send_read(m, w, 0, 2, 0)
+    assert w is not None
     w = w._replace(paths=tuple(p._replace(route=1) for p in w.paths))
     w = a.deliver(m, w, 0)
     assert w is not None and w.hosts[0] == Request(Op.READ, 2, 0, UNREAD, Where.NOT_READY)
@@ -79,15 +84,19 @@ def test_a_controller_not_in_charge_refuses_frames_and_the_host_retries() -> Non
 
 
 def test_a_suspended_path_holds_frames() -> None:
+    w: World | None
     m, w = fig5()
     w = a.send_write(m, w, 0, 2, 0)
+    assert w is not None
     w = w._replace(paths=tuple(p._replace(suspended=True) for p in w.paths))
     assert a.deliver(m, w, 0) is None
 
 
 def test_one_outstanding_request_per_host_and_bounded_writes() -> None:
+    w: World | None
     m, w = fig5()
     w = a.send_write(m, w, 0, 2, 0)
+    assert w is not None
     assert a.send_write(m, w, 0, 3, 0) is None  # busy
     w = a.complete(m, a.process(m, a.deliver(m, w, 0), 0), 0)  # type: ignore[arg-type]
     assert w is not None and w.ghost.acked[2] == (1,)
@@ -95,30 +104,34 @@ def test_one_outstanding_request_per_host_and_bounded_writes() -> None:
 
 
 def test_purge_waits_for_the_destage_of_every_dirty_line() -> None:
+    w: World | None
     m, w = fig5()
     w = a.process(m, a.deliver(m, a.send_write(m, w, 0, 2, 0), 0), 0)  # type: ignore[arg-type]
+    assert w is not None
     w = run_job_to(m, a.designate_batch(m, w, 0), Step.PURGE)  # type: ignore[arg-type]
     assert w.controllers[0].write_through == (2,)
     assert a.purge(m, w, 0) is None
-    w = a.destage_line(m, w, 0, 0)  # type: ignore[assignment]
+    w = a.destage_line(m, w, 0, 0)
     # The disk write is under way: the line stays dirty and the purge still waits.
     assert w is not None and w.disk.blocks[2] == (0,) and w.controllers[0].cache == (Line(2, 0, 1, True),)
     assert w.controllers[0].destaging == (Destage(2, 0, 1),) and a.purge(m, w, 0) is None
-    w = a.destage_done(m, w, 0, 2, 0)  # type: ignore[assignment]
+    w = a.destage_done(m, w, 0, 2, 0)
     assert w is not None and w.disk.blocks[2] == (1,) and w.controllers[0].cache == (Line(2, 0, 1, False),)
     assert w.controllers[0].destaging == ()
-    w = a.purge(m, w, 0)  # type: ignore[assignment]
+    w = a.purge(m, w, 0)
     assert w is not None and w.controllers[0].cache == ()
 
 
 def test_the_source_stops_only_after_finishing_what_it_accepted() -> None:
+    w: World | None
     m, w = fig5()
     w = run_job_to(m, a.designate_batch(m, w, 0), Step.SUSPEND)  # type: ignore[arg-type]
     w = a.deliver(m, a.send_read(m, w, 0, 2, 0), 0)  # type: ignore[arg-type]
+    assert w is not None
     w = run_job_to(m, w, Step.STOP_SOURCE)
     assert a.stop_source(m, w, 0) is None
     assert a.stop_source(Model(m.scenario, variant("stop-without-drain")), w, 0) is not None
-    w = a.process(m, w, 0)  # type: ignore[assignment]
+    w = a.process(m, w, 0)
     assert w is not None and a.stop_source(m, w, 0) is not None
 
 
@@ -140,6 +153,7 @@ def test_designation_to_the_current_controller_is_refused() -> None:
 
 def test_designation_keeps_the_lun_map_gap_free() -> None:
     m = Model(builtin("three-way"))
+    w: World | None
     w = m.initial()  # LU0 is external LUN 0 and LU1 LUN 1, both on controller 0
     assert a.designate(m, w, 0, 1) is None  # LU1 would be left alone at LUN 1
     w = a.designate(m, w, 1, 1)
@@ -149,6 +163,7 @@ def test_designation_keeps_the_lun_map_gap_free() -> None:
 
 
 def test_a_read_during_destage_does_not_fill_the_cache() -> None:
+    w: World | None
     m, w = fig5()
     w = run_job_to(m, a.designate_batch(m, w, 0), Step.PURGE)  # type: ignore[arg-type]
     w = a.process(m, a.deliver(m, a.send_read(m, w, 0, 2, 0), 0), 0)  # type: ignore[arg-type]

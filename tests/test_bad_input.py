@@ -310,11 +310,11 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 @st.composite
 def mutated_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     """A built-in scenario's table with one to three values replaced or deleted."""
-    data = json.loads(json.dumps(BUILTIN_DICTS[draw(st.sampled_from(sorted(BUILTIN_DICTS)))]))
+    data: dict[str, Any] = json.loads(json.dumps(BUILTIN_DICTS[draw(st.sampled_from(sorted(BUILTIN_DICTS)))]))
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(data) if p]
         path = draw(st.sampled_from(paths))
-        parent = data
+        parent: Any = data
         for key in path[:-1]:
             parent = parent[key]
         if draw(st.booleans()) and isinstance(parent, dict):

@@ -18,7 +18,7 @@ from lutakeover.cli import main
 from model.actions import Model, Transition
 from model.protocol import BACKUP_BUGS, CORRECT, RECOVERY_BUGS, VARIANTS, variant
 from model.scenario import Scenario, builtin, builtin_names, load, parse
-from model.state import World
+from model.state import Job, World
 from proofs.check import Check, run_check
 from proofs.composed import (
     CRASH,
@@ -339,7 +339,7 @@ def test_a_script_left_undone_is_found_by_the_counters_obligations(monkeypatch: 
     assert (done.verdict, done.search.states, done.search.depth) == ("ok", 35_008, 58)
     accept = actions._create_jobs
 
-    def refuse_take_backs(m: actions.Model, w: World, jobs: list[actions.Job]) -> World | None:
+    def refuse_take_backs(m: actions.Model, w: World, jobs: list[Job]) -> World | None:
         return None if any(job.destination == 0 for job in jobs) else accept(m, w, jobs)
 
     monkeypatch.setattr(actions, "_create_jobs", refuse_take_backs)

@@ -62,14 +62,18 @@ def test_background_destage_needs_the_scenario_and_leaves_write_through_lus_to_t
 
 def test_a_write_through_write_waits_for_the_destage_of_its_block() -> None:
     m = Model(builtin("background-destage"))
+    w: World | None
     w = run_job_to(m, a.designate_batch(m, _written(m, m.initial()), 0), Step.PURGE)  # type: ignore[arg-type]
-    w = a.destage_line(m, w, 0, 0)  # type: ignore[assignment]
+    w = a.destage_line(m, w, 0, 0)
+    assert w is not None
     w = a.deliver(m, a.send_write(m, w, 0, 0, 0), 0)  # type: ignore[arg-type]
+    assert w is not None
     assert a.process(m, w, 0) is None
     why = m.why_not(w, Label("process", (0,)))
     assert why == "controller 0 is still de-staging block 0 of LU0: the write waits"
-    w = a.destage_done(m, w, 0, 0, 0)  # type: ignore[assignment]
-    w = a.process(m, w, 0)  # type: ignore[assignment]
+    w = a.destage_done(m, w, 0, 0, 0)
+    assert w is not None
+    w = a.process(m, w, 0)
     assert w is not None and w.disk.blocks[0] == (2,) and w.controllers[0].cache == ()
 
 

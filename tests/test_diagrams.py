@@ -8,6 +8,7 @@ import re
 import shutil
 import stat
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -37,12 +38,13 @@ def model(scenario: str, name: str = "correct") -> Model:
 @cache
 def svg_of(kind: str, scenario: str, name: str = "correct") -> ET.Element:
     """The diagram rendered as SVG and parsed: malformed XML fails here."""
-    source = {
+    build: dict[str, Callable[[Model], str]] = {
         "phases": diagram.phases,
         "states": diagram.states,
         "trace": diagram.trace,
         "tables": diagram.tables,
-    }[kind](model(scenario, name))
+    }
+    source = build[kind](model(scenario, name))
     return ET.fromstring(render(source, "svg"))
 
 
@@ -255,7 +257,7 @@ def test_dot_output_is_byte_identical_across_runs(kind: str, tmp_path: Path) -> 
     scenario, name = {"states": ("one-lu", "skip-destage"), "trace": ("fig5", "skip-destage")}.get(
         kind, ("backup-and-takeover", "correct")
     )
-    build = {
+    build: dict[str, Callable[[Model], str]] = {
         "phases": diagram.phases,
         "states": diagram.states,
         "trace": diagram.trace,

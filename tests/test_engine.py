@@ -6,10 +6,10 @@ from collections.abc import Hashable, Iterable
 
 import pytest
 
-from proofs.explicit import explore
+from proofs.explicit import Obligations, Successors, explore
 
 
-def counter(limit: int, step: int = 1) -> object:
+def counter(limit: int, step: int = 1) -> Successors[int]:
     """States 0..limit; from n one may add 1 or ``step``."""
 
     def successors(n: int) -> Iterable[tuple[str, int]]:
@@ -66,11 +66,11 @@ def test_canonical_function_merges_states() -> None:
 # --- liveness ---------------------------------------------------------------------------------
 
 
-def graph(edges: dict[int, list[tuple[str, int]]]) -> object:
+def graph(edges: dict[int, list[tuple[str, int]]]) -> Successors[int]:
     return lambda n: edges.get(n, [])
 
 
-def pending_unless_done(done: set[int]) -> object:
+def pending_unless_done(done: set[int]) -> Obligations[int]:
     return lambda n: frozenset() if n in done else frozenset({"job"})
 
 
@@ -137,6 +137,7 @@ def test_keep_going_without_invariants_still_explores_everything() -> None:
 
 
 Clock = tuple[int, int, int, bool] | str
+START: Clock = "start"  # the initial state, typed so that explore([START], ...) searches Clock states
 
 
 def _clock(s: Clock, fair_exit: bool = True) -> list[tuple[str, Clock]]:
@@ -178,26 +179,26 @@ def _tilted(s: Clock) -> Clock:
 
 
 def _finish_pending(s: Clock) -> frozenset[Hashable]:
-    return frozenset() if s != "start" and s[3] else frozenset({"finish"})  # type: ignore[index]
+    return frozenset() if s != "start" and s[3] else frozenset({"finish"})
 
 
 def test_liveness_on_representatives_alone_is_unsound_so_cycles_are_judged_concretely() -> None:
     # Concretely, process 0 is ready all along the tick loop and never finishes: the loop is
     # unfair (fin0 stays enabled), so weak fairness forces a finish and nothing is violated.
-    full = explore(["start"], _clock, obligations=_finish_pending)
+    full = explore([START], _clock, obligations=_finish_pending)
     assert full.liveness_checked and full.violations == []
     # On representatives alone, fin0 is called fin1 at every other tick, so no finish stays
     # enabled along the loop and it passes for fair: a violation that is none.
     on_representatives = explore(
-        ["start"], lambda s: [(label, _tilted(t)) for label, t in _clock(s)], obligations=_finish_pending
+        [START], lambda s: [(label, _tilted(t)) for label, t in _clock(s)], obligations=_finish_pending
     )
     assert [v.kind for v in on_representatives.violations] == ["cycle"]
     # The reduced search judges the loop on the concrete states behind it: no violation.
-    reduced = explore(["start"], _clock, obligations=_finish_pending, canonical=_tilted, renamings=[_swap])
+    reduced = explore([START], _clock, obligations=_finish_pending, canonical=_tilted, renamings=[_swap])
     assert reduced.states < full.states and reduced.liveness_checked and reduced.violations == []
     # Without the renamings there is no concrete state to judge it on: refused.
     with pytest.raises(ValueError, match="needs the renamings behind canonical"):
-        explore(["start"], _clock, obligations=_finish_pending, canonical=_tilted)
+        explore([START], _clock, obligations=_finish_pending, canonical=_tilted)
 
 
 def test_a_fair_cycle_is_found_under_reduction_as_a_concrete_run() -> None:
@@ -211,12 +212,12 @@ def test_a_fair_cycle_is_found_under_reduction_as_a_concrete_run() -> None:
     def canonical(s: Clock) -> Clock:
         return min(s, _swap_with_clock(s), key=repr)
 
-    (full,) = explore(["start"], clock, obligations=_finish_pending).violations
+    (full,) = explore([START], clock, obligations=_finish_pending).violations
     reduced_search = explore(
-        ["start"], clock, obligations=_finish_pending, canonical=canonical, renamings=[_swap_with_clock]
+        [START], clock, obligations=_finish_pending, canonical=canonical, renamings=[_swap_with_clock]
     )
     (reduced,) = reduced_search.violations
-    assert reduced_search.states < explore(["start"], clock).states
+    assert reduced_search.states < explore([START], clock).states
     assert (reduced.kind, reduced.obligation, len(reduced.states)) == ("cycle", "finish", len(full.states))
     assert reduced.loop_start is not None and reduced.states[reduced.loop_start] == reduced.states[-1]
     for before, label, after in zip(reduced.states, reduced.labels, reduced.states[1:], strict=False):
@@ -235,12 +236,12 @@ def test_a_dead_end_under_reduction_ends_in_the_state_whose_obligation_is_report
         return []
 
     def pending(s: Clock) -> frozenset[Hashable]:
-        return frozenset() if s == "start" else frozenset({f"process{0 if s[0] else 1}"})  # type: ignore[index]
+        return frozenset() if s == "start" else frozenset({f"process{0 if s[0] else 1}"})
 
     def canonical(s: Clock) -> Clock:
         return min(s, _swap(s), key=repr)
 
-    reduced = explore(["start"], successors, obligations=pending, canonical=canonical, renamings=[_swap])
+    reduced = explore([START], successors, obligations=pending, canonical=canonical, renamings=[_swap])
     assert reduced.states == 2
     (v,) = reduced.violations
     assert v.kind == "deadlock" and v.obligation in pending(v.states[-1])

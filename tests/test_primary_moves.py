@@ -14,7 +14,7 @@ import model.actions as actions
 from conftest import checked
 from model.actions import Model
 from model.labels import Label
-from model.protocol import CORRECT
+from model.protocol import CORRECT, Step
 from model.scenario import ScenarioError, builtin, parse
 from model.state import World, owner, replace_at, visible_value
 from proofs.check import run_check
@@ -56,7 +56,7 @@ def _resync_from_the_primarys_first_controller(monkeypatch: pytest.MonkeyPatch) 
         return w._replace(pairs=replace_at(w.pairs, i, pair._replace(diff=diff)))
 
     mutant = actions.Action(
-        "resync_block", actions.Step.RESYNC_DONE, actions._storage, actions._resync_blocks, resync_block
+        "resync_block", Step.RESYNC_DONE, actions._storage, actions._resync_blocks, resync_block
     )
     monkeypatch.setattr(
         actions, "ACTIONS", tuple(mutant if a.name == "resync_block" else a for a in actions.ACTIONS)

@@ -21,7 +21,7 @@ from model.generate import array_scenario
 from model.labels import Label
 from model.protocol import variant
 from model.scenario import ScenarioError, builtin, parse
-from model.state import Job, Row
+from model.state import Job, Row, World
 from proofs.check import run_check
 from proofs.encoding import Encoding
 from proofs.explicit import explore
@@ -54,7 +54,7 @@ def test_takeovers_complete_fails_when_a_step_never_happens() -> None:
     broken = {liveness_of(v.obligation).name for v in result.violations}
     assert "takeovers_complete" in broken
     (v,) = [v for v in result.violations if v.obligation == ("takeover", 2, 0, 1)]
-    assert v.kind == "deadlock" and v.labels[-1].action == "notify"
+    assert v.kind == "deadlock" and isinstance(v.labels[-1], Label) and v.labels[-1].action == "notify"
 
 
 def test_a_witness_never_reached_makes_the_run_vacuous() -> None:
@@ -115,7 +115,7 @@ def _write_row_keeping(monkeypatch: pytest.MonkeyPatch, *kept: str) -> None:
     holds the step function itself, so its entry is replaced; models built after use it."""
     correct = actions.write_row
 
-    def write_row(m: Model, w: actions.World, k: int) -> actions.World | None:
+    def write_row(m: Model, w: World, k: int) -> World | None:
         after = correct(m, w, k)
         if after is None:
             return None
@@ -191,7 +191,7 @@ def test_rows_follow_designation_names_a_controller_in_charge_that_the_row_does_
     assert safety.rows_follow_designation(m, moved._replace(jobs=(Job(2, 0, 1, 0, 0, 5),))) is None
 
 
-def _with_disk_row(w: actions.World, lu: int, row: Row) -> actions.World:
+def _with_disk_row(w: World, lu: int, row: Row) -> World:
     return w._replace(disk=w.disk._replace(table=(*w.disk.table[:lu], row, *w.disk.table[lu + 1 :])))
 
 
@@ -262,7 +262,7 @@ def test_takeback_not_reached_makes_the_run_vacuous(monkeypatch: pytest.MonkeyPa
     the run never put a take-back to the test."""
     accept = actions._create_jobs
 
-    def no_take_backs(m: Model, w: actions.World, jobs: list[Job]) -> actions.World | None:
+    def no_take_backs(m: Model, w: World, jobs: list[Job]) -> World | None:
         first = m.scenario.lus
         return (
             None if any(job.destination == first[job.lu].controller for job in jobs) else accept(m, w, jobs)
@@ -275,7 +275,7 @@ def test_takeback_not_reached_makes_the_run_vacuous(monkeypatch: pytest.MonkeyPa
     assert check.verdict == "vacuous"
 
 
-def _run(m: Model, *labels: str) -> list[actions.World]:
+def _run(m: Model, *labels: str) -> list[World]:
     """The worlds of the run taking the labelled steps, from the initial world."""
     worlds = [m.initial()]
     for text in labels:
@@ -313,7 +313,7 @@ def test_bmc_states_every_safety_property(scenario: str) -> None:
     assert set(enc.properties(enc.layout.variables("s."))) == {p.name for p in safety.SAFETY}
 
 
-def _large_lu_world_after_a_write(block: int) -> tuple[Model, actions.World]:
+def _large_lu_world_after_a_write(block: int) -> tuple[Model, World]:
     """An array served to real clients (an LU of 200 blocks, beyond the engines' 64): host0
     has written ``block`` once, acknowledged, and the line is dirty in controller 0."""
     from conformance.served import nbd_scenario

@@ -166,13 +166,12 @@ def test_script_completes_catches_a_step_801_that_refuses_a_valid_batch(
     never happen."""
     import model.actions as actions
     from model.protocol import CORRECT
+    from model.state import Job, World
     from proofs.check import run_check
 
     accept = actions._create_jobs
 
-    def refuse_take_backs(
-        m: actions.Model, w: actions.World, jobs: list[actions.Job]
-    ) -> actions.World | None:
+    def refuse_take_backs(m: actions.Model, w: World, jobs: list[Job]) -> World | None:
         return None if any(job.destination == 0 for job in jobs) else accept(m, w, jobs)
 
     scenario = parse(FIG5 + "\n[[takeovers.batch]]\nlus = [2, 3]\ndestination = 0\nport = 1\n")

@@ -15,6 +15,7 @@ from lutakeover.cli import main
 from lutakeover.formats.report import format_simulation
 from model.actions import Model
 from model.generate import array_scenario
+from model.labels import Label
 from model.protocol import variant
 from model.scenario import builtin
 from proofs.check import run_check
@@ -37,7 +38,7 @@ def shortest(bug: str) -> dict[str, int]:
     return {v.property: len(v.trace) - 1 for v in found.counterexamples}
 
 
-def padded_skip_destage() -> tuple[Model, list[str], list[str]]:
+def padded_skip_destage() -> tuple[Model, list[Label], list[Label | str]]:
     """The shortest run breaking no_stale_cache under skip-destage, and the same run after
     a read of the other LU by the other host, which plays no part in it."""
     model = Model(SMALL, variant("skip-destage"))
@@ -208,10 +209,8 @@ def test_simulate_leaves_nothing_in_the_current_directory(
 def test_progress_tells_how_far_the_run_under_way_has_got(monkeypatch: pytest.MonkeyPatch) -> None:
     """On the largest arrays one rule call takes seconds: progress must show the run under
     way, not only the runs done (a clock that moves a second per look stands for that)."""
-    import proofs.simulate as simulate_module
-
     clock = iter(range(10**6))
-    monkeypatch.setattr(simulate_module.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("proofs.simulate.time.monotonic", lambda: float(next(clock)))
     lines: list[str] = []
     simulate(
         Model(SMALL, variant("correct")),

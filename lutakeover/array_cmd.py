@@ -10,7 +10,9 @@ lutakeover array stop --dir run/
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import math
 import os
 import re
 import signal
@@ -23,11 +25,31 @@ from typing import TYPE_CHECKING, Any
 from model.scenario import Scenario
 
 if TYPE_CHECKING:  # the reference array is imported by the verbs that run or ask it
+    from reference_impl.config import ArrayConfig, Workload
     from reference_impl.nbd.array_backend import ArrayBackend
     from reference_impl.nbd.server import Server
     from reference_impl.runtime import Runtime
 
 SOCKET = "api.sock"
+# Held (flock) by the process serving DIR for as long as it runs: a second `array start` on
+# the same DIR would recover the array from files the first is still writing, take its
+# sockets over and rename its log, splitting one array in two. The kernel lets go of the
+# lock when the process ends, however it ends, so a crashed array's DIR can be recovered.
+LOCK = "array.lock"
+MAX_SECONDS = 365 * 86_400
+
+
+def _seconds(text: str) -> float:
+    """``--seconds``: a number of seconds, more than 0 and at most a year."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"{text} is not from 0 (excluded) to {MAX_SECONDS:,} (a year); leave it out to serve until told"
+        )
+    return value
 
 
 def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -42,7 +64,9 @@ def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser],
     start = actions.add_parser("start", help="build the array of a scenario in DIR and serve it")
     scenario_options(start)
     start.add_argument("--dir", required=True, metavar="DIR", help="where the array's files live (created)")
-    start.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: when told)")
+    start.add_argument(
+        "--seconds", type=_seconds, metavar="S", help="stop after S seconds (default: when told)"
+    )
     start.add_argument(
         "--fresh", action="store_true", help="build a new array even if DIR holds one (default: recover it)"
     )
@@ -90,9 +114,7 @@ def start(
     nbd_port: int | None = None,
 ) -> int:
     from conformance.setup import array_of, for_real_clients
-    from reference_impl.api import ManagementApi, serve
     from reference_impl.config import ConfigError
-    from reference_impl.runtime import Runtime
 
     if not simulated_hosts:
         scenario = for_real_clients(scenario)
@@ -106,6 +128,50 @@ def start(
         config.check()
     except ConfigError as e:
         raise ArrayError(str(e), 2) from None
+    lock = _lock(directory)
+    try:
+        return _serve(
+            scenario, source, directory, seconds, fresh, simulated_hosts, nbd_port, config, workload
+        )
+    finally:
+        os.close(lock)
+
+
+def _lock(directory: str) -> int:
+    """Create ``directory`` and hold its lock, or refuse: an array is serving there."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(os.path.join(directory, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise ArrayError(f"cannot use {directory} for the array's files: {e.strerror}", 2) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ArrayError(
+            f"an array is already serving in {directory}: stop it first (`lutakeover array stop --dir "
+            f"{directory}`) or give another --dir",
+            2,
+        ) from None
+    return fd
+
+
+def _serve(
+    scenario: Scenario,
+    source: dict[str, str],
+    directory: str,
+    seconds: float | None,
+    fresh: bool,
+    simulated_hosts: bool,
+    nbd_port: int | None,
+    config: ArrayConfig,
+    workload: Workload,
+) -> int:
+    """Build or recover the array in ``directory`` (whose lock the caller holds) and serve
+    it until told to stop or ``seconds`` have passed."""
+    from reference_impl.api import ManagementApi, serve
+    from reference_impl.runtime import Runtime
+
     restart = not fresh and os.path.exists(os.path.join(directory, "journal.json"))
     try:
         meta = {"scenario": source, "hosts": "simulated" if simulated_hosts else "nbd"}

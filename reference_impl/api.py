@@ -59,7 +59,7 @@ class ManagementApi:
             "status": self._status, "takeover": self._takeover, "backup": self._backup,
             "events": self._events, "stop": self._stop,
         }  # fmt: skip
-        if op not in handlers:
+        if not isinstance(op, str) or op not in handlers:
             return {"ok": False, "error": f"unknown op {op!r}; known: {', '.join(handlers)}"}
         try:
             if op in ("takeover", "backup"):  # a change: the threads it gives work are woken
@@ -198,8 +198,14 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._answer({"ok": False, "error": f"a request is at most {MAX_MESSAGE} bytes"})
                 return  # the rest of the message cannot be told from the next request
             try:
-                request = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                request = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                self._answer({"ok": False, "error": f"not UTF-8: {e}"})
+                continue
+            except RecursionError:
+                self._answer({"ok": False, "error": "not a request: JSON nested too deeply"})
+                continue
+            except ValueError as e:  # malformed JSON, or a number of more digits than Python reads
                 self._answer({"ok": False, "error": f"not JSON: {e}"})
                 continue
             self._answer(self.server.api.handle(request))
@@ -211,6 +217,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    request_queue_size = 128  # clients connecting at once wait to be accepted, not refused
     api: ManagementApi
 
 
@@ -231,10 +238,19 @@ def serve(api: ManagementApi, socket_path: str) -> _Server:
 def request(socket_path: str, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
     """Send one request and return the answer (a client, for the command line and tests)."""
     import socket
+    import time
 
+    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
-        s.connect(socket_path)
+        while True:
+            try:
+                s.connect(socket_path)
+                break
+            except BlockingIOError:  # the server's queue of connections is full: wait a turn
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         s.sendall(json.dumps(message).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):

@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ def api_of(name: str, directory: Path) -> ManagementApi:
     [
         ("fig5", [1, 2], "a request is a JSON object"),
         ("fig5", {"op": "format"}, "unknown op 'format'"),
+        ("fig5", {"op": []}, "unknown op []"),  # a list cannot be looked up among the ops
+        ("fig5", {"op": {"status": 1}}, "unknown op {'status': 1}"),
         ("fig5", {"op": "takeover", "to": 1}, '"lus" must be a non-empty list'),
         ("fig5", {"op": "takeover", "lus": [9], "to": 1}, "there is no LU9"),
         ("fig5", {"op": "takeover", "lus": [2], "to": 7}, "there is no controller 7"),
@@ -117,6 +120,17 @@ def test_the_socket_is_the_owners_and_refuses_malformed_and_oversized_messages(t
             f.write(b'{"op": "status"}\n')  # the same connection still serves
             f.flush()
             assert json.loads(f.readline())["ok"] is True
+            for line, error in [
+                (
+                    b'{"op": "takeover", "lus": [' + b"9" * 5000 + b'], "to": 1}\n',
+                    "not JSON: Exceeds the limit",
+                ),
+                (b"[" * 60_000 + b"\n", "not a request: JSON nested too deeply"),
+                (b'{"op": "st\xffatus"}\n', "not UTF-8"),
+            ]:
+                f.write(line)
+                f.flush()
+                assert error in json.loads(f.readline())["error"]
             f.write(b"x" * (MAX_MESSAGE + 10) + b"\n")
             f.flush()
             assert f"at most {MAX_MESSAGE} bytes" in json.loads(f.readline())["error"]
@@ -124,6 +138,33 @@ def test_the_socket_is_the_owners_and_refuses_malformed_and_oversized_messages(t
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_hundred_clients_at_once_are_each_answered(tmp_path: Path) -> None:
+    """The listening queue used to hold 5 connections, and a client's connect with a timeout
+    failed at once when it was full: a script asking the status from many processes got
+    'Resource temporarily unavailable' for a third of them."""
+    api = api_of("fig5", tmp_path)
+    path = str(tmp_path / "api.sock")
+    server = serve(api, path)
+    answers: list[object] = []
+
+    def ask() -> None:
+        try:
+            answers.append(request(path, {"op": "status"})["ok"])
+        except OSError as e:
+            answers.append(e)
+
+    try:
+        clients = [threading.Thread(target=ask) for _ in range(100)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers == [True] * 100
 
 
 def lutakeover(*args: str) -> subprocess.CompletedProcess[str]:
@@ -186,3 +227,50 @@ def test_array_start_on_an_nbd_port_in_use_is_refused_with_nothing_left_running(
     assert not (directory / "api.sock").exists()
     bad = lutakeover("array", "start", "--builtin", "fig5", "--dir", str(directory), "--nbd-port", "70000")
     assert bad.returncode == 2 and "--nbd-port 70000: a TCP port from 1 to 65534" in bad.stderr
+
+
+def test_a_second_array_start_on_a_serving_dir_is_refused_and_the_first_keeps_its_files(
+    tmp_path: Path,
+) -> None:
+    """A second array on a DIR in use would recover from files the first is writing, take its
+    sockets and rename its log: two arrays on one disk, and a write the first acknowledged
+    lost. It is refused, and the first keeps serving; once it has stopped, DIR recovers."""
+    directory = str(tmp_path / "run")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lutakeover.cli", "array", "start", "--builtin", "fig5", "--dir", directory],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(200):
+            if os.path.exists(os.path.join(directory, "api.sock")):
+                break
+            time.sleep(0.05)
+        api_inode = os.stat(os.path.join(directory, "api.sock")).st_ino
+        second = lutakeover("array", "start", "--builtin", "fig5", "--dir", directory, "--seconds", "1")
+        assert second.returncode == 2, second.stderr
+        assert f"an array is already serving in {directory}" in second.stderr
+        assert "Traceback" not in second.stderr and "recovered" not in second.stdout
+        # nothing of the first's was touched: its socket, its log, and it still answers
+        assert os.stat(os.path.join(directory, "api.sock")).st_ino == api_inode
+        assert not os.path.exists(os.path.join(directory, "events.1.jsonl"))
+        assert lutakeover("array", "status", "--dir", directory).returncode == 0
+        assert lutakeover("array", "stop", "--dir", directory).returncode == 0
+        first.communicate(timeout=60)
+        assert first.returncode == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    again = lutakeover("array", "start", "--builtin", "fig5", "--dir", directory, "--seconds", "0.5")
+    assert again.returncode == 0, again.stderr
+    assert "recovered the array" in again.stdout
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "1e400", "soon"])
+def test_array_start_refuses_a_duration_that_is_no_number_of_seconds(seconds: str, tmp_path: Path) -> None:
+    r = lutakeover(
+        "array", "start", "--builtin", "fig5", "--dir", str(tmp_path / "run"), f"--seconds={seconds}"
+    )
+    assert r.returncode == 2 and "argument --seconds:" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()

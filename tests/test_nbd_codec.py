@@ -128,6 +128,14 @@ def test_another_hosts_export_is_unknown_to_go_and_info() -> None:
     assert h.export is None and not h.done
 
 
+def test_an_export_name_longer_than_the_protocols_strings_is_invalid_and_unknown_names_are_cut() -> None:
+    h, out = started(go("x" * 4097), go("y" * 4096))
+    (invalid, unknown) = replies(out)
+    assert invalid[1] == REP_ERR_INVALID and b"at most 4096 bytes" in invalid[2]
+    assert unknown[1] == REP_ERR_UNKNOWN and len(unknown[2]) < 100  # the name is not echoed whole
+    assert h.export is None and not h.done
+
+
 def test_info_does_not_open_the_export() -> None:
     h, out = started(go("lu0", opt=OPT_INFO))
     assert replies(out)[-1][1] == REP_ACK and h.export is None
@@ -293,6 +301,10 @@ def test_reply_forms() -> None:
         + struct.pack(">IH", EINVAL, 3)
         + b"why"
     )
+    # a read of nothing: a chunk of no type (an offset-data chunk carries at least a byte)
+    nothing = Request(7, CMD_READ, 0, 512, 0)
+    assert reply(nothing, True, 0, b"") == struct.pack(">IHHQI", STRUCTURED_REPLY_MAGIC, 1, 0, 7, 0)
+    assert reply(nothing, False, 0, b"") == struct.pack(">IIQ", SIMPLE_REPLY_MAGIC, 0, 7)
     write = Request(6, CMD_WRITE, 0, 0, 1, b"x")
     assert reply(write, True, ENOSPC) == struct.pack(">IIQ", SIMPLE_REPLY_MAGIC, ENOSPC, 6)
 

@@ -88,6 +88,7 @@ EOVERFLOW = 75
 ESHUTDOWN = 108
 
 MAX_OPTION = 64 * 1024  # longest option data accepted (an export name is at most 4 KiB)
+MAX_STRING = 4096  # the protocol's longest string: an export name, a message
 MAX_PAYLOAD = 32 * 1024 * 1024  # longest read or write (the protocol's customary limit)
 
 _OPTION = struct.Struct(">QII")  # IHAVEOPT, option, length
@@ -216,6 +217,10 @@ class Handshake:
         (name_length,) = struct.unpack_from(">I", data)
         if len(data) < 4 + name_length + 2:
             return option_reply(option, REP_ERR_INVALID, b"the name is longer than the option")
+        if name_length > MAX_STRING:
+            return option_reply(
+                option, REP_ERR_INVALID, f"an export name is at most {MAX_STRING} bytes".encode()
+            )
         name = data[4 : 4 + name_length]
         (count,) = struct.unpack_from(">H", data, 4 + name_length)
         if len(data) != 4 + name_length + 2 + 2 * count:
@@ -227,7 +232,8 @@ class Handshake:
             return option_reply(option, REP_ERR_INVALID, b"the export name is not UTF-8")
         export = self._lookup(text)
         if export is None:
-            return option_reply(option, REP_ERR_UNKNOWN, f"no export {text!r} for this host".encode())
+            shown = text if len(text) <= 64 else text[:64] + "..."  # the message stays short
+            return option_reply(option, REP_ERR_UNKNOWN, f"no export {shown!r} for this host".encode())
         infos = [struct.pack(">HQH", INFO_EXPORT, export.size, export.flags)]
         if INFO_NAME in requests:
             infos.append(struct.pack(">H", INFO_NAME) + export.name.encode())
@@ -326,12 +332,15 @@ def simple_reply(cookie: int, error: int = 0, data: bytes = b"") -> bytes:
 
 
 def structured_read(cookie: int, offset: int, data: bytes) -> bytes:
-    """A read's data in one chunk, the last."""
+    """A read's data in one chunk, the last. A read of nothing gets a chunk of no type: an
+    offset-data chunk must carry at least one byte of data."""
+    if not data:
+        return _chunk(cookie, REPLY_TYPE_NONE, b"")
     return _chunk(cookie, REPLY_TYPE_OFFSET_DATA, struct.pack(">Q", offset) + data)
 
 
 def structured_error(cookie: int, error: int, message: str = "") -> bytes:
-    text = message.encode()[:4096]
+    text = message.encode()[:MAX_STRING]
     payload = struct.pack(">IH", error, len(text)) + text
     return _chunk(cookie, REPLY_TYPE_ERROR, payload)
 

@@ -52,7 +52,10 @@ class Backend(Protocol):
 class Connection:
     """One client connection, from handshake to close. Replies go out through a writing
     thread of its own, so a backend answering from under the array's lock never waits for a
-    slow client; at most ``max_in_flight`` requests are in flight, then reading waits."""
+    slow client. A request is in flight from when it is read until its reply is sent: at
+    most ``max_in_flight`` of them, holding at most ``max_bytes`` of data (one request
+    alone may hold more), then reading waits. So a client that sends requests and does not
+    read the replies stops being read, instead of piling replies up in the server's memory."""
 
     def __init__(
         self,
@@ -61,17 +64,21 @@ class Connection:
         backend: Backend,
         on_close: Callable[[Connection], None],
         max_in_flight: int = 64,
+        max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.sock = sock
         self.host = host
         self.backend = backend
         self.on_close = on_close
         self.max_in_flight = max_in_flight
+        self.max_bytes = max_bytes
         self.lock = threading.Lock()
         self.in_flight = 0
-        self.changed = threading.Condition(self.lock)  # a request finished
+        self.bytes_in_flight = 0  # data read or written by the requests in flight
+        self.changed = threading.Condition(self.lock)  # a reply was sent
         self.closed_reason = ""
-        self._replies: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        # (reply, the bytes its request held); None: no more replies
+        self._replies: queue.SimpleQueue[tuple[bytes, int] | None] = queue.SimpleQueue()
 
     def serve(self) -> None:
         writer = threading.Thread(target=self._write, name=f"nbd {self.host} replies", daemon=True)
@@ -90,9 +97,24 @@ class Connection:
             self.on_close(self)
 
     def _write(self) -> None:
-        while (data := self._replies.get()) is not None:
+        while (item := self._replies.get()) is not None:
+            data, held = item
             with contextlib.suppress(OSError):  # a client gone away: its reading side ends the connection
                 self.sock.sendall(data)
+            with self.lock:
+                self.in_flight -= 1
+                self.bytes_in_flight -= held
+                self.changed.notify_all()
+
+    def _admit(self, held: int) -> None:
+        """Wait until a request holding ``held`` bytes may be in flight, and count it."""
+        with self.lock:
+            while self.in_flight >= self.max_in_flight or (
+                self.in_flight and self.bytes_in_flight + held > self.max_bytes
+            ):
+                self.changed.wait()
+            self.in_flight += 1
+            self.bytes_in_flight += held
 
     def _serve(self) -> None:
         exports = self.backend.exports(self.host)
@@ -128,20 +150,16 @@ class Connection:
 
     def _start(self, export: str, request: Request, structured: bool) -> None:
         if request.error or request.command not in (CMD_READ, CMD_WRITE, CMD_FLUSH):
-            self._replies.put(reply(request, structured, request.error, message=request.reason))
+            self._admit(0)  # its reply, however small, waits for the client like any other
+            self._replies.put((reply(request, structured, request.error, message=request.reason), 0))
             return
-        with self.lock:
-            while self.in_flight >= self.max_in_flight:
-                self.changed.wait()
-            self.in_flight += 1
+        held = request.length if request.command in (CMD_READ, CMD_WRITE) else 0
+        self._admit(held)
 
         def done(error: int, data: bytes) -> None:
             what = "read" if request.command == CMD_READ else "write"
             message = f"the array could not {what}" if error else ""
-            self._replies.put(reply(request, structured, error, data, message))
-            with self.lock:
-                self.in_flight -= 1
-                self.changed.notify_all()
+            self._replies.put((reply(request, structured, error, data, message), held))
 
         try:
             self.backend.submit(self.host, export, request, done)

@@ -39,6 +39,11 @@ def test_a_stale_block_is_caught() -> None:
     assert docs_outputs.agrees(excerpt, output) is False  # lines are whole lines, not prefixes
     excerpt = docs_outputs.Block(block.path, 1, "excerpt", block.command, output.split("\n")[3] + "\n", 0, 0)
     assert docs_outputs.agrees(excerpt, output)
+    # An excerpt's adjacent lines are adjacent in the output: a line left out needs a "...".
+    first, second, third = output.split("\n")[2:5]
+    for body, agrees in [(f"{first}\n{third}\n", False), (f"{first}\n...\n{third}\n", True)]:
+        excerpt = docs_outputs.Block(block.path, 1, "excerpt", block.command, body, 0, 0)
+        assert docs_outputs.agrees(excerpt, output) is agrees, second
 
 
 def test_timings_are_compared_as_placeholders() -> None:

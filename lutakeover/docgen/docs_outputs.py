@@ -4,9 +4,10 @@ A fenced block in a Markdown file under docs/ (or the README) is checked when th
 it is a marker naming a command, the arguments of `lutakeover`:
 
     <!-- output: check --variant skip-destage --quiet -->     the block is the whole output
-    <!-- excerpt: check --variant skip-destage --quiet -->    every line of the block appears
-                                                              in the output, in order
-                                                              (a line "..." stands for any)
+    <!-- excerpt: check --variant skip-destage --quiet -->    the block's lines appear in the
+                                                              output, in order and adjacent,
+                                                              but where a line "..." stands
+                                                              for any lines left out
 
 The output is what the command writes on stdout, then on stderr. A `*` in an argument runs
 the command once per matching file (sorted) and joins the outputs, so one block can list the
@@ -116,16 +117,22 @@ def normalised(text: str) -> str:
 def agrees(block: Block, output: str) -> bool:
     if block.kind == "output":
         return normalised(block.body) == normalised(output)
+    # An excerpt: runs of lines separated by "...", each run found whole (its lines adjacent in
+    # the output, so a line left out silently is a difference), the runs in order.
     lines = normalised(output).split("\n")
-    at = 0
+    runs: list[list[str]] = [[]]
     for wanted in normalised(block.body).split("\n"):
         if wanted.strip() == "...":
-            continue
-        while at < len(lines) and lines[at] != wanted:
+            runs.append([])
+        else:
+            runs[-1].append(wanted)
+    at = 0
+    for run in (r for r in runs if r):
+        while at + len(run) <= len(lines) and lines[at : at + len(run)] != run:
             at += 1
-        if at == len(lines):
+        if at + len(run) > len(lines):
             return False
-        at += 1
+        at += len(run)
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -36,6 +37,11 @@ SOCKET = "api.sock"
 # sockets over and rename its log, splitting one array in two. The kernel lets go of the
 # lock when the process ends, however it ends, so a crashed array's DIR can be recovered.
 LOCK = "array.lock"
+# What array DIR holds: its scenario's name, a digest of the scenario and who the hosts are.
+# Recovering with another scenario would read its files in another layout and rewrite them.
+IDENTITY = "array.json"
+# The longest path a unix socket's address holds on Linux (108 bytes with the final NUL).
+MAX_SOCKET_PATH = 107
 MAX_SECONDS = 365 * 86_400
 
 
@@ -59,6 +65,10 @@ def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser],
         description="The reference array as running software: a thread per component, the disk, "
         "caches and journal as files in DIR, every step logged to DIR/events.jsonl (check it "
         "with `lutakeover validate`), and the management API on DIR/api.sock (owner only).",
+        epilog="Exit codes: 0 done; 1 the array refuses the request as it stands (an LU already "
+        "moving, not the next take-over of its script) or a component of the array failed; 2 bad "
+        "input (a request malformed or naming no LU, controller or pair of the array, no array "
+        "serving in DIR, DIR in use by another array or holding another scenario's).",
     )
     actions = array.add_subparsers(dest="array_verb", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="build the array of a scenario in DIR and serve it")
@@ -93,15 +103,21 @@ def add_parser(verbs: Any, scenario_options: Callable[[argparse.ArgumentParser],
         verb.add_argument("--dir", required=True, metavar="DIR", help="the array's directory")
         verb.add_argument("--json", action="store_true", help="print the API's answer as JSON")
     for verb in (takeover, backup):
-        verb.add_argument("--wait", action="store_true", help="print each step until the job is done")
+        verb.add_argument(
+            "--wait",
+            action="store_true",
+            help="print each step until the job is done (with --json, each step a JSON object on a line)",
+        )
 
 
 class ArrayError(Exception):
-    """Refused by the array or unreachable: the message says why (exit 1 or 2)."""
+    """Refused by the array or unreachable: the message says why (exit 1 or 2); ``answer``
+    is the array's own, if it answered."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int, answer: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.answer = answer
 
 
 def start(
@@ -128,6 +144,17 @@ def start(
         config.check()
     except ConfigError as e:
         raise ArrayError(str(e), 2) from None
+    sockets = [SOCKET]
+    if not simulated_hosts and nbd_port is None:
+        sockets += [f"nbd-{h.name}.sock" for h in scenario.hosts]
+    for name in sockets:
+        path = os.path.join(directory, name)
+        if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+            raise ArrayError(
+                f"--dir {directory}: the socket {path} would be {len(os.fsencode(path))} bytes long, more "
+                f"than the {MAX_SOCKET_PATH} a unix socket's address holds: give a shorter --dir",
+                2,
+            )
     lock = _lock(directory)
     try:
         return _serve(
@@ -173,8 +200,15 @@ def _serve(
     from reference_impl.runtime import Runtime
 
     restart = not fresh and os.path.exists(os.path.join(directory, "journal.json"))
+    identity = {
+        "scenario": scenario.name,
+        "hosts": "simulated" if simulated_hosts else "nbd",
+        "digest": hashlib.sha256(repr(scenario).encode()).hexdigest(),
+    }
+    if restart:
+        _same_array(directory, identity)
     try:
-        meta = {"scenario": source, "hosts": "simulated" if simulated_hosts else "nbd"}
+        meta = {"scenario": source, "hosts": identity["hosts"]}
         runtime = Runtime(
             config, workload, directory, meta=meta, restart=restart, external_hosts=not simulated_hosts
         )
@@ -184,6 +218,11 @@ def _serve(
         ) from None
     if restart:
         print(f"lutakeover: recovered the array in {directory} from its files", flush=True)
+    try:
+        Path(directory, IDENTITY).write_text(json.dumps(identity) + "\n", encoding="utf-8")
+    except OSError as e:
+        runtime.close()
+        raise ArrayError(f"cannot write {os.path.join(directory, IDENTITY)}: {e.strerror}", 2) from None
     runtime.operator_designates = False
     try:  # the NBD sockets first: a port in use refuses the start with nothing left running
         nbd = None if simulated_hosts else _serve_nbd(runtime, directory, nbd_port)
@@ -212,6 +251,27 @@ def _serve(
     for error in stats.errors:
         print(f"lutakeover: error: {error}", file=sys.stderr)
     return 1 if stats.errors else 0
+
+
+def _same_array(directory: str, identity: dict[str, str]) -> None:
+    """Refuse to recover the array in ``directory`` as another scenario's, or with hosts of
+    another kind. A directory from before arrays were named this way is recovered as it was."""
+    path = os.path.join(directory, IDENTITY)
+    try:
+        held = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as e:
+        raise ArrayError(f"cannot read {path}: {e}; --fresh builds a new array there", 2) from None
+    held = held if isinstance(held, dict) else {}
+    if (held.get("digest"), held.get("hosts")) != (identity["digest"], identity["hosts"]):
+        raise ArrayError(
+            f"{directory} holds the array of scenario {held.get('scenario', '?')} with "
+            f"{held.get('hosts', '?')} hosts, not of {identity['scenario']} with {identity['hosts']} hosts "
+            "as given: start it as it was built, or with --fresh to build a new array there (its files "
+            "are replaced)",
+            2,
+        )
 
 
 def _serve_nbd(runtime: Runtime, directory: str, port: int | None) -> tuple[Server, ArrayBackend, list[str]]:
@@ -243,7 +303,11 @@ def ask(directory: str, message: dict[str, Any]) -> dict[str, Any]:
     except OSError as e:
         raise ArrayError(f"cannot reach the array in {directory}: {e}", 2) from None
     if not answer.get("ok"):
-        raise ArrayError(f"the array refuses it: {answer.get('error')}", 1)
+        # Bad input (exit 2) when the request is malformed or names nothing in the array;
+        # a request the array cannot take now, or by its script, is a refusal (exit 1).
+        raise ArrayError(
+            f"the array refuses it: {answer.get('error')}", 2 if answer.get("bad_request") else 1, answer
+        )
     return answer
 
 
@@ -270,17 +334,29 @@ def format_status(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def wait_for(directory: str, lus: Collection[int], since: int, out: Callable[[str], None]) -> None:
-    """Print each step from ``since`` until no job of ``lus`` is under way. The status is
-    asked before the events, so the last events read include the step that ended the job."""
+def wait_for(
+    directory: str, lus: Collection[int], since: int, out: Callable[[str], None], as_json: bool = False
+) -> None:
+    """Print each step from ``since`` until no job of ``lus`` is under way (with ``as_json``,
+    each as a JSON object on a line of its own). The status is asked before the events, so
+    the last events read include the step that ended the job."""
     while True:
         status = ask(directory, {"op": "status"})
         while since < status["steps"]:  # an answer holds a bounded number of steps
             events = ask(directory, {"op": "events", "since": since})
             if events.get("dropped"):
-                out(f"  ({events['dropped']:,} steps no longer held in memory: see events.jsonl)")
+                dropped = events["dropped"]
+                out(
+                    json.dumps({"dropped": dropped})
+                    if as_json
+                    else f"  ({dropped:,} steps no longer held in memory: see events.jsonl)"
+                )
             for e in events["events"]:
-                out(f"  {e['seq']:>6}  {e['event']}({', '.join(map(str, e['args']))})")
+                out(
+                    json.dumps(e)
+                    if as_json
+                    else f"  {e['seq']:>6}  {e['event']}({', '.join(map(str, e['args']))})"
+                )
             since = events["next"]
         if not any(j["lu"] in lus for j in status["jobs"]):
             return
@@ -324,8 +400,10 @@ def run(
             answer = ask(args.dir, message)
             out(json.dumps(answer) if args.json else f"lutakeover: accepted as {answer['event']}")
             if args.wait:
-                wait_for(args.dir, watched, answer["step"] - 1, out)
+                wait_for(args.dir, watched, answer["step"] - 1, out, args.json)
         return 0
     except ArrayError as e:
+        if getattr(args, "json", False) and e.answer is not None:
+            out(json.dumps(e.answer))  # a script reading the answers gets the refusal too
         print(f"lutakeover: error: {e}", file=sys.stderr)
         return e.code

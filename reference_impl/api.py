@@ -1,7 +1,9 @@
 """The management utility's local API: JSON over a unix socket, one request per line.
 
 Only the owner may connect (the socket is created with mode 0600). Every request gets one
-JSON line back: ``{"ok": true, ...}`` or ``{"ok": false, "error": "why"}``. A bad request
+JSON line back: ``{"ok": true, ...}`` or ``{"ok": false, "error": "why", "bad_request": B}``,
+``B`` true for a request malformed or naming nothing in the array, false for one the array
+cannot take now (an LU already moving) or by its scenario's script. A bad request
 (unknown operation or LU or controller, a destination equal to the source, an LU already
 moving, a LUN-map collision or gap, malformed JSON, a message over 64 KiB) is refused with
 its reason and changes nothing; the array keeps serving.
@@ -36,12 +38,18 @@ class RequestError(ValueError):
     """A request refused; the message is the reason the client gets."""
 
 
+class BadRequest(RequestError):
+    """A request that is malformed or names nothing in the array: refused whatever the
+    array's state (``"bad_request": true`` in the answer), where a ``RequestError`` is one
+    the array cannot take now or by its script."""
+
+
 def _int(request: dict[str, Any], key: str, optional: bool = False) -> int | None:
     value = request.get(key)
     if value is None and optional:
         return None
     if type(value) is not int:
-        raise RequestError(f'"{key}" must be a whole number')
+        raise BadRequest(f'"{key}" must be a whole number')
     return value
 
 
@@ -53,14 +61,18 @@ class ManagementApi:
     def handle(self, request: object) -> dict[str, Any]:
         """The answer to one decoded request."""
         if not isinstance(request, dict):
-            return {"ok": False, "error": "a request is a JSON object with an 'op'"}
+            return {"ok": False, "error": "a request is a JSON object with an 'op'", "bad_request": True}
         op = request.get("op")
         handlers = {
             "status": self._status, "takeover": self._takeover, "backup": self._backup,
             "events": self._events, "stop": self._stop,
         }  # fmt: skip
         if not isinstance(op, str) or op not in handlers:
-            return {"ok": False, "error": f"unknown op {op!r}; known: {', '.join(handlers)}"}
+            return {
+                "ok": False,
+                "error": f"unknown op {op!r}; known: {', '.join(handlers)}",
+                "bad_request": True,
+            }
         try:
             if op in ("takeover", "backup"):  # a change: the threads it gives work are woken
                 with self.runtime.changing():
@@ -69,7 +81,7 @@ class ManagementApi:
                 with self.runtime.lock:
                     answer = handlers[op](request)
         except (RequestError, NotOffered) as e:
-            return {"ok": False, "error": str(e)}
+            return {"ok": False, "error": str(e), "bad_request": isinstance(e, BadRequest)}
         return {"ok": True, **answer}
 
     def _status(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -116,17 +128,17 @@ class ManagementApi:
     def _takeover(self, request: dict[str, Any]) -> dict[str, Any]:
         lus = request.get("lus")
         if not isinstance(lus, list) or not lus or not all(type(lu) is int for lu in lus):
-            raise RequestError('"lus" must be a non-empty list of LU numbers')
+            raise BadRequest('"lus" must be a non-empty list of LU numbers')
         to = _int(request, "to")
         port = _int(request, "port", optional=True)
         sim = self.runtime.sim
         rows = sim.array.rows()
         for lu in lus:
             if lu not in rows:
-                raise RequestError(f"there is no LU{lu}")
+                raise BadRequest(f"there is no LU{lu}")
         assert to is not None
         if not 0 <= to < sim.array.config.controllers:
-            raise RequestError(f"there is no controller {to}")
+            raise BadRequest(f"there is no controller {to}")
         workload, op = sim.operator.workload, sim.operator
         if workload.mode == "any":
             if len(lus) != 1 or port not in (None, workload.takeover_port):
@@ -154,7 +166,7 @@ class ManagementApi:
         sim = self.runtime.sim
         index = sim.operator.next_backup()
         if not 0 <= (pair or 0) < len(sim.array.pairs):
-            raise RequestError(f"there is no pair{pair}")
+            raise BadRequest(f"there is no pair{pair}")
         if index is None:
             raise RequestError("this array's scenario has no backup left in its script")
         if sim.operator.workload.backups[index] != pair:
@@ -172,7 +184,7 @@ class ManagementApi:
         array no longer holds in memory (events.jsonl has them all)."""
         since = _int(request, "since", optional=True) or 0
         if since < 0:
-            raise RequestError('"since" must be a step number, 0 or more')
+            raise BadRequest('"since" must be a step number, 0 or more')
         sim = self.runtime.sim
         first = sim.steps - len(sim.log)  # the number of the oldest step still held
         start = min(max(since, first), sim.steps)
@@ -195,18 +207,22 @@ class _Handler(socketserver.StreamRequestHandler):
             if not line:
                 return
             if len(line) > MAX_MESSAGE:
-                self._answer({"ok": False, "error": f"a request is at most {MAX_MESSAGE} bytes"})
+                self._answer(
+                    {"ok": False, "error": f"a request is at most {MAX_MESSAGE} bytes", "bad_request": True}
+                )
                 return  # the rest of the message cannot be told from the next request
             try:
                 request = json.loads(line.decode("utf-8"))
             except UnicodeDecodeError as e:
-                self._answer({"ok": False, "error": f"not UTF-8: {e}"})
+                self._answer({"ok": False, "error": f"not UTF-8: {e}", "bad_request": True})
                 continue
             except RecursionError:
-                self._answer({"ok": False, "error": "not a request: JSON nested too deeply"})
+                self._answer(
+                    {"ok": False, "error": "not a request: JSON nested too deeply", "bad_request": True}
+                )
                 continue
             except ValueError as e:  # malformed JSON, or a number of more digits than Python reads
-                self._answer({"ok": False, "error": f"not JSON: {e}"})
+                self._answer({"ok": False, "error": f"not JSON: {e}", "bad_request": True})
                 continue
             self._answer(self.server.api.handle(request))
 

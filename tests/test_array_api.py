@@ -65,13 +65,21 @@ def test_a_bad_request_is_refused_with_its_reason_and_changes_nothing(
     answer = api.handle(message)
     assert answer["ok"] is False and reason in answer["error"], answer
     assert api.handle({"op": "status"}) == before
+    # malformed, or naming nothing in the array: bad input whatever the array's state
+    assert answer["bad_request"] is not any(
+        refusal in reason for refusal in ("the next", "already on", "with a gap", "one LU at a time")
+    )
 
 
 def test_an_lu_already_moving_is_refused_and_the_array_keeps_serving(tmp_path: Path) -> None:
     api = api_of("three-way", tmp_path)
     assert api.handle({"op": "takeover", "lus": [1], "to": 1})["ok"]
     again = api.handle({"op": "takeover", "lus": [1], "to": 2})
-    assert again == {"ok": False, "error": "Step 801 refuses it: LU1 is already being taken over"}
+    assert again == {
+        "ok": False,
+        "error": "Step 801 refuses it: LU1 is already being taken over",
+        "bad_request": False,
+    }
     status = api.handle({"op": "status"})
     assert [(j["lu"], j["destination"], j["next_step"]) for j in status["jobs"]] == [(1, 1, "instruct")]
     events = api.handle({"op": "events", "since": 0})
@@ -188,9 +196,18 @@ def test_array_commands_drive_a_take_over_that_validates(tmp_path: Path) -> None
             time.sleep(0.05)
         refused = lutakeover("array", "takeover", "--dir", directory, "--lu", "2", "--to", "1")
         assert refused.returncode == 1 and "the next take-over moves LUs [2, 3]" in refused.stderr
-        done = lutakeover("array", "takeover", "--dir", directory, "--lu", "2,3", "--to", "1", "--wait")
+        bad = lutakeover("array", "takeover", "--dir", directory, "--lu", "9", "--to", "1", "--json")
+        assert bad.returncode == 2 and "there is no LU9" in bad.stderr  # bad input, not a refusal
+        assert json.loads(bad.stdout) == {"ok": False, "error": "there is no LU9", "bad_request": True}
+        done = lutakeover(
+            "array", "takeover", "--dir", directory, "--lu", "2,3", "--to", "1", "--wait", "--json"
+        )
         assert done.returncode == 0, done.stderr
-        assert "designate_batch(0)" in done.stdout and "resume(2, 0, 1)" in done.stdout
+        answer, *steps = [json.loads(line) for line in done.stdout.splitlines()]  # JSON lines, all
+        assert answer["ok"] and answer["event"] == "designate_batch(0)"
+        resumed = [s["args"] for s in steps if s["event"] == "resume"]
+        assert sorted(resumed) == [[2, 0, 1], [3, 0, 1]]
+        assert [s["seq"] for s in steps] == list(range(steps[0]["seq"], steps[0]["seq"] + len(steps)))
         status = lutakeover("array", "status", "--dir", directory, "--json")
         table = json.loads(status.stdout)["table"]
         assert [(r["lu"], r["port"], r["current"]) for r in table] == [
@@ -265,6 +282,31 @@ def test_a_second_array_start_on_a_serving_dir_is_refused_and_the_first_keeps_it
     again = lutakeover("array", "start", "--builtin", "fig5", "--dir", directory, "--seconds", "0.5")
     assert again.returncode == 0, again.stderr
     assert "recovered the array" in again.stdout
+
+
+def test_array_start_recovers_only_the_array_dir_holds(tmp_path: Path) -> None:
+    """Recovering one-lu's files as fig5's array rewrote them in fig5's layout and failed
+    with a KeyError in a component; now it is refused, and one-lu's array recovers as it was."""
+    directory = str(tmp_path / "run")
+    start = ("array", "start", "--dir", directory, "--simulated-hosts", "--seconds", "0.5")
+    assert lutakeover(*start, "--builtin", "one-lu").returncode == 0
+    files = {p.name: p.read_bytes() for p in Path(directory).iterdir() if p.suffix in (".img", ".json")}
+    for other in (["--builtin", "fig5"], ["--builtin", "one-lu", "--nbd-port", "1"]):
+        argv = [a for a in start if a != "--simulated-hosts"] if "--nbd-port" in other else start
+        r = lutakeover(*argv, *other)
+        assert r.returncode == 2 and f"{directory} holds the array of scenario one-lu" in r.stderr, r.stderr
+        assert {p.name: p.read_bytes() for p in Path(directory).iterdir() if p.name in files} == files
+    again = lutakeover(*start, "--builtin", "one-lu")
+    assert again.returncode == 0 and "recovered the array" in again.stdout
+    fresh = lutakeover(*start, "--builtin", "fig5", "--fresh")
+    assert fresh.returncode == 0 and "recovered" not in fresh.stdout
+
+
+def test_array_start_refuses_a_dir_too_long_for_its_sockets_before_building_anything(tmp_path: Path) -> None:
+    directory = tmp_path / ("d" * (110 - len(str(tmp_path))))
+    r = lutakeover("array", "start", "--builtin", "fig5", "--dir", str(directory), "--simulated-hosts")
+    assert r.returncode == 2 and "more than the 107 a unix socket's address holds" in r.stderr
+    assert "Traceback" not in r.stderr and not directory.exists()
 
 
 @pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "1e400", "soon"])

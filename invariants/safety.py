@@ -17,8 +17,8 @@ from model.state import (
     PairState,
     Row,
     World,
-    active_controllers,
     admissible_values,
+    holders,
     jobs_for,
     owner,
     visible_value,
@@ -34,8 +34,7 @@ class Property:
 
 def single_active_controller(m: Model, w: World) -> str | None:
     """No LU is ever in the charge of two controllers at once."""
-    for lu in range(m.lus):
-        active = active_controllers(w, lu)
+    for lu, active in enumerate(holders(w, m.lus)):
         if len(active) > 1:
             return f"LU{lu} is in the charge of controllers {active} at once"
     return None
@@ -44,10 +43,10 @@ def single_active_controller(m: Model, w: World) -> str | None:
 def no_acknowledged_write_lost(m: Model, w: World) -> str | None:
     """Every block, as seen through the LU's controller (its cache, else the disk), holds
     the last acknowledged write or the write now in flight to it."""
-    for lu in range(m.lus):
+    for lu, active in enumerate(holders(w, m.lus)):
         if _is_secondary(m, lu):
             continue  # a mirror holds the primary's writes, not its own: see the pair properties
-        owners: list[int | None] = list(active_controllers(w, lu)) or [None]
+        owners: list[int | None] = list(active) or [None]
         if m.blocks[lu] > _LARGE_LU and all(_reads_acked(m, w, lu, c) for c in owners):
             continue
         for block in range(m.blocks[lu]):
@@ -130,6 +129,7 @@ def rows_follow_designation(m: Model, w: World) -> str | None:
     current, and its port and external LUN are those Step 801 designated."""
     # tables_agree compares the tables with the disk's row, not the row with what it should
     # say: a Step 803 writing the old port everywhere passes it, and lun_map_well_formed too.
+    held = holders(w, m.lus)
     for lu in range(m.lus):
         if jobs_for(w, lu):
             continue
@@ -139,7 +139,7 @@ def rows_follow_designation(m: Model, w: World) -> str | None:
                 f"the disk's row of LU{lu} is {_row(row)}, but Step 801 designated controller "
                 f"{designated.controller}, port {designated.port}, external LUN {designated.ext_lun}"
             )
-        active = active_controllers(w, lu)
+        active = held[lu]
         if active != [row.current]:
             if not active:
                 in_charge = "no controller is"
@@ -156,10 +156,11 @@ def rows_follow_designation(m: Model, w: World) -> str | None:
 
 def path_routes_to_owner(m: Model, w: World) -> str | None:
     """While an LU's path is not suspended, its frames go to the controller in charge."""
+    held = holders(w, len(w.paths))
     for lu, path in enumerate(w.paths):
         if path.suspended:
             continue
-        active = active_controllers(w, lu)
+        active = held[lu]
         if path.route not in active:
             owner = f"controller {active[0]}" if active else "no controller"
             return (

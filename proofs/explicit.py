@@ -283,7 +283,9 @@ def explore(
                     stop = True
                     break
                 queue.append((nxt if share is None else share(nxt, depth + 1), j, depth + 1))
-            progress_meter.tick(len(fingerprints), depth, len(queue))
+                # At each new state, not each state expanded: a state of a large array may have a
+                # thousand successors, each checked, and its expansion alone take a minute.
+                progress_meter.tick(len(fingerprints), depth, len(queue))
         hit_limit = max_states is not None and len(fingerprints) >= max_states
         # A violation found is a final verdict even with states left; the limit is not.
         result.complete = not hit_limit and (not queue or bool(broken))

@@ -285,3 +285,19 @@ def test_the_search_remembers_states_by_fingerprint_alone() -> None:
     tracemalloc.stop()
     assert result.states == 50_001
     assert peak < 50_001 * (8 + 8 + 16) * 1.5  # fingerprints, parents, index; array growth slack
+
+
+def test_progress_is_told_while_a_state_with_many_successors_is_expanded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On an array of a thousand LUs the initial state has a thousand successors, each
+    checked in milliseconds: progress told once per state expanded stayed silent for
+    minutes. It is told at each new state, here with a clock that moves a second a look."""
+    clock = iter(range(10**6))
+    monkeypatch.setattr("proofs.explicit.time.monotonic", lambda: float(next(clock)))
+    lines: list[str] = []
+    result = explore(
+        [0], lambda n: [("add", k) for k in range(1, 101)] if n == 0 else [], progress=lines.append
+    )
+    assert result.states == 101
+    assert len(lines) > 10 and all(", depth 0, " in line for line in lines)  # all during the first state

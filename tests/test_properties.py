@@ -21,7 +21,7 @@ from model.generate import array_scenario
 from model.labels import Label
 from model.protocol import variant
 from model.scenario import ScenarioError, builtin, parse
-from model.state import Job, Row, World
+from model.state import Job, Row, World, active_controllers, holders
 from proofs.check import run_check
 from proofs.encoding import Encoding
 from proofs.explicit import explore
@@ -355,3 +355,16 @@ def test_a_write_in_flight_to_a_large_lu_may_already_show() -> None:
         assert t is not None, label
         w = t.after
     assert w.ghost.acked[0][199] == 0 and safety.no_acknowledged_write_lost(m, w) is None  # 1 in flight
+
+
+@pytest.mark.parametrize(("name", "bug"), [("three-way", "correct"), ("fig5", "start-before-stop")])
+def test_holders_are_the_controllers_in_charge_of_each_lu(name: str, bug: str) -> None:
+    """The properties find each LU's controllers in one pass (``holders``), not a scan per
+    LU: the same lists, in every reachable state, two controllers at once included."""
+    m = Model(builtin(name), variant(bug))
+    twice = 0
+    for w in reachable_worlds(m):
+        held = holders(w, m.lus)
+        assert held == [active_controllers(w, lu) for lu in range(m.lus)]
+        twice += any(len(h) > 1 for h in held)
+    assert (twice > 0) is (bug != "correct")

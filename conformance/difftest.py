@@ -25,7 +25,7 @@ _WINDOW = 8  # longest run of steps ``minimise`` tries to leave out at once
 class DifftestResult:
     scenario: str
     bugs: tuple[str, ...]
-    seed: int
+    seed: int | None  # None: a replayed program, whose steps no seed chose
     runs: int = 0  # runs made, shrinking included
     steps: int = 0  # steps taken in all runs
     longest: int = 0  # steps of the longest run

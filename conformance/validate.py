@@ -11,22 +11,60 @@ scenario (``{"builtin": NAME}`` or ``{"file": PATH}``), then one object per even
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from invariants.safety import first_broken
-from model.actions import Model
+from model.actions import ACTIONS_BY_NAME, Action, Model
 from model.labels import Label
 from model.protocol import CORRECT, Protocol
 from model.scenario import Scenario
 from model.state import Op
 from reference_impl.eventlog import LOG_KIND
 
+# An event is one short line (under 200 characters); a longer line is not a log, and a file
+# with no line ends (/dev/zero) would otherwise be read whole into memory as one line.
+MAX_LINE = 1 << 20  # characters, as a scenario file is capped at 1 MiB
+
 
 class LogError(ValueError):
     """A log that cannot be read: the message names the line and what is wrong."""
+
+
+def _arity(action: Action) -> int:
+    """How many arguments a label of ``action`` has: those its ``apply`` takes after the
+    model and the state, a take-over step's job index standing for three (the job's LU,
+    source and destination, see ``model.actions.describe``)."""
+    taken = len(inspect.signature(action.apply).parameters) - 2
+    return taken + 2 if action.per_job is not None else taken
+
+
+ARITY: dict[str, int] = {name: _arity(action) for name, action in ACTIONS_BY_NAME.items()}
+
+
+def label_error(label: Label) -> str | None:
+    """What makes ``label`` name no action of the model (an unknown action, or the wrong
+    number of arguments), or None: such a label is bad input, not a step the model refuses,
+    and its text cannot even be written (``Label.__str__`` needs its arguments)."""
+    if label.action not in ARITY:
+        return f"no action is called {label.action!r}"
+    wanted, found = ARITY[label.action], len(label.args)
+    if found != wanted:
+        return f"{label.action} takes {wanted} argument{'s' * (wanted != 1)}, found {found}"
+    return None
+
+
+def log_lines(f: TextIO) -> Iterator[str]:
+    """The lines of an open log, none read past ``MAX_LINE`` characters."""
+    n = 0
+    while line := f.readline(MAX_LINE + 1):
+        n += 1
+        if len(line) > MAX_LINE:
+            raise LogError(f"line {n}: longer than {MAX_LINE:,} characters; an event is one short line")
+        yield line
 
 
 @dataclass(frozen=True)
@@ -71,7 +109,9 @@ def _object(text: str, n: int) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise LogError(f"line {n}: not JSON: {e.msg}") from None
+        # json's message stops where it would give the position ("Invalid control character
+        # at"): the column completes the sentence.
+        raise LogError(f"line {n}: not JSON: {e.msg.removesuffix(' at')} at column {e.colno}") from None
     if not isinstance(data, dict):
         raise LogError(f"line {n}: an event is a JSON object, not {type(data).__name__}")
     return data
@@ -87,7 +127,11 @@ def _events(it: Iterator[tuple[int, str]]) -> Iterator[LoggedEvent]:
             raise LogError(f'line {n}: an event needs "event" (a name) and "args" (whole numbers)')
         if value is not None and type(value) is not int:
             raise LogError(f'line {n}: "value" must be a whole number')
-        yield LoggedEvent(n, Label(name, tuple(args)), value)
+        label = Label(name, tuple(args))
+        wrong = label_error(label)
+        if wrong is not None:
+            raise LogError(f"line {n}: {wrong}")
+        yield LoggedEvent(n, label, value)
 
 
 def validate(scenario: Scenario, events: Iterable[LoggedEvent], protocol: Protocol = CORRECT) -> Validation:

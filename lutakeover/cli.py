@@ -8,10 +8,13 @@ or a proof obligation failed), 2 bad input, 3 incomplete (`check`: a limit stopp
 from __future__ import annotations
 
 import argparse
+import codecs
+import errno
 import os
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -443,15 +446,13 @@ def _check_report_dir(path: str) -> None:
     if target.exists() and not target.is_dir():
         raise BadInput(f"--report {path}: exists and is not a directory")
     existing = next((p for p in [target, *target.parents] if p.exists()), Path("."))
+    if not existing.is_dir():  # a file on the way: the folder could never be created
+        raise BadInput(f"--report {path}: {existing} is not a directory")
     if not os.access(existing, os.W_OK):
         raise BadInput(f"--report {path}: {existing} is not writable")
 
 
-def _write_report(write: Callable[[], Path], quiet: bool) -> None:
-    try:
-        page = write()
-    except OSError as e:
-        raise BadInput(f"--report: cannot write the report: {e}") from None
+def _report_written(page: Path, quiet: bool) -> None:
     if not quiet:
         print(f"lutakeover: report written to {page}", file=sys.stderr)
 
@@ -466,18 +467,80 @@ def _scenario(args: argparse.Namespace, served: bool = False) -> Scenario:
             return load(args.scenario, served)
         return builtin(args.builtin or "fig5")
     except ScenarioError as e:
+        if args.scenario and _starts_with_bom(args.scenario):  # TOML's parser says only "line 1"
+            raise BadInput(
+                f"{args.scenario}: starts with a UTF-8 byte order mark (BOM), which TOML does not allow: "
+                "save it as UTF-8 without one"
+            ) from None
         raise BadInput(str(e)) from None
 
 
-def _check_writable(path: str, option: str = "--trace-out") -> None:
+def _starts_with_bom(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    except OSError:
+        return False
+
+
+def _check_writable(path: str, option: str) -> None:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise BadInput(f"{option} {path}: is a directory")
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"{option} {path}: {folder} is not a directory")
     if not folder.is_dir():
         raise BadInput(f"{option} {path}: directory {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise BadInput(f"{option} {path}: directory {folder} is not writable")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise BadInput(f"{option} {path}: cannot write: {os.strerror(errno.EACCES)}")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): the same path, then
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_outputs(outputs: dict[str, str | None], inputs: dict[str, str | None]) -> None:
+    """Refuse, before the run, an output the run could not write, or one that would
+    overwrite an input or another output: a scenario file given as its own --trace-out
+    would be lost. ``outputs`` maps each output option to its path (None: not given;
+    --report names a folder, the files a report writes are in it); ``inputs`` maps what
+    each input file is ("the scenario file") to its path."""
+    taken = [(what, path) for what, path in inputs.items() if path]  # files not to write over
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if not path:  # a path of "" would otherwise read as no option at all
+            raise BadInput(f"{option}: the path is empty")
+        if option == "--report":
+            from lutakeover.reports.html_report import OWNED
+
+            _check_report_dir(path)
+            files = [str(Path(path, name)) for name in OWNED]
+        else:
+            _check_writable(path, option)
+            files = [path]
+        for file in files:
+            for what, other in taken:
+                if _same_file(file, other):
+                    raise BadInput(f"{option} {path}: would overwrite {what} {other}")
+            taken.append((f"the {option} file", file))
+
+
+@contextmanager
+def _writing(option: str, path: str) -> Iterator[None]:
+    """Where the output of ``option`` is written: a failure the checks before the run could
+    not foresee (a full disk, a file made read-only since) is bad input, said in one line
+    like any other, not a traceback after the result."""
+    try:
+        yield
+    except OSError as e:
+        raise BadInput(f"{option} {path}: cannot write: {e.strerror or e}") from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -533,10 +596,9 @@ def _check(args: argparse.Namespace) -> int:
                 "far less (drop --composed)",
                 file=sys.stderr,
             )
-    if args.trace_out:
-        _check_writable(args.trace_out)
-    if args.report:
-        _check_report_dir(args.report)
+    _check_outputs(
+        {"--trace-out": args.trace_out, "--report": args.report}, {"the scenario file": args.scenario}
+    )
 
     def progress(line: str) -> None:
         print(f"lutakeover: {line}", file=sys.stderr, flush=True)
@@ -577,12 +639,13 @@ def _check(args: argparse.Namespace) -> int:
     if args.trace_out:
         if result.counterexamples:
             v = result.counterexamples[0]
-            write_trace(
-                args.trace_out,
-                v,
-                f"lutakeover check {scenario.name}",
-                violation_description(v.property, protocol.name),
-            )
+            with _writing("--trace-out", args.trace_out):
+                write_trace(
+                    args.trace_out,
+                    v,
+                    f"lutakeover check {scenario.name}",
+                    violation_description(v.property, protocol.name),
+                )
             if not args.quiet:
                 print(f"lutakeover: trace written to {args.trace_out}", file=sys.stderr)
         elif not args.quiet:
@@ -590,7 +653,9 @@ def _check(args: argparse.Namespace) -> int:
     if args.report:
         from lutakeover.reports.html_report import check_report
 
-        _write_report(lambda: check_report(result, args.report), args.quiet)
+        with _writing("--report", args.report):
+            page = check_report(result, args.report)
+        _report_written(page, args.quiet)
     return exit_code(result.verdict)
 
 
@@ -626,11 +691,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         path = str(Path(args.scenario).resolve()) if args.scenario else ""
         source = f"load({path!r})" if args.scenario else f"builtin({scenario.name!r})"
     protocol = _protocol(args.variant)
-    for option in ("trace_out", "program_out"):
-        if getattr(args, option):
-            _check_writable(getattr(args, option), "--" + option.replace("_", "-"))
-    if args.report:
-        _check_report_dir(args.report)
+    _check_outputs(
+        {"--trace-out": args.trace_out, "--program-out": args.program_out, "--report": args.report},
+        {"the scenario file": args.scenario},
+    )
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     if not args.quiet:
         print(f"lutakeover: simulate {scenario.name}, variant {protocol.name}, seed {seed}", file=sys.stderr)
@@ -645,14 +709,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     _print(dumps(simulation_json(result)) if args.json else format_simulation(result))
     if result.failure is not None:
         if args.trace_out:
-            write_trace(
-                args.trace_out,
-                result.failure,
-                f"lutakeover simulate {scenario.name} --seed {seed}",
-                violation_description(result.failure.property, protocol.name),
-            )
+            with _writing("--trace-out", args.trace_out):
+                write_trace(
+                    args.trace_out,
+                    result.failure,
+                    f"lutakeover simulate {scenario.name} --seed {seed}",
+                    violation_description(result.failure.property, protocol.name),
+                )
         if args.program_out and result.program:
-            Path(args.program_out).write_text(result.program)
+            with _writing("--program-out", args.program_out):
+                Path(args.program_out).write_text(result.program, encoding="utf-8")
     for what, path in (("trace", args.trace_out), ("program", args.program_out)):
         if path and not args.quiet:  # where the files went, as `check` says
             said = f"{what} written" if result.failure else f"no failing run, so no {what} written"
@@ -660,7 +726,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.report:
         from lutakeover.reports.html_report import simulation_report
 
-        _write_report(lambda: simulation_report(result, args.report), args.quiet)
+        with _writing("--report", args.report):
+            page = simulation_report(result, args.report)
+        _report_written(page, args.quiet)
     return exit_code(result.verdict)
 
 
@@ -683,8 +751,7 @@ def cmd_bmc(args: argparse.Namespace) -> int:
 
     scenario = _scenario(args)
     protocol = _protocol(args.variant)
-    if args.trace_out:
-        _check_writable(args.trace_out)
+    _check_outputs({"--trace-out": args.trace_out}, {"the scenario file": args.scenario})
     m = Model(scenario, protocol)
     try:
         result = bmc(m, args.depth, timeout=args.timeout, progress=_progress(args.quiet))
@@ -693,12 +760,13 @@ def cmd_bmc(args: argparse.Namespace) -> int:
     _print(dumps(bmc_json(m, result)) if args.json else format_bmc(m, result))
     if args.trace_out:
         if result.violation is not None:
-            write_trace(
-                args.trace_out,
-                result.violation,
-                f"lutakeover bmc {scenario.name} --depth {args.depth}",
-                violation_description(result.violation.property, protocol.name),
-            )
+            with _writing("--trace-out", args.trace_out):
+                write_trace(
+                    args.trace_out,
+                    result.violation,
+                    f"lutakeover bmc {scenario.name} --depth {args.depth}",
+                    violation_description(result.violation.property, protocol.name),
+                )
         elif not args.quiet:
             print(f"lutakeover: no counterexample, so no trace written to {args.trace_out}", file=sys.stderr)
     return exit_code(result.verdict)
@@ -730,15 +798,18 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         format_of(args.output)
     except DiagramError as e:
         raise BadInput(f"-o {e}") from None
-    _check_writable(args.output, "-o")
     if args.graphml and args.kind not in GRAPH_KINDS:
         raise BadInput(f"--graphml: a {args.kind} diagram is not a graph; only phases and states are")
-    if args.graphml:
-        _check_writable(args.graphml, "--graphml")
     if args.trace and args.kind != "trace":
         raise BadInput("--trace belongs to the trace kind")
     if args.trace and not Path(args.trace).is_file():
-        raise BadInput(f"--trace {args.trace}: no such file")
+        raise BadInput(
+            f"--trace {args.trace}: {'is a directory' if Path(args.trace).is_dir() else 'no such file'}"
+        )
+    _check_outputs(
+        {"-o": args.output, "--graphml": args.graphml},
+        {"the scenario file": args.scenario, "the --trace file": args.trace},
+    )
     name = args.variant
     named: Scenario | None = None
     if args.trace:
@@ -772,14 +843,13 @@ def cmd_diagram(args: argparse.Namespace) -> int:
             source = diagram.trace(m, args.trace, progress)
         else:
             source = diagram.tables(m, progress)
-        write_diagram(source, args.output)
+        with _writing("-o", args.output):
+            write_diagram(source, args.output)
     except DiagramError as e:
         raise BadInput(str(e)) from None
     if args.graphml and graph is not None:
-        try:
+        with _writing("--graphml", args.graphml):
             diagram.write_graphml(graph, args.graphml)
-        except OSError as e:
-            raise BadInput(f"--graphml {args.graphml}: cannot write: {e.strerror or e}") from None
     if not args.quiet:
         print(f"lutakeover: {args.kind} diagram written to {args.output}", file=sys.stderr)
         if args.graphml:
@@ -802,7 +872,10 @@ def _impl_bugs(names: list[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _program(path: str) -> list[Label]:
+def _program(path: str) -> list[tuple[int, Label]]:
+    """The steps of a --replay file, each with its line number."""
+    from conformance.validate import label_error
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -812,9 +885,13 @@ def _program(path: str) -> list[Label]:
         line = line.split("#")[0].strip()
         if line:
             try:
-                program.append(Label.parse(line))
+                label = Label.parse(line)
             except LabelError as e:
                 raise BadInput(f"--replay {path}, line {n}: {e}") from None
+            wrong = label_error(label)
+            if wrong is not None:
+                raise BadInput(f"--replay {path}, line {n}: {wrong}")
+            program.append((n, label))
     return program
 
 
@@ -849,27 +926,38 @@ def cmd_difftest(args: argparse.Namespace) -> int:
         _print("\n".join(f"{name:<30} {what}" for name, what in ALL_IMPL_BUGS.items()))
         return EXIT_OK
     bugs = _impl_bugs(args.impl_bug)
-    scenario = _generated(args.generated) if args.generated else _scenario(args)
+    if args.generated is not None and (args.scenario or args.builtin):
+        raise BadInput("give one of a scenario file, --builtin or --generated")
+    scenario = _generated(args.generated) if args.generated is not None else _scenario(args)
     try:
         array_of(scenario)[0].check()
     except ConfigError as e:
         raise BadInput(str(e)) from None
-    if args.program_out:
-        _check_writable(args.program_out, "--program-out")
     if args.diagram:
-        _check_writable(args.diagram, "--diagram")
         try:
             format_of(args.diagram)
         except DiagramError as e:
             raise BadInput(f"--diagram: {e}") from None
-    seed = args.seed if args.seed is not None else random.randrange(2**32)
-    if args.replay:
-        program = _program(args.replay)
+    _check_outputs(
+        {"--program-out": args.program_out, "--diagram": args.diagram},
+        {"the scenario file": args.scenario, "the --replay program": args.replay},
+    )
+    if args.replay is not None:
+        numbered = _program(args.replay)
+        program = [label for _, label in numbered]
         divergence, taken = replay(scenario, program, bugs)
-        result = DifftestResult(scenario.name, tuple(sorted(bugs)), seed, runs=1, steps=taken, longest=taken)
+        if divergence is not None and divergence.kind == "program":  # a step for another scenario
+            line, label = numbered[taken]
+            raise BadInput(
+                f"--replay {args.replay}, line {line}: neither the array nor the model offers {label} "
+                f"at this point: the program is not a run of {scenario.name}"
+            )
+        # No seed chose the steps of a replay.
+        result = DifftestResult(scenario.name, tuple(sorted(bugs)), None, runs=1, steps=taken, longest=taken)
         result.divergence = divergence
         result.program = program[: taken + (divergence is not None and divergence.kind == "error")]
     else:
+        seed = args.seed if args.seed is not None else random.randrange(2**32)
         if not args.quiet:
             print(f"lutakeover: difftest {scenario.name}, seed {seed}", file=sys.stderr, flush=True)
 
@@ -886,11 +974,15 @@ def cmd_difftest(args: argparse.Namespace) -> int:
         )
     _print(dumps(difftest_json(result)) if args.json else format_difftest(result))
     if args.program_out and result.divergence is not None:
-        Path(args.program_out).write_text("".join(f"{label}\n" for label in result.program), encoding="utf-8")
+        with _writing("--program-out", args.program_out):
+            Path(args.program_out).write_text(
+                "".join(f"{label}\n" for label in result.program), encoding="utf-8"
+            )
         if not args.quiet:
             print(f"lutakeover: program written to {args.program_out}", file=sys.stderr)
     if args.diagram and result.divergence is not None:
-        write_diagram(divergence_dot(scenario, result), args.diagram)
+        with _writing("--diagram", args.diagram):
+            write_diagram(divergence_dot(scenario, result), args.diagram)
         if not args.quiet:
             print(f"lutakeover: diagram written to {args.diagram}", file=sys.stderr)
     return exit_code(result.verdict)
@@ -898,11 +990,11 @@ def cmd_difftest(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from conformance.setup import for_real_clients
-    from conformance.validate import LogError, read_log, validate
+    from conformance.validate import LogError, log_lines, read_log, validate
 
     try:
         with open(args.log, encoding="utf-8") as f:
-            header, read = read_log(f)
+            header, read = read_log(log_lines(f))
             events = list(read)
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{args.log}: cannot read it: {e}") from None

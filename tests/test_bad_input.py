@@ -8,11 +8,15 @@ counts are set per test (the "ci" profile is derandomized, so a run is repeatabl
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance.validate import label_error
 from lutakeover.cli import build_parser, main
 from model.actions import Model
 from model.generate import array_scenario
@@ -28,6 +33,7 @@ from model.scenario import (
     MAX_FILE_BYTES,
     Scenario,
     ScenarioError,
+    builtin,
     builtin_names,
     from_dict,
     load,
@@ -274,6 +280,288 @@ def test_a_key_holding_a_newline_is_quoted_in_the_one_line_message() -> None:
         from_dict({"array": {"\n": False}})
     expected = "expected one of background_destage, controllers, ports, topology"
     assert str(e.value) == f"array.'\\n': unknown field; {expected}"
+
+
+# --- output files --------------------------------------------------------------------------
+
+# A run of each verb that writes its file (a violation, a divergence, a diagram), and the option
+# and file name that write it; "{tmp}" stands for the test's folder.
+ONE_LU_BUG = ["--builtin", "one-lu", "--variant", "skip-destage", "--quiet"]
+DIVERGING = ["difftest", "--builtin", "one-lu", "--impl-bug", "no-suspend", "--seed", "1", "--quiet"]
+PHASES = ["diagram", "phases", "--builtin", "one-lu", "--quiet"]
+WRITERS = [
+    (["check", *ONE_LU_BUG], "--trace-out", "trace.json"),
+    (["simulate", *ONE_LU_BUG, "--seed", "1", "--runs", "20"], "--trace-out", "trace.json"),
+    (["simulate", *ONE_LU_BUG, "--seed", "1", "--runs", "20"], "--program-out", "test_replay.py"),
+    (["bmc", *ONE_LU_BUG, "--depth", "12"], "--trace-out", "trace.json"),
+    (DIVERGING, "--program-out", "program.txt"),
+    (DIVERGING, "--diagram", "divergence.dot"),
+    (PHASES, "-o", "phases.dot"),
+    ([*PHASES, "-o", "{tmp}/phases.dot"], "--graphml", "phases.graphml"),
+]
+
+
+def _argv(argv: list[str], tmp_path: Path) -> list[str]:
+    return [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize(("argv", "option", "name"), WRITERS)
+def test_a_write_that_fails_is_an_error_not_a_traceback(
+    argv: list[str], option: str, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = tmp_path / name
+    full.symlink_to("/dev/full")  # passes every check before the run; the write itself fails
+    assert main([*_argv(argv, tmp_path), option, str(full)]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"lutakeover: error: {option} {full}: cannot write: No space left on device"
+    )
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` made unwritable for the block, by root too (who ignores permission bits but
+    not the immutable flag)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize(("argv", "option", "name"), WRITERS)
+def test_a_read_only_output_file_is_refused_before_the_run(
+    argv: list[str], option: str, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / name
+    path.write_text("kept\n")
+    with read_only(path):
+        assert main([*_argv(argv, tmp_path), option, str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert one_error_line(err) == f"lutakeover: error: {option} {path}: cannot write: Permission denied"
+    assert out == "" and path.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "{s}", "--trace-out", "{s}"], "--trace-out {s}: would overwrite the scenario file {s}"),
+        (
+            ["check", "{s}", "--trace-out", "{link}"],
+            "--trace-out {link}: would overwrite the scenario file {s}",
+        ),
+        (["bmc", "{s}", "--trace-out", "{s}"], "--trace-out {s}: would overwrite the scenario file {s}"),
+        (
+            ["simulate", "{s}", "--program-out", "{s}"],
+            "--program-out {s}: would overwrite the scenario file {s}",
+        ),
+        (
+            ["simulate", "{s}", "--trace-out", "{tmp}/out", "--program-out", "{tmp}/./out"],
+            "--program-out {tmp}/./out: would overwrite the --trace-out file {tmp}/out",
+        ),
+        (
+            ["check", "{s}", "--trace-out", "{tmp}/r/counterexample.itf.json", "--report", "{tmp}/r"],
+            "--report {tmp}/r: would overwrite the --trace-out file {tmp}/r/counterexample.itf.json",
+        ),
+        (
+            ["difftest", "--builtin", "one-lu", "--replay", "{s}", "--program-out", "{s}"],
+            "--program-out {s}: would overwrite the --replay program {s}",
+        ),
+        (
+            ["diagram", "trace", "--builtin", "one-lu", "--trace", "{tmp}/t.dot", "-o", "{tmp}/t.dot"],
+            "-o {tmp}/t.dot: would overwrite the --trace file {tmp}/t.dot",
+        ),
+    ],
+)
+def test_an_output_that_would_overwrite_an_input_or_output_is_refused(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "mine.toml"
+    scenario.write_text(TEXTS["one-lu"])
+    (tmp_path / "link.toml").symlink_to(scenario)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "t.dot").write_text("a trace\n")
+
+    def filled(text: str) -> str:
+        return text.format(s=scenario, link=tmp_path / "link.toml", tmp=tmp_path)
+
+    assert main([*map(filled, argv), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert one_error_line(err) == f"lutakeover: error: {filled(message)}"
+    assert out == "" and scenario.read_text() == TEXTS["one-lu"]
+
+
+def test_a_report_under_a_file_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("a file\n")
+    report = tmp_path / "afile" / "sub"
+    assert main(["check", "--builtin", "one-lu", "--json", "--report", str(report)]) == 2
+    out, err = capsys.readouterr()
+    assert (
+        one_error_line(err)
+        == f"lutakeover: error: --report {report}: {tmp_path / 'afile'} is not a directory"
+    )
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", *ONE_LU_BUG, "--trace-out", ""],
+        ["check", *ONE_LU_BUG, "--report", ""],
+        ["simulate", *ONE_LU_BUG, "--program-out", ""],
+        [*DIVERGING, "--diagram", ""],
+        [*PHASES, "-o", "p.dot", "--graphml", ""],
+    ],
+)
+def test_an_empty_output_path_is_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert one_error_line(capsys.readouterr().err) == f"lutakeover: error: {argv[-2]}: the path is empty"
+
+
+# --- difftest and validate -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [["{s}"], ["--builtin", "one-lu"]])
+def test_difftest_takes_one_scenario(
+    given: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "mine.toml"
+    scenario.write_text(TEXTS["one-lu"])
+    argv = ["difftest", *(a.format(s=scenario) for a in given), "--generated", "3x2x1", "--examples", "1"]
+    assert main([*argv, "--seed", "1", "--quiet"]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        "lutakeover: error: give one of a scenario file, --builtin or --generated"
+    )
+
+
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [
+        # saved from one-lu: fig5's batch 0 starts no take-over of LU0 to controller 1
+        (
+            "# one-lu\ndesignate_batch 0\ninstruct LU0 c0->c1\n",
+            "line 3: neither the array nor the model offers instruct LU0 c0->c1 at this point: "
+            "the program is not a run of fig5",
+        ),
+        (
+            "designate_batch 7\n",
+            "line 1: neither the array nor the model offers designate_batch 7 at this point: "
+            "the program is not a run of fig5",
+        ),
+        ("frobnicate\n", "line 1: no action is called 'frobnicate'"),
+        ("designate_batch 0\ninstruct LU0 c0->c1 block 3\n", "line 2: instruct takes 3 arguments, found 4"),
+    ],
+)
+def test_a_program_that_is_no_run_of_the_scenario_is_bad_input(
+    program: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "program.txt"
+    path.write_text(program)
+    assert main(["difftest", "--builtin", "fig5", "--replay", str(path), "--quiet"]) == 2
+    assert one_error_line(capsys.readouterr().err) == f"lutakeover: error: --replay {path}, {message}"
+
+
+# The shrunk program of one-lu's no-suspend divergence (difftest --seed 1).
+NO_SUSPEND = """designate_batch 0
+instruct LU0 c0->c1
+send_write host0 LU0 block 0
+deliver host0
+process host0
+write_row LU0 c0->c1
+read_row LU0 c0->c1
+begin_destage LU0 c0->c1
+destage_line LU0 c0->c1 block 0
+destage_done c0 LU0 block 0
+purge LU0 c0->c1
+notify LU0 c0->c1
+"""
+
+
+def test_a_replay_prints_no_seed_and_shrinks_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "program.txt"
+    path.write_text(NO_SUSPEND)
+    argv = ["difftest", "--builtin", "one-lu", "--impl-bug", "no-suspend", "--replay", str(path), "--quiet"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "the program's 12 steps up to the divergence:" in out and "the model enables suspend" in out
+    assert "seed" not in out and "shrunk" not in out
+    assert main([*argv, "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["seed"] is None
+
+
+LOG_HEADER = '{"log": "lutakeover-array", "scenario": {"builtin": "fig5"}, "hosts": "simulated"}\n'
+CUT = '{"seq": 7, "event": "complete", "args": [0], "component": "ho'  # a line cut short
+
+
+@pytest.mark.parametrize("as_json", [[], ["--json"]])
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ('{"event": "send_write", "args": [0]}', "line 3: send_write takes 3 arguments, found 1"),
+        ('{"event": "instruct", "args": [2]}', "line 3: instruct takes 3 arguments, found 1"),
+        ('{"event": "frobnicate", "args": [2, 3]}', "line 3: no action is called 'frobnicate'"),
+        ('{"event": "process", "args": [0, 1, 2]}', "line 3: process takes 1 argument, found 3"),
+        (CUT, f"line 3: not JSON: Invalid control character at column {len(CUT) + 1}"),
+        ("x" * (1 << 20), "line 3: longer than 1,048,576 characters; an event is one short line"),
+    ],
+)
+def test_validate_names_a_malformed_event(
+    event: str, message: str, as_json: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_text(LOG_HEADER + '{"event": "send_write", "args": [0, 3, 0]}\n' + event + "\n")
+    assert main(["validate", str(log), *as_json]) == 2
+    assert one_error_line(capsys.readouterr().err) == f"lutakeover: error: {log}, {message}"
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_step_the_model_takes_is_an_event_validate_accepts(name: str) -> None:
+    """``label_error`` reads each action's number of arguments off its ``apply``: every label
+    of a step the model takes (the first thousand states of each built-in) passes it."""
+    m = Model(builtin(name), CORRECT)
+    seen, frontier = {m.initial()}, [m.initial()]
+    while frontier and len(seen) < 1000:
+        for label, after in m.successors(frontier.pop()):
+            assert label_error(label) is None, label
+            if after not in seen:
+                seen.add(after)
+                frontier.append(after)
+
+
+# --- small ones ------------------------------------------------------------------------------
+
+
+def test_a_scenario_file_with_a_byte_order_mark_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(codecs.BOM_UTF8 + TEXTS["one-lu"].encode())
+    assert main(["check", str(path), "--quiet"]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"lutakeover: error: {path}: starts with a UTF-8 byte order mark (BOM), which TOML does not allow: "
+        "save it as UTF-8 without one"
+    )
+
+
+def test_a_trace_that_is_a_directory_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["diagram", "trace", "--trace", str(tmp_path), "-o", str(tmp_path / "t.svg"), "--quiet"]
+    assert main(argv) == 2
+    assert one_error_line(capsys.readouterr().err) == f"lutakeover: error: --trace {tmp_path}: is a directory"
+
+
+def test_one_lu_says_how_many_states_it_has() -> None:
+    said = re.search(r"Its (\d+) reachable states", TEXTS["one-lu"])
+    assert said is not None
+    assert int(said.group(1)) == run_check(Model(builtin("one-lu"), CORRECT)).search.states
 
 
 # --- fuzzing -------------------------------------------------------------------------------

@@ -14,13 +14,18 @@ from proofs.trace import Counterexample, Step, run_of
 def format_difftest(r: DifftestResult) -> str:
     bugs = ", ".join(r.bugs) if r.bugs else "none"
     verdict = "AGREE" if r.divergence is None else "DIVERGED"
+    replayed = r.seed is None  # a --replay: one run of the given program, nothing shrunk
     lines = [
         f"difftest {r.scenario}, implementation bugs: {bugs}: {verdict}",
-        f"  {r.runs:,} runs, {r.steps:,} steps in lockstep, longest run {r.longest}, "
-        f"{r.seconds:.1f} s, seed {r.seed}",
+        f"  {r.runs:,} runs, {r.steps:,} steps in lockstep, longest run {r.longest}, {r.seconds:.1f} s"
+        + ("" if replayed else f", seed {r.seed}"),
     ]
     if r.divergence is not None:
-        lines.append(f"program shrunk to {len(r.program)} steps, replayable with --replay:")
+        lines.append(
+            f"the program's {len(r.program)} steps up to the divergence:"
+            if replayed
+            else f"program shrunk to {len(r.program)} steps, replayable with --replay:"
+        )
         lines += [f"  {i:>3}  {label}" for i, label in enumerate(r.program, 1)]
         lines.append(str(r.divergence))
     return "\n".join(lines)

@@ -1077,6 +1077,9 @@ def main(argv: list[str] | None = None) -> int:
         "array": cmd_array,
     }
     try:
+        for name in ("scenario", "log"):  # an empty path would otherwise read as none given
+            if getattr(args, name, None) == "":
+                raise BadInput(f"the {'scenario file' if name == 'scenario' else 'log'}'s path is empty")
         return handlers[args.verb](args)
     except BadInput as e:
         print(f"lutakeover: error: {e}", file=sys.stderr)

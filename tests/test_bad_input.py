@@ -425,6 +425,22 @@ def test_an_empty_output_path_is_refused(argv: list[str], capsys: pytest.Capture
     assert one_error_line(capsys.readouterr().err) == f"lutakeover: error: {argv[-2]}: the path is empty"
 
 
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["check", ""], "scenario file"),
+        (["simulate", "", "--runs", "1"], "scenario file"),
+        (["validate", ""], "log"),
+    ],
+)
+def test_an_empty_input_path_is_refused_not_read_as_none(
+    argv: list[str], what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check ""` used to check the built-in fig5, as if no file had been given."""
+    assert main(argv) == 2
+    assert one_error_line(capsys.readouterr().err) == f"lutakeover: error: the {what}'s path is empty"
+
+
 # --- difftest and validate -------------------------------------------------------------------
 
 

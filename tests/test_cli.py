@@ -247,7 +247,25 @@ def test_simulate_correct_protocol_json() -> None:
     r = run("simulate", "--builtin", "fig5", "--seed", "1", "--runs", "60", "--quiet", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     data = json.loads(r.stdout)
-    assert (data["verdict"], data["seed"], data["failure"]) == ("ok", 1, None)
+    assert (data["verdict"], data["exit_code"], data["seed"], data["failure"]) == ("ok", 0, 1, None)
+
+
+def test_simulate_json_says_its_exit_code_as_check_json_does() -> None:
+    r = run("simulate", "--builtin", "one-lu", "--variant", "skip-destage", "--seed", "1", "--runs", "30")
+    bad = run(
+        "simulate",
+        "--builtin",
+        "one-lu",
+        "--variant",
+        "skip-destage",
+        "--seed",
+        "1",
+        "--runs",
+        "30",
+        "--json",
+    )
+    assert r.returncode == bad.returncode == 1
+    assert (json.loads(bad.stdout)["verdict"], json.loads(bad.stdout)["exit_code"]) == ("violated", 1)
 
 
 @pytest.mark.parametrize(

@@ -357,6 +357,7 @@ def simulation_json(sim: Simulation) -> dict[str, Any]:
         "variant": sim.model.protocol.name,
         "seed": sim.seed,
         "verdict": sim.verdict,
+        "exit_code": exit_code(sim.verdict),
         "runs": sim.runs,
         "runs_asked": sim.runs_asked,
         "rule_calls": sim.rule_calls,

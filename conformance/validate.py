@@ -118,10 +118,18 @@ def _object(text: str, n: int) -> dict[str, Any]:
 
 
 def _events(it: Iterator[tuple[int, str]]) -> Iterator[LoggedEvent]:
+    expected = 0  # the array numbers its steps from 0: a gap is a step missing from the log
     for n, text in it:
         if not text.strip():
             continue
         data = _object(text, n)
+        seq = data.get("seq", expected)  # optional: a log written by hand may leave it out
+        if type(seq) is not int or seq != expected:
+            raise LogError(
+                f'line {n}: "seq" is {seq!r} where the events before it make it {expected}: '
+                "an event is missing, repeated or out of order"
+            )
+        expected += 1
         name, args, value = data.get("event"), data.get("args"), data.get("value")
         if not isinstance(name, str) or not isinstance(args, list) or not all(type(a) is int for a in args):
             raise LogError(f'line {n}: an event needs "event" (a name) and "args" (whole numbers)')

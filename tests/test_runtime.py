@@ -96,9 +96,13 @@ def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     simulated_log(log, "fig5")
     assert main(["validate", str(log)]) == 0  # the scenario is the one the header names
     assert "OK" in capsys.readouterr().out
-    lines = log.read_text().splitlines()
-    del lines[3]  # an event left out: a later one is no longer enabled
-    log.write_text("\n".join(lines) + "\n")
+    header, *events = [json.loads(line) for line in log.read_text().splitlines()]
+    del events[2]  # an event left out, the others numbered on: a later one is no longer enabled
+    log.write_text(
+        "".join(
+            json.dumps(line) + "\n" for line in [header, *({**e, "seq": i} for i, e in enumerate(events))]
+        )
+    )
     assert main(["validate", str(log), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["verdict"] == "violated" and data["reason"].startswith("the model refuses it")

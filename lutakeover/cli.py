@@ -1000,7 +1000,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.log}: cannot read it: {e}") from None
     except LogError as e:
         raise BadInput(f"{args.log}, {e}") from None
-    if args.scenario is None and args.builtin is None:
+    from_header = args.scenario is None and args.builtin is None
+    if from_header:
         named = header.get("scenario", {})
         if isinstance(named, dict) and isinstance(named.get("file"), str):
             args.scenario = named["file"]
@@ -1008,7 +1009,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             args.builtin = named["builtin"]
         else:
             raise BadInput(f"{args.log} names no scenario: give SCENARIO.toml or --builtin")
-    scenario = _scenario(args, served=True)
+    try:
+        scenario = _scenario(args, served=True)
+    except BadInput as e:
+        if not from_header:
+            raise
+        raise BadInput(
+            f"{args.log}: the scenario its header names cannot be used ({e}): give SCENARIO.toml or --builtin"
+        ) from None
     if header.get("hosts") == "nbd":  # real clients were the hosts: the scenario as it served them
         scenario = for_real_clients(scenario)
     result = validate(scenario, events)

@@ -778,3 +778,18 @@ def test_fuzz_the_command_on_mutated_files_exits_0_to_3(
     assert "Traceback" not in err
     if code == 2 and "usage:" not in err:
         one_error_line(err)
+
+
+def test_a_scenario_named_by_a_logs_header_that_cannot_be_read_says_it_came_from_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "events.jsonl"
+    missing = tmp_path / "moved.toml"
+    log.write_text(
+        f'{{"log": "lutakeover-array", "scenario": {{"file": "{missing}"}}, "hosts": "simulated"}}\n'
+    )
+    assert main(["validate", str(log)]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"lutakeover: error: {log}: the scenario its header names cannot be used ({missing}: cannot read: "
+        "No such file or directory): give SCENARIO.toml or --builtin"
+    )

@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lutakeover",
         description="Model checker for taking logical units over between disk-array "
         "controllers with dedicated write-back caches.",
-        epilog="Exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete.",
+        epilog="Without a verb, the arguments are check's (`lutakeover` alone checks the built-in fig5). "
+        "Exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete.",
     )
     parser.add_argument("--version", action=_VersionAction)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -404,8 +405,18 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--builtin", metavar="NAME", help="a built-in scenario (see `scenarios`)")
     val.add_argument("--json", action="store_true", help="print the result as JSON")
     array_cmd.add_parser(verbs, _array_scenario_options)
-    verbs.add_parser("scenarios", help="list the built-in scenarios")
-    verbs.add_parser("variants", help="list the protocol variants (the correct one and seeded bugs)")
+    verbs.add_parser(
+        "scenarios",
+        help="list the built-in scenarios",
+        description="The built-in scenarios, a line each: the name --builtin takes and what the scenario "
+        "does. docs/scenarios.md gives their sizes and how to write one's own.",
+    )
+    verbs.add_parser(
+        "variants",
+        help="list the protocol variants (the correct one and seeded bugs)",
+        description="The protocol variants, a line each: the name --variant takes and what it changes. "
+        "correct is the patent's protocol; each other variant is a seeded bug some property must catch.",
+    )
     return parser
 
 

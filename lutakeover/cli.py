@@ -358,7 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--examples",
         type=_bounded(1, MAX_RUNS, "a million"),
-        default=DEFAULT_EXAMPLES,
         metavar="N",
         help=f"lockstep runs Hypothesis makes (default {DEFAULT_EXAMPLES})",
     )
@@ -378,7 +377,6 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--max-steps",
         type=_bounded(1, MAX_STEPS * 10, "a run of the built-in scenarios ends within a few hundred"),
-        default=DEFAULT_MAX_STEPS,
         metavar="S",
         help=f"steps per run at most (default {DEFAULT_MAX_STEPS}; a run ends when nothing is left to do)",
     )
@@ -954,6 +952,20 @@ def cmd_difftest(args: argparse.Namespace) -> int:
         {"the scenario file": args.scenario, "the --replay program": args.replay},
     )
     if args.replay is not None:
+        given = [
+            o
+            for o, v in (
+                ("--seed", args.seed),
+                ("--examples", args.examples),
+                ("--max-steps", args.max_steps),
+            )
+            if v is not None
+        ]
+        if given:  # the same command with --replay added is natural: said, not refused
+            print(
+                f"lutakeover: warning: --replay runs its program as it is: {', '.join(given)} ignored",
+                file=sys.stderr,
+            )
         numbered = _program(args.replay)
         program = [label for _, label in numbered]
         divergence, taken = replay(scenario, program, bugs)
@@ -978,9 +990,9 @@ def cmd_difftest(args: argparse.Namespace) -> int:
         result = difftest(
             scenario,
             bugs,
-            args.examples,
+            args.examples if args.examples is not None else DEFAULT_EXAMPLES,
             seed,
-            max_steps=args.max_steps,
+            max_steps=args.max_steps if args.max_steps is not None else DEFAULT_MAX_STEPS,
             progress=None if args.quiet else progress,
         )
     _print(dumps(difftest_json(result)) if args.json else format_difftest(result))

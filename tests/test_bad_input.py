@@ -512,6 +512,12 @@ def test_a_replay_prints_no_seed_and_shrinks_nothing(
     assert "seed" not in out and "shrunk" not in out
     assert main([*argv, "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["seed"] is None
+    # what only a search uses is said to be ignored, not silently ignored
+    for option in (["--seed", "3"], ["--examples", "5"], ["--max-steps", "9"]):
+        assert main([*argv, *option]) == 1
+        assert capsys.readouterr().err == (
+            f"lutakeover: warning: --replay runs its program as it is: {option[0]} ignored\n"
+        )
 
 
 LOG_HEADER = '{"log": "lutakeover-array", "scenario": {"builtin": "fig5"}, "hosts": "simulated"}\n'

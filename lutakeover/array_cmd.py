@@ -144,11 +144,12 @@ def start(
         config.check()
     except ConfigError as e:
         raise ArrayError(str(e), 2) from None
-    sockets = [SOCKET]
+    sockets = [os.path.join(directory, SOCKET)]
     if not simulated_hosts and nbd_port is None:
-        sockets += [f"nbd-{h.name}.sock" for h in scenario.hosts]
-    for name in sockets:
-        path = os.path.join(directory, name)
+        from reference_impl.nbd.array_backend import unix_socket
+
+        sockets += [unix_socket(directory, h.name) for h in scenario.hosts]
+    for path in sockets:
         if len(os.fsencode(path)) > MAX_SOCKET_PATH:
             raise ArrayError(
                 f"--dir {directory}: the socket {path} would be {len(os.fsencode(path))} bytes long, more "

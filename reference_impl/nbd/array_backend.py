@@ -134,6 +134,11 @@ class ServeError(OSError):
     """A host's NBD listener could not be opened: the message names the host and why."""
 
 
+def unix_socket(directory: str, host: str) -> str:
+    """Where ``host`` reaches the array over NBD by default: its own socket in ``directory``."""
+    return os.path.join(directory, f"nbd-{host}.sock")
+
+
 def serve_array(runtime: Runtime, directory: str, tcp_port: int | None = None) -> tuple[Server, ArrayBackend]:
     """The runtime's array over NBD: a listener per host, the unix socket
     ``DIR/nbd-<host>.sock`` (owner only) or, with ``tcp_port``, 127.0.0.1 port
@@ -144,7 +149,7 @@ def serve_array(runtime: Runtime, directory: str, tcp_port: int | None = None) -
         name = host.config.name
         try:
             if tcp_port is None:
-                server.listen_unix(name, os.path.join(directory, f"nbd-{name}.sock"))
+                server.listen_unix(name, unix_socket(directory, name))
             else:
                 server.listen_tcp(name, tcp_port + host.number)
         except OSError as e:

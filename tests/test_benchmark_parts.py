@@ -126,3 +126,132 @@ def test_the_ceiling_benchmark_names_a_scenario_it_does_not_know() -> None:
         done.returncode == 2 and "no built-in scenario called nope; known: background-destage" in done.stderr
     )
     assert done.stdout == ""
+
+
+def test_the_footprint_floor_searches_the_same_states_three_ways() -> None:
+    """benchmarks/footprint_floor.py: the searches it times agree on what they found."""
+    from benchmarks.footprint_floor import floor_rows
+
+    found = [(row, f.states, f.transitions, f.expanded) for row, f in floor_rows(8, 3.1, 3000)]
+    assert found == [
+        ("tuples, successors looked up by state", 3001, 4734, 1574),
+        ("footprint cache", 3001, 4734, 1574),
+        ("footprint cache, incremental", 3001, 4734, 1574),
+    ]
+
+
+def test_a_cached_search_whose_steps_do_not_depend_on_their_footprint_alone_is_refused() -> None:
+    from benchmarks.footprint_floor import System, cached_search, generated
+
+    class Unfaithful(System):
+        # Steps that depend on a counter the footprint does not show: a cache keyed by the
+        # footprint replays the first answer, so the cached search finds other states.
+        calls = 0
+
+        def steps(self, g: int, read: tuple[int, ...]) -> list[tuple[tuple[int, int], ...]]:
+            Unfaithful.calls += 1
+            return super().steps(g, read) if Unfaithful.calls % 7 else []
+
+    base = generated(8, 3.1)
+    system = Unfaithful(base.cells, base.values, base.reads, base.enabled_percent)
+    with pytest.raises(AssertionError, match="the cached search found"):
+        cached_search(system, (0,) * system.cells, 3000, incremental=False)
+
+
+def test_the_model_footprints_hold_and_what_they_repeat_is_pinned() -> None:
+    """benchmarks/footprint_reuse.py: over the first states of three built-ins, a group's
+    steps never differ where its footprint's values repeat; lookups and misses pinned."""
+    from benchmarks.footprint_reuse import measure
+    from model.scenario import builtin
+
+    found = {}
+    for name in ("one-lu", "fig5", "three-way"):
+        r = measure(builtin(name), 3000)
+        found[name] = (
+            r.states,
+            r.lookups,
+            r.incremental,
+            r.misses,
+            r.wrong,
+            r.property_lookups,
+            r.property_misses,
+        )
+    assert found == {
+        "one-lu": (71, 355, 182, 115, 0, 588, 257),
+        "fig5": (3000, 42000, 7918, 831, 0, 26373, 4450),
+        "three-way": (3000, 33000, 8568, 1094, 0, 26121, 4034),
+    }
+
+
+@pytest.mark.parametrize(
+    ("left_out", "group"),
+    [("acked", "host"), ("blocks", "destage"), ("ic", "host")],
+)
+def test_a_footprint_leaving_out_a_cell_its_steps_read_is_caught(
+    monkeypatch: pytest.MonkeyPatch, left_out: str, group: str
+) -> None:
+    """A host's reply writes the last acknowledged value (acked), a de-stage's end writes a
+    disk block (blocks), a host's request reaches a controller (ic): a footprint without
+    these cells is a wrong footprint, and the measurement counts it. (On an LU of one
+    block written once the first two are no mistake: what they write does not depend on
+    what was there, so the LU here has three blocks, each written twice.)"""
+    from dataclasses import replace
+
+    import benchmarks.footprint_reuse as reuse
+    from model.scenario import builtin
+
+    honest = reuse.footprint
+
+    def narrowed(layout: reuse.Layout, cells: reuse.Cells, g: object) -> list[int]:
+        fp = honest(layout, cells, g)
+        assert isinstance(g, tuple)
+        return [i for i in fp if layout.kind[i] != left_out] if g[0] == group else fp
+
+    monkeypatch.setattr(reuse, "footprint", narrowed)
+    scenario = replace(builtin("multi-block"), background_destage=True, writes_per_block=2)
+    assert reuse.measure(scenario, 6000).wrong > 0
+
+
+FLOOR = Path(__file__).parent.parent / "benchmarks" / "footprint_floor.py"
+REUSE = Path(__file__).parent.parent / "benchmarks" / "footprint_reuse.py"
+
+
+def test_the_footprint_benchmarks_print_their_rows() -> None:
+    floor = subprocess.run(
+        [sys.executable, str(FLOOR), "--groups", "6", "--states", "500", "--model-states", "50"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = floor.stdout.splitlines()
+    assert [line.split()[:2] for line in lines[1:4]] == [
+        ["6", "tuples,"],
+        ["6", "footprint"],
+        ["6", "footprint"],
+    ]
+    assert [line.split()[0] for line in lines[-4:]] == ["fig5", "three-way", "multi-block", "chain"]
+    reuse = subprocess.run(
+        [sys.executable, str(REUSE), "one-lu", "--max-states", "100"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    row = reuse.stdout.splitlines()[1].split()
+    assert row[:3] == ["one-lu", "71", "5"] and row[5] == "0"  # every state, five groups, no wrong footprint
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "message"),
+    [
+        (FLOOR, ["--groups", "4,x"], "--groups takes numbers separated by commas, not '4,x'"),
+        (FLOOR, ["--states", "1"], "--states at least 2"),
+        (FLOOR, ["--model-states", "-1"], "--model-states is at least 0"),
+        (REUSE, ["nope"], "no built-in scenario called nope"),
+        (REUSE, ["--max-states", "0"], "--max-states is at least 1"),
+    ],
+)
+def test_the_footprint_benchmarks_name_bad_arguments(
+    script: Path, arguments: list[str], message: str
+) -> None:
+    done = subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True)
+    assert done.returncode == 2 and message in done.stderr and done.stdout == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import fields, replace
 
 from model.scenario import MAX_NUMBER, Scenario, ServedScenario
@@ -62,3 +63,10 @@ def for_real_clients(scenario: Scenario) -> ServedScenario:
     return ServedScenario(
         **{**kept, "hosts": hosts, "writes_per_block": MAX_NUMBER, "reads_per_block": MAX_NUMBER}
     )
+
+
+def scenario_digest(scenario: Scenario) -> str:
+    """A digest of everything ``scenario`` says (its repr: tuples and numbers, no sets, so
+    the same in every process): written into an array's identity and its log's header, so
+    that recovering or validating with another scenario is noticed."""
+    return hashlib.sha256(repr(scenario).encode()).hexdigest()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
 import math
 import os
@@ -197,6 +196,7 @@ def _serve(
 ) -> int:
     """Build or recover the array in ``directory`` (whose lock the caller holds) and serve
     it until told to stop or ``seconds`` have passed."""
+    from conformance.setup import scenario_digest
     from reference_impl.api import ManagementApi, serve
     from reference_impl.runtime import Runtime
 
@@ -204,12 +204,12 @@ def _serve(
     identity = {
         "scenario": scenario.name,
         "hosts": "simulated" if simulated_hosts else "nbd",
-        "digest": hashlib.sha256(repr(scenario).encode()).hexdigest(),
+        "digest": scenario_digest(scenario),
     }
     if restart:
         _same_array(directory, identity)
     try:
-        meta = {"scenario": source, "hosts": identity["hosts"]}
+        meta = {"scenario": source, "hosts": identity["hosts"], "digest": identity["digest"]}
         runtime = Runtime(
             config, workload, directory, meta=meta, restart=restart, external_hosts=not simulated_hosts
         )

@@ -1012,7 +1012,7 @@ def cmd_difftest(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from conformance.setup import for_real_clients
+    from conformance.setup import for_real_clients, scenario_digest
     from conformance.validate import LogError, log_lines, read_log, validate
 
     try:
@@ -1042,6 +1042,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         ) from None
     if header.get("hosts") == "nbd":  # real clients were the hosts: the scenario as it served them
         scenario = for_real_clients(scenario)
+    served = header.get("digest")  # logs written before the header had one have none
+    if isinstance(served, str) and served != scenario_digest(scenario):
+        which = (
+            "the scenario file its header names has changed since"
+            if from_header
+            else "it served another scenario"
+        )
+        print(
+            f"lutakeover: warning: {args.log} was written by an array of another scenario ({which}): "
+            "an event refused may be that difference, not a defect",
+            file=sys.stderr,
+        )
     result = validate(scenario, events)
     if args.json:
         failed = result.failed

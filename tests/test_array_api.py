@@ -18,7 +18,7 @@ import pytest
 
 import reference_impl.api as api_module
 import reference_impl.runtime as runtime_module
-from conformance.setup import array_of
+from conformance.setup import array_of, for_real_clients, scenario_digest
 from model.scenario import builtin
 from reference_impl.api import MAX_MESSAGE, ManagementApi, request, serve
 from reference_impl.runtime import Runtime
@@ -222,8 +222,13 @@ def test_array_commands_drive_a_take_over_that_validates(tmp_path: Path) -> None
     finally:
         if server.poll() is None:
             server.kill()
-    valid = lutakeover("validate", os.path.join(directory, "events.jsonl"))
-    assert valid.returncode == 0 and "OK" in valid.stdout
+    log = os.path.join(directory, "events.jsonl")
+    valid = lutakeover("validate", log)
+    assert valid.returncode == 0 and "OK" in valid.stdout and valid.stderr == ""
+    with open(log, encoding="utf-8") as f:  # the header says which scenario the array served
+        assert json.loads(f.readline())["digest"] == scenario_digest(for_real_clients(builtin("fig5")))
+    other = lutakeover("validate", log, "--builtin", "one-lu")
+    assert "written by an array of another scenario (it served another scenario)" in other.stderr
     gone = lutakeover("array", "status", "--dir", directory)
     assert gone.returncode == 2 and "no array is serving" in gone.stderr
 

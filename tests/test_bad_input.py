@@ -799,3 +799,31 @@ def test_a_scenario_named_by_a_logs_header_that_cannot_be_read_says_it_came_from
         f"lutakeover: error: {log}: the scenario its header names cannot be used ({missing}: cannot read: "
         "No such file or directory): give SCENARIO.toml or --builtin"
     )
+
+
+def test_validate_warns_when_the_scenario_is_not_the_one_the_array_served(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The header's digest of the scenario the array served: validating against another one
+    (given, or the header's file edited since) is said, as a warning; the verdict stands."""
+    from conformance.setup import scenario_digest
+    from model.scenario import load
+
+    toml = tmp_path / "mine.toml"
+    toml.write_text((Path(__file__).parent.parent / "model" / "scenarios" / "one-lu.toml").read_text())
+    log = tmp_path / "events.jsonl"
+    header = {"log": "lutakeover-array", "scenario": {"file": str(toml)}, "hosts": "simulated"}
+    log.write_text(json.dumps({**header, "digest": scenario_digest(load(str(toml), served=True))}) + "\n")
+    assert main(["validate", str(log)]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["validate", str(log), "--builtin", "fig5"]) == 0
+    assert capsys.readouterr().err == (
+        f"lutakeover: warning: {log} was written by an array of another scenario (it served another "
+        "scenario): an event refused may be that difference, not a defect\n"
+    )
+    toml.write_text(toml.read_text().replace("writes_per_block = 1", "writes_per_block = 2"))
+    assert main(["validate", str(log)]) == 0
+    assert "(the scenario file its header names has changed since)" in capsys.readouterr().err
+    log.write_text(json.dumps(header) + "\n")  # a log from before the header had a digest
+    assert main(["validate", str(log)]) == 0
+    assert capsys.readouterr().err == ""

@@ -141,16 +141,24 @@ class Progress:
         self.next = self.start + (Progress.first_after if after is None else after)
 
     def tick(self, states: int, depth: int, queued: int) -> None:
-        if self.report is None:
-            return
-        now = time.monotonic()
-        if now >= self.next:
-            self.next = now + self.every
-            seconds = now - self.start
+        seconds = self.due()
+        if seconds is not None and self.report is not None:
             self.report(
                 f"{states:,} states, depth {depth}, {queued:,} queued, {seconds:.0f} s, "
                 f"{states / max(seconds, 1e-6):,.0f} states/s"
             )
+
+    def due(self) -> float | None:
+        """The seconds since the start if a line is due now (the next is then ``every``
+        seconds away), else None; always None without a callback. For loops that word
+        their own lines (the diagrams' explorations)."""
+        if self.report is None:
+            return None
+        now = time.monotonic()
+        if now < self.next:
+            return None
+        self.next = now + self.every
+        return now - self.start
 
 
 @contextmanager

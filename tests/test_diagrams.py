@@ -539,3 +539,20 @@ def test_a_reply_is_an_arrow_back_to_the_host(scenario: str, front: str) -> None
         m, [f"send_write host0 LU{lu} block 0", "deliver host0", "process host0", *mirrored, "complete host0"]
     )
     assert [(str(msg.sender), str(msg.receiver)) for msg in messages(m, run)][-1] == (front, "host0")
+
+
+def test_the_diagrams_explorations_report_progress_by_time_not_by_count() -> None:
+    """A state of an array of a thousand LUs takes milliseconds: a line every 50,000 states
+    left `diagram phases` silent for minutes. Lines now come by time, as the search's do
+    (here from the first state on, so a small scenario shows them)."""
+    from lutakeover.diagrams.state_graph import reachable
+    from proofs.explicit import first_progress_after
+
+    m = Model(builtin("fig5"))
+    phases: list[str] = []
+    graph: list[str] = []
+    with first_progress_after(0.0):
+        derive(m, progress=phases.append)
+        reachable(m, 100_000, graph.append)
+    assert phases[0] == "phase machine: 1 states explored, 0 s"
+    assert graph[0] == "state graph: 1 states, 0 s"

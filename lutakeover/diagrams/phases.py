@@ -28,6 +28,7 @@ from model.actions import ACTIONS_BY_NAME, Action, Model
 from model.labels import Component
 from model.protocol import Step
 from model.state import Job, PairState, World
+from proofs.explicit import Progress
 
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
     import networkx as nx
@@ -192,11 +193,13 @@ def derive(
     seen = {start}
     queue = deque([start])
     machine = PhaseMachine(m, 0, True)
+    ticker = Progress(progress)  # by time, not by count: a state of a large array takes ms
     while queue:
         w = queue.popleft()
         machine.states += 1
-        if progress is not None and machine.states % 50_000 == 0:
-            progress(f"phase machine: {machine.states:,} states explored")
+        seconds = ticker.due()
+        if progress is not None and seconds is not None:
+            progress(f"phase machine: {machine.states:,} states explored, {seconds:.0f} s")
         phases = [lu_phase(m, w, lu) for lu in range(m.lus)]
         jobs = {job.lu: job for job in reversed(w.jobs)}  # the first job of an LU wins
         if len(jobs) < len(w.jobs):

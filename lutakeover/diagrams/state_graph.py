@@ -27,6 +27,7 @@ from lutakeover.diagrams.phases import WorldPhase, world_phase, world_phase_titl
 from model.actions import ACTIONS_BY_NAME, Model
 from model.labels import Label
 from model.state import Op, Where, World, in_inbox
+from proofs.explicit import Progress
 from proofs.trace import Counterexample
 
 if TYPE_CHECKING:  # networkx takes a quarter second to import: only drawing needs it
@@ -57,8 +58,12 @@ def reachable(m: Model, limit: int, progress: Callable[[str], None] | None = Non
     edges: list[tuple[int, int, Label]] = []
     queue = deque([start])
     complete = True
+    ticker = Progress(progress)  # by time, not by count: a state of a large array takes ms
     while queue:
         w = queue.popleft()
+        seconds = ticker.due()
+        if progress is not None and seconds is not None:
+            progress(f"state graph: {len(states):,} states, {seconds:.0f} s")
         for label, after in m.successors(w):
             if after not in index:
                 if len(states) >= limit:
@@ -66,8 +71,6 @@ def reachable(m: Model, limit: int, progress: Callable[[str], None] | None = Non
                     continue
                 index[after] = len(states)
                 states.append(after)
-                if progress is not None and len(states) % 50_000 == 0:
-                    progress(f"state graph: {len(states):,} states")
                 queue.append(after)
             edges.append((index[w], index[after], label))
     return Graph(states, edges, complete)

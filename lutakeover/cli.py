@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_TIMEOUT,
         metavar="SECONDS",
-        help="give up on a depth z3 has not decided in SECONDS (exit 3)",
+        help="give up on a depth not encoded and decided within SECONDS (exit 3)",
     )
     _output_options(bmc)
     prove = verbs.add_parser(

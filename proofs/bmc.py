@@ -21,11 +21,16 @@ from invariants.safety import SAFETY, first_broken
 from model.actions import Model
 from model.labels import INITIAL
 from proofs.encoding import Encoding, Sym
+from proofs.explicit import Progress
 from proofs.trace import Counterexample, Step
 
 
 class EncodingDisagrees(RuntimeError):
     """z3 found a step the Python model does not take: the two writings of the model differ."""
+
+
+class _OutOfTime(Exception):
+    """Encoding a depth's steps took longer than the timeout; carries the instances built."""
 
 
 @dataclass
@@ -66,25 +71,50 @@ def bmc(
     solver.add(enc.initial(states[0]))
     result = Bmc(depth=depth, reached=-1)
     start = time.perf_counter()
-    for k in range(depth + 1):
-        if k > 0:
-            states.append(enc.layout.variables(f"s{k}."))
-            solver.add(enc.transition(states[k - 1], states[k], enc.choice(f"choice{k}")))
-        t0 = time.perf_counter()
-        bad = z3.Bool(f"bad{k}")
-        solver.add(z3.Implies(bad, z3.Not(z3.And(list(enc.properties(states[k]).values())))))
-        answer = solver.check(bad)
-        result.per_depth.append(time.perf_counter() - t0)
-        if answer == z3.unknown:
-            result.unknown = f"depth {k}: {solver.reason_unknown()}"
-            break
-        if answer == z3.sat:
-            result.violation = _counterexample(m, enc, solver.model(), states)
+    # The timeout covers a depth's encoding too: on an array of many LUs building its steps
+    # takes minutes before z3 is asked anything (and gets a progress line meanwhile).
+    ticker = Progress(progress)
+    began = start
+    k = 0
+
+    def building(built: int) -> None:
+        if timeout is not None and time.perf_counter() - began > timeout:
+            raise _OutOfTime(built)
+        seconds = ticker.due()
+        if progress is not None and seconds is not None:
+            progress(f"depth {k}: encoding its steps, {built:,} action instances so far ({seconds:.0f} s)")
+
+    saved, enc.building = enc.building, building
+    try:
+        for k in range(depth + 1):
+            began = time.perf_counter()
+            if k > 0:
+                states.append(enc.layout.variables(f"s{k}."))
+                try:
+                    solver.add(enc.transition(states[k - 1], states[k], enc.choice(f"choice{k}")))
+                except _OutOfTime as e:
+                    result.unknown = (
+                        f"depth {k}: encoding its steps took more than {timeout:g} s "
+                        f"({e.args[0]:,} action instances built)"
+                    )
+                    break
+            t0 = time.perf_counter()
+            bad = z3.Bool(f"bad{k}")
+            solver.add(z3.Implies(bad, z3.Not(z3.And(list(enc.properties(states[k]).values())))))
+            answer = solver.check(bad)
+            result.per_depth.append(time.perf_counter() - t0)
+            if answer == z3.unknown:
+                result.unknown = f"depth {k}: {solver.reason_unknown()}"
+                break
+            if answer == z3.sat:
+                result.violation = _counterexample(m, enc, solver.model(), states)
+                result.reached = k
+                break
             result.reached = k
-            break
-        result.reached = k
-        if progress is not None:
-            progress(f"depth {k}: no violation ({result.per_depth[-1]:.2f} s)")
+            if progress is not None:
+                progress(f"depth {k}: no violation ({result.per_depth[-1]:.2f} s)")
+    finally:
+        enc.building = saved
     result.seconds = time.perf_counter() - start
     return result
 

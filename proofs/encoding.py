@@ -462,12 +462,21 @@ class Encoding:
         self.m = m
         self.layout = Layout(m)
         self._n = self.layout.constant
+        # Told how many instances are built so far, after each: on an array of many LUs
+        # building them takes minutes, and a caller may report it or give up (bmc does).
+        self.building: Callable[[int], None] | None = None
 
     # --- the relation ------------------------------------------------------------------
 
     def instances(self, s: Sym) -> list[Instance]:
         """Every action instance over the current state ``s``."""
-        return list(self._instances(s))
+        if self.building is None:
+            return list(self._instances(s))
+        built = []
+        for instance in self._instances(s):
+            built.append(instance)
+            self.building(len(built))
+        return built
 
     def choice(self, name: str) -> z3.ExprRef:
         """A variable numbering the instance a step takes."""

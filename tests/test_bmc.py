@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import z3
@@ -404,3 +404,42 @@ def test_bmc_finds_resync_without_diff_where_breadth_first_search_does() -> None
     assert {result.violation.property: len(result.violation.trace) - 1} == summary(
         checked("fig9", "resync-without-diff")
     )
+
+
+def _slow_instances(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Each action instance takes ``seconds`` to encode, as on an array of many LUs."""
+    import time
+
+    from proofs.encoding import Instance, Sym
+
+    real = Encoding._instances
+
+    def slow(self: Encoding, s: Sym) -> Iterator[Instance]:
+        for instance in real(self, s):
+            time.sleep(seconds)
+            yield instance
+
+    monkeypatch.setattr(Encoding, "_instances", slow)
+
+
+def test_the_timeout_covers_encoding_a_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an array of many LUs, building a depth's steps took minutes before z3 was asked
+    anything, and --timeout, given to z3 only, did not stop it."""
+    _slow_instances(monkeypatch, 0.02)  # one-lu's 36 instances: 0.7 s per pass, two passes
+    result = bmc(Model(builtin("one-lu")), 1, timeout=1.0)
+    assert result.verdict == "unknown" and result.reached == 0
+    assert result.unknown is not None and result.unknown.startswith(
+        "depth 1: encoding its steps took more than 1 s ("
+    )
+
+
+def test_bmc_reports_progress_while_a_depth_is_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from proofs.explicit import first_progress_after
+
+    _slow_instances(monkeypatch, 0.0)
+    lines: list[str] = []
+    with first_progress_after(0.0):
+        result = bmc(Model(builtin("one-lu")), 1, progress=lines.append)
+    assert result.verdict == "ok"
+    assert lines[0].startswith("depth 0: no violation (")
+    assert lines[1].startswith("depth 1: encoding its steps, 1 action instances so far (")

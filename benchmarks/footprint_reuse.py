@@ -1,5 +1,6 @@
-"""How often the model's steps and properties would repeat under a cache keyed by what
-they read: the other half of the question ``benchmarks/footprint_floor.py`` asks.
+"""How often the model's steps and properties repeat under a cache keyed by what they read.
+
+The other half of the question ``benchmarks/footprint_floor.py`` asks.
 
 Each reachable state of a built-in is cut into cells (each controller's part of each LU,
 each LU's disk blocks, disk row, path, jobs and ghost records, each host's request, each

@@ -91,7 +91,7 @@ def bmc(
             if k > 0:
                 states.append(enc.layout.variables(f"s{k}."))
                 try:
-                    solver.add(enc.transition(states[k - 1], states[k], enc.choice(f"choice{k}")))
+                    solver.add(enc.transition(states[k - 1], states[k], f"choice{k}"))
                 except _OutOfTime as e:
                     result.unknown = (
                         f"depth {k}: encoding its steps took more than {timeout:g} s "

@@ -465,17 +465,20 @@ class Encoding:
         # Told how many instances are built so far, after each: on an array of many LUs
         # building them takes minutes, and a caller may report it or give up (bmc does).
         self.building: Callable[[int], None] | None = None
+        self._count: int | None = None  # instances over any state, once some were built
 
     # --- the relation ------------------------------------------------------------------
 
     def instances(self, s: Sym) -> list[Instance]:
         """Every action instance over the current state ``s``."""
         if self.building is None:
-            return list(self._instances(s))
-        built = []
-        for instance in self._instances(s):
-            built.append(instance)
-            self.building(len(built))
+            built = list(self._instances(s))
+        else:
+            built = []
+            for instance in self._instances(s):
+                built.append(instance)
+                self.building(len(built))
+        self._count = len(built)
         return built
 
     def choice(self, name: str) -> z3.ExprRef:
@@ -485,8 +488,11 @@ class Encoding:
     @functools.cached_property
     def choice_bits(self) -> int:
         """Bits numbering every instance (unsigned): two instances sharing a number would
-        let one step mix their updates. The count is the same over any state."""
-        count = len(self.instances(self.layout.variables("count.")))
+        let one step mix their updates. The count is the same over any state, so the
+        instances a transition built are counted, not built again."""
+        count = (
+            self._count if self._count is not None else len(self.instances(self.layout.variables("count.")))
+        )
         bits = max(MIN_CHOICE_BITS, (count - 1).bit_length())
         if bits > MAX_BITS:
             raise EncodingLimit(
@@ -495,9 +501,12 @@ class Encoding:
             )
         return bits
 
-    def transition(self, s: Sym, t: Sym, choice: z3.ExprRef) -> z3.BoolRef:
-        """``t`` is reached from ``s`` by the instance numbered ``choice``."""
+    def transition(self, s: Sym, t: Sym, choice: z3.ExprRef | str) -> z3.BoolRef:
+        """``t`` is reached from ``s`` by the instance numbered ``choice`` (a variable, or
+        the name of one to make once the instances are built and counted)."""
         instances = self.instances(s)
+        if isinstance(choice, str):
+            choice = self.choice(choice)
         if len(instances) > 1 << choice.size():
             raise OverflowError(f"{len(instances)} instances cannot be numbered in {choice.size()} bits")
         touched: dict[str, list[tuple[int, z3.ExprRef]]] = {n: [] for n in s}

@@ -425,7 +425,7 @@ def _slow_instances(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
 def test_the_timeout_covers_encoding_a_depth(monkeypatch: pytest.MonkeyPatch) -> None:
     """On an array of many LUs, building a depth's steps took minutes before z3 was asked
     anything, and --timeout, given to z3 only, did not stop it."""
-    _slow_instances(monkeypatch, 0.02)  # one-lu's 36 instances: 0.7 s per pass, two passes
+    _slow_instances(monkeypatch, 0.05)  # one-lu's 36 instances: 1.8 s to build
     result = bmc(Model(builtin("one-lu")), 1, timeout=1.0)
     assert result.verdict == "unknown" and result.reached == 0
     assert result.unknown is not None and result.unknown.startswith(
@@ -443,3 +443,20 @@ def test_bmc_reports_progress_while_a_depth_is_encoded(monkeypatch: pytest.Monke
     assert result.verdict == "ok"
     assert lines[0].startswith("depth 0: no violation (")
     assert lines[1].startswith("depth 1: encoding its steps, 1 action instances so far (")
+
+
+def test_each_depth_builds_its_action_instances_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbering the instances needs their count, the same over any state: it is taken from
+    the instances depth 1 built, not from building them all again (which doubled depth 1's
+    encoding, minutes on an array of many LUs)."""
+    from proofs.encoding import Instance, Sym
+
+    real, passes = Encoding._instances, []
+
+    def counted(self: Encoding, s: Sym) -> Iterator[Instance]:
+        passes.append(1)
+        return real(self, s)
+
+    monkeypatch.setattr(Encoding, "_instances", counted)
+    assert bmc(Model(builtin("one-lu")), 3).verdict == "ok"
+    assert len(passes) == 3

@@ -104,7 +104,7 @@ def bmc(
             answer = solver.check(bad)
             result.per_depth.append(time.perf_counter() - t0)
             if answer == z3.unknown:
-                result.unknown = f"depth {k}: {solver.reason_unknown()}"
+                result.unknown = f"depth {k}: z3 gave no answer ({solver.reason_unknown()})"
                 break
             if answer == z3.sat:
                 result.violation = _counterexample(m, enc, solver.model(), states)

@@ -380,6 +380,7 @@ def test_a_depth_z3_gives_up_on_is_unknown_not_ok(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(proofs.bmc, "_solver", starved)
     result = bmc(Model(builtin("three-way")), 12)
     assert result.verdict == "unknown" and result.unknown is not None
+    assert result.unknown == f"depth {result.reached + 1}: z3 gave no answer (sat.canceled)"
     assert result.reached < 12
 
 

@@ -407,7 +407,7 @@ def format_bmc(m: Model, result: Bmc) -> str:
     elif result.unknown is not None:
         lines = [
             head + "UNKNOWN",
-            f"  no violation in runs of up to {result.reached} steps; z3 gave no answer at {result.unknown}",
+            f"  no violation in runs of up to {result.reached} steps; then, at {result.unknown}",
         ]
     else:
         lines = [

@@ -2,7 +2,7 @@
 
 Exit codes: 0 every property holds, 1 a property is violated (or a witness was never reached,
 or a proof obligation failed), 2 bad input, 3 incomplete (`check`: a limit stopped the search;
-`bmc`: z3 could not decide a depth in time).
+`bmc`: a depth was not encoded and decided in time).
 """
 
 from __future__ import annotations

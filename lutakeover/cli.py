@@ -2,7 +2,7 @@
 
 Exit codes: 0 every property holds, 1 a property is violated (or a witness was never reached,
 or a proof obligation failed), 2 bad input, 3 incomplete (`check`: a limit stopped the search;
-`bmc`: a depth was not encoded and decided in time).
+`bmc`: a depth's encoding or z3's answer took longer than `--timeout`).
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_TIMEOUT,
         metavar="SECONDS",
-        help="give up on a depth not encoded and decided within SECONDS (exit 3)",
+        help="give up on a depth whose encoding, or z3's answer, takes more than SECONDS (exit 3)",
     )
     _output_options(bmc)
     prove = verbs.add_parser(

@@ -232,12 +232,23 @@ def active_controllers(w: World, lu: int) -> list[int]:
 def holders(w: World, lus: int) -> list[list[int]]:
     """For each of the ``lus`` LUs, the controllers in charge of it, in one pass over the
     controllers: asking ``active_controllers`` of every LU scans every controller's LUs once
-    per LU, which on an array of a thousand LUs costs milliseconds a state."""
+    per LU, which on an array of a thousand LUs costs milliseconds a state.
+
+    Four safety properties ask it of each state in turn, so the last answer is kept (for
+    that very state object, which it keeps alive): the lists are shared, not to be changed."""
+    global _held
+    last = _held
+    if last is not None and last[0] is w and last[1] == lus:
+        return last[2]
     held: list[list[int]] = [[] for _ in range(lus)]
     for c, ctl in enumerate(w.controllers):
         for lu in ctl.active:
             held[lu].append(c)
+    _held = (w, lus, held)
     return held
+
+
+_held: tuple[World, int, list[list[int]]] | None = None  # holders' last state and answer
 
 
 def owner(w: World, lu: int) -> int | None:

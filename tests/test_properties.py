@@ -401,3 +401,16 @@ def test_tables_agree_says_what_it_said_row_by_row(name: str, bug: str) -> None:
             both = w._replace(controllers=(wrong[0], wrong[1], *w.controllers[2:]))
             assert safety.tables_agree(m, both) == _tables_agree_row_by_row(m, both) is not None
     assert (broken > 0) is (bug != "correct")
+
+
+def test_holders_answers_a_state_asked_again_without_working_it_out_again() -> None:
+    """The four properties that ask holders of one state get one answer; an equal state
+    that is another object is worked out afresh."""
+    m = Model(builtin("fig5"))
+    w = m.initial()
+    first = holders(w, m.lus)
+    assert holders(w, m.lus) is first
+    twin = w._replace()  # equal, another object
+    assert twin == w and twin is not w
+    again = holders(twin, m.lus)
+    assert again == first and again is not first

@@ -184,13 +184,11 @@ def _looked_up(system: System, cache: dict[Cells, list[Delta]], g: int, read: Ce
 def _filling(
     system: System, caches: list[dict[Cells, list[Delta]]], pick: list[Callable[[Cells], Cells]], state: Cells
 ) -> list[Cells]:
-    out: list[Cells] = []
-    for g, cache in enumerate(caches):
-        read = pick[g](state)
-        if read not in cache:
-            cache[read] = system.steps(g, read)
-        out.extend(apply(state, d) for d in cache[read])
-    return out
+    return [
+        apply(state, d)
+        for g, cache in enumerate(caches)
+        for d in _looked_up(system, cache, g, pick[g](state))
+    ]
 
 
 def floor_rows(groups: int, successors: float, limit: int) -> Iterator[tuple[str, Searched]]:

@@ -40,6 +40,7 @@ from model.actions import ACTIONS, Action, Model, describe
 from model.labels import Label
 from model.scenario import Scenario, builtin, builtin_names
 from model.state import Op, Path, Request, Where, World
+from proofs.composed import Composition
 
 DEFAULT = ("fig5", "three-way", "multi-block", "chain")
 Cells = tuple[Hashable, ...]
@@ -57,6 +58,7 @@ class Layout:
         self.base = self.lus * self.per_lu
         self.size = self.base + self.hosts + self.pairs + 2
         self.kind = [self._kind(i) for i in range(self.size)]
+        self.split = Composition(m)  # its split of a state per LU, each controller's part cached
         self.uses = [
             [h for h, spec in enumerate(s.hosts) if lu in (*spec.writes, *spec.reads)]
             for lu in range(self.lus)
@@ -101,30 +103,17 @@ class Layout:
         return own + [self.req(h) for h in self.uses[lu]]
 
     def cells(self, w: World) -> Cells:
+        """``w`` cut into cells: each LU's parts as the composed search splits them (without
+        the hosts' requests, which are cells of their own here), then the rest."""
         out: list[Hashable] = []
-        jobs: list[list[Hashable]] = [[] for _ in range(self.lus)]
-        for job in w.jobs:
-            jobs[job.lu].append(job)
-        g = w.ghost
-        for lu in range(self.lus):
-            for ctl in w.controllers:
-                out.append(
-                    (
-                        lu in ctl.active,
-                        lu in ctl.write_through,
-                        tuple(x for x in ctl.cache if x.lu == lu),
-                        ctl.table[lu],
-                        tuple(d for d in ctl.destaging if d.lu == lu),
-                    )
-                )
-            out += [w.disk.blocks[lu], w.disk.table[lu], w.paths[lu], tuple(jobs[lu])]
-            out += [g.acked[lu], g.writes[lu], g.reads[lu], g.designated[lu]]
-        out += list(w.hosts) + list(w.pairs)
-        out += [(w.budget, w.batches, w.backups, w.crashes), g.bad_read]
+        for part in self.split.split_lus(w):
+            out += [*part.controllers, part.blocks, part.row, part.path, part.jobs]
+            out += [part.acked, part.writes, part.reads, part.designated]
+        out += [*w.hosts, *w.pairs, (w.budget, w.batches, w.backups, w.crashes), w.ghost.bad_read]
         return tuple(out)
 
 
-def group_of(layout: Layout, a: str, args: tuple[int, ...]) -> Hashable:
+def group_of(a: str, args: tuple[int, ...]) -> Hashable:
     """The group of a step not of a take-over: action ``a`` with ``args``."""
     if a in ("send_write", "send_read", "deliver", "process", "complete", "retry"):
         return ("host", args[0])
@@ -255,9 +244,9 @@ def timed_steps(
             started = time.perf_counter()
             instances = list(action.arguments(m, w))
             enumerating = time.perf_counter() - started
-            run(action, instances, partial(group_of, L, action.name))
+            run(action, instances, partial(group_of, action.name))
             for args in instances:  # the enumerator's time, shared by the instances it offered
-                g = group_of(L, action.name, args)
+                g = group_of(action.name, args)
                 spent[g] += enumerating / len(instances)
     for k, job in enumerate(w.jobs):
         step = m.next_step(job)

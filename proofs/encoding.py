@@ -471,12 +471,10 @@ class Encoding:
 
     def instances(self, s: Sym) -> list[Instance]:
         """Every action instance over the current state ``s``."""
-        if self.building is None:
-            built = list(self._instances(s))
-        else:
-            built = []
-            for instance in self._instances(s):
-                built.append(instance)
+        built: list[Instance] = []
+        for instance in self._instances(s):
+            built.append(instance)
+            if self.building is not None:
                 self.building(len(built))
         self._count = len(built)
         return built

@@ -163,7 +163,6 @@ def test_the_model_footprints_hold_and_what_they_repeat_is_pinned() -> None:
     """benchmarks/footprint_reuse.py: over the first states of three built-ins, a group's
     steps never differ where its footprint's values repeat; lookups and misses pinned."""
     from benchmarks.footprint_reuse import measure
-    from model.scenario import builtin
 
     found = {}
     for name in ("one-lu", "fig5", "three-way"):
@@ -199,7 +198,6 @@ def test_a_footprint_leaving_out_a_cell_its_steps_read_is_caught(
     from dataclasses import replace
 
     import benchmarks.footprint_reuse as reuse
-    from model.scenario import builtin
 
     honest = reuse.footprint
 
